@@ -1,0 +1,193 @@
+//! AWS clients: one shared client per service and region, with per-service
+//! endpoints (`LocalStack` for S3/EC2, moto for RDS), and a domain error that
+//! keeps the AWS error code, message and request id.
+
+mod error;
+pub mod s3;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+pub use error::{AwsError, AwsErrorKind};
+
+use crate::scenario::{Environment, Service};
+use crate::timing::Clock;
+
+/// The clients for one region.
+#[derive(Clone, Debug)]
+pub struct RegionClients {
+    pub s3: aws_sdk_s3::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+/// Shared clients for a run. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    env: Environment,
+    sdk: SdkConfig,
+    home: RegionClients,
+    others: Mutex<HashMap<String, RegionClients>>,
+}
+
+/// Credentials used when every endpoint is a local emulator and the
+/// environment provides none: `LocalStack` and moto accept any.
+const EMULATOR_KEY: &str = "test";
+
+impl Clients {
+    /// Build clients for an environment. Loads credentials lazily: the first
+    /// call that needs them fails with an environment error if there are none.
+    pub async fn new(env: &Environment, clock: &Clock) -> Self {
+        Self::with_retry(env, clock, RetryConfig::standard().with_max_attempts(5)).await
+    }
+
+    /// Build clients with an explicit retry configuration (tests use few attempts).
+    pub async fn with_retry(env: &Environment, clock: &Clock, retry: RetryConfig) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(env.region.clone()))
+            .retry_config(retry)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .read_timeout(Duration::from_mins(2))
+                    .build(),
+            )
+            .time_source(clock.time_source())
+            .sleep_impl(clock.async_sleep());
+        if let Some(profile) = &env.profile {
+            loader = loader.profile_name(profile);
+        }
+        // Emulator credentials only when every configured endpoint is local:
+        // a real endpoint gets the real credential chain.
+        let configured: Vec<&str> = Service::ALL
+            .iter()
+            .filter_map(|s| env.endpoint(*s))
+            .collect();
+        let all_emulated = !configured.is_empty()
+            && configured
+                .iter()
+                .all(|u| crate::scenario::model::is_loopback_url(u));
+        if all_emulated && env.profile.is_none() && std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
+        {
+            loader = loader.credentials_provider(Credentials::new(
+                EMULATOR_KEY,
+                EMULATOR_KEY,
+                None,
+                None,
+                "firedrill-emulator",
+            ));
+        }
+        let sdk = loader.load().await;
+        Self::from_sdk_config(env, sdk)
+    }
+
+    /// Build clients from a ready SDK config (tests inject mocked HTTP here).
+    pub fn from_sdk_config(env: &Environment, sdk: SdkConfig) -> Self {
+        let home = build_region(env, &sdk, &env.region);
+        Self {
+            inner: Arc::new(Inner {
+                env: env.clone(),
+                sdk,
+                home,
+                others: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The environment these clients serve.
+    pub fn environment(&self) -> &Environment {
+        &self.inner.env
+    }
+
+    /// The home region.
+    pub fn region(&self) -> &str {
+        &self.inner.env.region
+    }
+
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        &self.inner.home.s3
+    }
+
+    pub fn ec2(&self) -> &aws_sdk_ec2::Client {
+        &self.inner.home.ec2
+    }
+
+    pub fn rds(&self) -> &aws_sdk_rds::Client {
+        &self.inner.home.rds
+    }
+
+    pub fn sts(&self) -> &aws_sdk_sts::Client {
+        &self.inner.home.sts
+    }
+
+    /// Clients for another region (a disaster-recovery region), cached.
+    pub fn in_region(&self, region: &str) -> RegionClients {
+        if region == self.inner.env.region {
+            return self.inner.home.clone();
+        }
+        let mut others = self
+            .inner
+            .others
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        others
+            .entry(region.to_string())
+            .or_insert_with(|| build_region(&self.inner.env, &self.inner.sdk, region))
+            .clone()
+    }
+
+    /// Whether a service is served by an emulator on this machine.
+    pub fn is_emulated(&self, service: Service) -> bool {
+        self.inner.env.is_emulated(service)
+    }
+
+    /// The account id the credentials belong to (STS `GetCallerIdentity`).
+    pub async fn account_id(&self) -> Result<String, AwsError> {
+        let out = self
+            .sts()
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("sts:GetCallerIdentity", e))?;
+        Ok(out.account().unwrap_or_default().to_string())
+    }
+}
+
+fn build_region(env: &Environment, sdk: &SdkConfig, region: &str) -> RegionClients {
+    let region = Region::new(region.to_string());
+    let mut s3 = aws_sdk_s3::config::Builder::from(sdk).region(region.clone());
+    if let Some(url) = env.endpoint(Service::S3) {
+        // Emulators and most S3-compatible endpoints want path-style URLs.
+        s3 = s3.endpoint_url(url).force_path_style(true);
+    }
+    let mut ec2 = aws_sdk_ec2::config::Builder::from(sdk).region(region.clone());
+    if let Some(url) = env.endpoint(Service::Ec2) {
+        ec2 = ec2.endpoint_url(url);
+    }
+    let mut rds = aws_sdk_rds::config::Builder::from(sdk).region(region.clone());
+    if let Some(url) = env.endpoint(Service::Rds) {
+        rds = rds.endpoint_url(url);
+    }
+    let mut sts = aws_sdk_sts::config::Builder::from(sdk).region(region);
+    if let Some(url) = env.endpoint(Service::Sts) {
+        sts = sts.endpoint_url(url);
+    }
+    RegionClients {
+        s3: aws_sdk_s3::Client::from_conf(s3.build()),
+        ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
+        rds: aws_sdk_rds::Client::from_conf(rds.build()),
+        sts: aws_sdk_sts::Client::from_conf(sts.build()),
+    }
+}

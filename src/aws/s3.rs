@@ -1,0 +1,460 @@
+//! The S3 calls firedrill makes, returning domain types and [`AwsError`].
+//! Listings are streamed page by page; object bodies are hashed as they
+//! arrive and never held whole.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
+    ObjectIdentifier, Tag, Tagging,
+};
+use sha2::{Digest, Sha256};
+
+use super::AwsError;
+
+/// An object as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+}
+
+/// One version of an object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionInfo {
+    pub key: String,
+    pub version_id: String,
+    pub is_delete_marker: bool,
+    pub last_modified: Option<time::OffsetDateTime>,
+    pub size: u64,
+}
+
+/// Whether a bucket exists; `NotFound` maps to `Ok(false)`.
+pub async fn bucket_exists(s3: &Client, bucket: &str) -> Result<bool, AwsError> {
+    match s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let e = AwsError::from_sdk("s3:HeadBucket", e);
+            if e.is_not_found() { Ok(false) } else { Err(e) }
+        }
+    }
+}
+
+/// Whether versioning is enabled on a bucket.
+pub async fn versioning_enabled(s3: &Client, bucket: &str) -> Result<bool, AwsError> {
+    let out = s3
+        .get_bucket_versioning()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("s3:GetBucketVersioning", e))?;
+    Ok(out.status() == Some(&BucketVersioningStatus::Enabled))
+}
+
+/// A bucket's tags (empty when it has none).
+pub async fn bucket_tags(s3: &Client, bucket: &str) -> Result<Vec<(String, String)>, AwsError> {
+    match s3.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(out) => Ok(out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()),
+        Err(e) => {
+            let e = AwsError::from_sdk("s3:GetBucketTagging", e);
+            if e.is_not_found() || e.code.as_deref() == Some("NoSuchTagSet") {
+                Ok(Vec::new())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Create a bucket and tag it; returns the request id of the create call.
+pub async fn create_bucket(
+    s3: &Client,
+    bucket: &str,
+    region: &str,
+    tags: &[(String, String)],
+) -> Result<Option<String>, AwsError> {
+    let mut req = s3.create_bucket().bucket(bucket);
+    if region != "us-east-1" {
+        req = req.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    let out = req
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("s3:CreateBucket", e))?;
+    let request_id = aws_types::request_id::RequestId::request_id(&out).map(str::to_string);
+    let mut tagging = Tagging::builder();
+    for (k, v) in tags {
+        tagging = tagging.tag_set(
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| build_error("s3:PutBucketTagging", &e))?,
+        );
+    }
+    s3.put_bucket_tagging()
+        .bucket(bucket)
+        .tagging(
+            tagging
+                .build()
+                .map_err(|e| build_error("s3:PutBucketTagging", &e))?,
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("s3:PutBucketTagging", e))?;
+    Ok(request_id)
+}
+
+fn build_error(operation: &'static str, e: &dyn std::fmt::Display) -> AwsError {
+    AwsError {
+        operation,
+        kind: super::AwsErrorKind::Service,
+        code: None,
+        message: e.to_string(),
+        request_id: None,
+    }
+}
+
+/// Stream a bucket's listing one page (≤1000 keys) at a time, in key order.
+pub async fn list_pages<F, Fut>(
+    s3: &Client,
+    bucket: &str,
+    prefix: Option<&str>,
+    mut page: F,
+) -> Result<(), AwsError>
+where
+    F: FnMut(Vec<ObjectInfo>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), AwsError>>,
+{
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .set_prefix(prefix.map(str::to_string))
+        .into_paginator()
+        .send();
+    while let Some(p) = pages.next().await {
+        let p = p.map_err(|e| AwsError::from_sdk("s3:ListObjectsV2", e))?;
+        let objects = p
+            .contents()
+            .iter()
+            .map(|o| ObjectInfo {
+                key: o.key().unwrap_or_default().to_string(),
+                size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+            })
+            .collect();
+        page(objects).await?;
+    }
+    Ok(())
+}
+
+/// Every version (and delete marker) under a prefix, one page at a time.
+pub async fn list_version_pages<F, Fut>(
+    s3: &Client,
+    bucket: &str,
+    prefix: Option<&str>,
+    mut page: F,
+) -> Result<(), AwsError>
+where
+    F: FnMut(Vec<VersionInfo>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), AwsError>>,
+{
+    let mut key_marker: Option<String> = None;
+    let mut version_marker: Option<String> = None;
+    loop {
+        let out = s3
+            .list_object_versions()
+            .bucket(bucket)
+            .set_prefix(prefix.map(str::to_string))
+            .set_key_marker(key_marker.clone())
+            .set_version_id_marker(version_marker.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("s3:ListObjectVersions", e))?;
+        let mut items: Vec<VersionInfo> = out
+            .versions()
+            .iter()
+            .map(|v| VersionInfo {
+                key: v.key().unwrap_or_default().to_string(),
+                version_id: v.version_id().unwrap_or("null").to_string(),
+                is_delete_marker: false,
+                last_modified: v.last_modified().and_then(to_time),
+                size: v.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+            })
+            .collect();
+        items.extend(out.delete_markers().iter().map(|m| VersionInfo {
+            key: m.key().unwrap_or_default().to_string(),
+            version_id: m.version_id().unwrap_or("null").to_string(),
+            is_delete_marker: true,
+            last_modified: m.last_modified().and_then(to_time),
+            size: 0,
+        }));
+        page(items).await?;
+        if out.is_truncated() == Some(true) {
+            key_marker = out.next_key_marker().map(str::to_string);
+            version_marker = out.next_version_id_marker().map(str::to_string);
+            if key_marker.is_none() {
+                break;
+            }
+        } else {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn to_time(t: &aws_smithy_types::DateTime) -> Option<time::OffsetDateTime> {
+    let nanos = i128::from(t.secs()) * 1_000_000_000 + i128::from(t.subsec_nanos());
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}
+
+/// SHA-256 and size of an object (optionally a given version), streamed.
+pub async fn object_sha256(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Result<(String, u64, Option<String>), AwsError> {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version_id.map(str::to_string))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("s3:GetObject", e))?;
+    let version = out.version_id().map(str::to_string);
+    let mut body = out.body;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| AwsError {
+            operation: "s3:GetObject",
+            kind: super::AwsErrorKind::Unreachable,
+            code: None,
+            message: format!("reading the body: {e}"),
+            request_id: None,
+        })?;
+        size += chunk.len() as u64;
+        hasher.update(&chunk);
+    }
+    Ok((hex::encode(hasher.finalize()), size, version))
+}
+
+/// Read a small object whole (canaries).
+pub async fn get_small(s3: &Client, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("s3:GetObject", e))?;
+    let data = out.body.collect().await.map_err(|e| AwsError {
+        operation: "s3:GetObject",
+        kind: super::AwsErrorKind::Unreachable,
+        code: None,
+        message: format!("reading the body: {e}"),
+        request_id: None,
+    })?;
+    Ok(data.into_bytes().to_vec())
+}
+
+/// Write a small object.
+pub async fn put(s3: &Client, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("s3:PutObject", e))?;
+    Ok(())
+}
+
+/// Server-side copy of one object (optionally a given version).
+pub async fn copy(
+    s3: &Client,
+    from_bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    to_bucket: &str,
+) -> Result<(), AwsError> {
+    let mut source = format!("{from_bucket}/{}", encode_key(key));
+    if let Some(v) = version_id {
+        source.push_str("?versionId=");
+        source.push_str(v);
+    }
+    s3.copy_object()
+        .copy_source(source)
+        .bucket(to_bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("s3:CopyObject", e))?;
+    Ok(())
+}
+
+/// Percent-encode a key for `x-amz-copy-source`, keeping `/`.
+fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Delete up to 1000 keys (or key versions) in one call.
+pub async fn delete_batch(
+    s3: &Client,
+    bucket: &str,
+    items: &[(String, Option<String>)],
+) -> Result<usize, AwsError> {
+    if items.is_empty() {
+        return Ok(0);
+    }
+    let mut objects = Vec::with_capacity(items.len());
+    for (key, version) in items {
+        objects.push(
+            ObjectIdentifier::builder()
+                .key(key)
+                .set_version_id(version.clone())
+                .build()
+                .map_err(|e| build_error("s3:DeleteObjects", &e))?,
+        );
+    }
+    let out = s3
+        .delete_objects()
+        .bucket(bucket)
+        .delete(
+            Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| build_error("s3:DeleteObjects", &e))?,
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("s3:DeleteObjects", e))?;
+    if let Some(first) = out.errors().first() {
+        return Err(AwsError {
+            operation: "s3:DeleteObjects",
+            kind: super::AwsErrorKind::Service,
+            code: first.code().map(str::to_string),
+            message: format!(
+                "{} of {} deletes failed, first: {} {}",
+                out.errors().len(),
+                items.len(),
+                first.key().unwrap_or_default(),
+                first.message().unwrap_or_default()
+            ),
+            request_id: None,
+        });
+    }
+    Ok(items.len())
+}
+
+/// Delete every version under a prefix (the whole bucket for `None`).
+pub async fn delete_all_versions(
+    s3: &Client,
+    bucket: &str,
+    prefix: Option<&str>,
+) -> Result<usize, AwsError> {
+    let deleted = std::sync::atomic::AtomicUsize::new(0);
+    let counter = &deleted;
+    list_version_pages(s3, bucket, prefix, |page| {
+        let items: Vec<(String, Option<String>)> = page
+            .into_iter()
+            .map(|v| (v.key, Some(v.version_id)))
+            .collect();
+        async move {
+            for chunk in items.chunks(1000) {
+                let n = delete_batch(s3, bucket, chunk).await?;
+                counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    // Unversioned listings can lag versions on some S3 implementations.
+    let mut leftovers = Vec::new();
+    list_pages(s3, bucket, prefix, |page| {
+        leftovers.extend(page.into_iter().map(|o| (o.key, None)));
+        async { Ok(()) }
+    })
+    .await?;
+    let mut total = deleted.into_inner();
+    for chunk in leftovers.chunks(1000) {
+        total += delete_batch(s3, bucket, chunk).await?;
+    }
+    Ok(total)
+}
+
+/// Delete the current version of every object under a prefix (a versioned
+/// bucket keeps the old versions behind delete markers, as a real accident would).
+pub async fn delete_current(
+    s3: &Client,
+    bucket: &str,
+    prefix: Option<&str>,
+) -> Result<usize, AwsError> {
+    let mut keys = Vec::new();
+    list_pages(s3, bucket, prefix, |page| {
+        keys.extend(page.into_iter().map(|o| (o.key, None)));
+        async { Ok(()) }
+    })
+    .await?;
+    let mut n = 0;
+    for chunk in keys.chunks(1000) {
+        n += delete_batch(s3, bucket, chunk).await?;
+    }
+    Ok(n)
+}
+
+/// Empty and delete a bucket; `Ok(false)` when it did not exist.
+pub async fn delete_bucket(s3: &Client, bucket: &str) -> Result<bool, AwsError> {
+    match delete_all_versions(s3, bucket, None).await {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    match s3.delete_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let e = AwsError::from_sdk("s3:DeleteBucket", e);
+            if e.is_not_found() { Ok(false) } else { Err(e) }
+        }
+    }
+}
+
+/// Names of every bucket the credentials can see.
+pub async fn list_buckets(s3: &Client) -> Result<Vec<String>, AwsError> {
+    let out = s3
+        .list_buckets()
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("s3:ListBuckets", e))?;
+    Ok(out
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_string))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn copy_source_keys_are_encoded() {
+        assert_eq!(super::encode_key("a b/ü+c.json"), "a%20b/%C3%BC%2Bc.json");
+    }
+}

@@ -1,0 +1,121 @@
+//! `firedrill run`: print the plan, confirm, drill, report.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use crate::exit;
+use crate::report::{self, Fanout, Reporter};
+use crate::runner::{self, RunOptions};
+use crate::scenario;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file.
+    file: PathBuf,
+    /// Do not ask for confirmation after printing the plan (CI, cron).
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Allow destructive faults on resources firedrill did not create, on
+    /// real AWS (the resource tag and the account allow list are needed too).
+    #[arg(long)]
+    allow_destructive: bool,
+    /// Targets drilled at once (overrides the scenario's `max_concurrency`).
+    #[arg(long)]
+    max_concurrency: Option<usize>,
+    /// No progress output; the summary table is still printed.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
+    let scenario = match scenario::load(&args.file) {
+        Ok(s) => s,
+        Err(e) => {
+            super::validate::print_scenario_error(&e);
+            return exit::INVALID_SCENARIO;
+        }
+    };
+    let plan = crate::plan::build(&scenario);
+    if !args.quiet {
+        eprint!("{}", crate::plan::render(&plan));
+    }
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!(
+                "firedrill: refusing to run without confirmation: stdin is not a terminal (hint: pass --yes)"
+            );
+            return exit::INVALID_SCENARIO;
+        }
+        eprint!("Run this drill? [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("firedrill: not confirmed; nothing was done");
+            return exit::INVALID_SCENARIO;
+        }
+    }
+
+    let cancel = CancellationToken::new();
+    spawn_signal_handler(cancel.clone());
+    let mut options = RunOptions::new(reports_dir);
+    options.allow_destructive = args.allow_destructive;
+    options.max_concurrency = args.max_concurrency;
+    options.cancel = cancel;
+    let reporters: Vec<Box<dyn Reporter>> = vec![
+        Box::new(report::progress::Progress::new(args.quiet)),
+        Box::new(report::json::JsonReporter),
+    ];
+    let fanout = Fanout::new(reporters);
+    match runner::run(scenario, options, fanout.clone()).await {
+        Ok(outcome) => {
+            let stdout = std::io::stdout();
+            let _ = report::terminal::write(&outcome.report, stdout.lock());
+            println!(
+                "report: {}",
+                outcome.run_dir.join(report::json::FILE).display()
+            );
+            for e in fanout.errors() {
+                eprintln!("firedrill: a report could not be written: {e}");
+            }
+            outcome.report.exit_code
+        }
+        Err(e) => {
+            eprintln!("firedrill: {e}");
+            exit::ENVIRONMENT
+        }
+    }
+}
+
+/// First SIGINT/SIGTERM: cancel the run (stop injecting, clean up, report).
+/// Second SIGINT: exit at once; the ledger is fsync'd per record, so `reap`
+/// finds whatever was left.
+fn spawn_signal_handler(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let term_recv = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term_recv => {}
+        }
+        eprintln!(
+            "firedrill: interrupted: stopping, cleaning up and writing the report (interrupt again to exit at once)"
+        );
+        cancel.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("firedrill: exiting now; run `firedrill reap` to delete what is left");
+            std::process::exit(130);
+        }
+    });
+}

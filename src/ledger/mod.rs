@@ -1,0 +1,478 @@
+//! The crash-safe journal of scratch resources.
+//!
+//! Before any create call the intended resource is appended to
+//! `<run dir>/ledger.jsonl` and fsync'd; creation, deletion and failed
+//! deletions are appended as they happen. A run killed at any point leaves a
+//! ledger from which `firedrill reap` finds everything it may have created.
+//! Only resources in a ledger (or carrying firedrill's tags) are ever deleted.
+
+mod reap;
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+pub use reap::{CleanupSummary, ReapReport, delete_pending, reap};
+
+use crate::scenario::{Environment, Service};
+
+/// File name of the ledger inside a run directory.
+pub const LEDGER_FILE: &str = "ledger.jsonl";
+
+/// A resource firedrill creates and must delete.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScratchResource {
+    /// Target kind that created it and knows how to delete it: `s3-bucket`.
+    pub kind: String,
+    /// What it is within the kind: `bucket`, `object-prefix`, `db-snapshot`.
+    pub rtype: String,
+    /// Name, id or ARN.
+    pub id: String,
+    pub region: String,
+    /// Containing resource, e.g. the bucket of an object prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Scenario target it belongs to.
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
+}
+
+impl std::fmt::Display for ScratchResource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.parent {
+            Some(p) => write!(f, "{} {}/{} ({})", self.rtype, p, self.id, self.region),
+            None => write!(f, "{} {} ({})", self.rtype, self.id, self.region),
+        }
+    }
+}
+
+/// One line of the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "kebab-case")]
+pub enum Record {
+    Run {
+        run_id: String,
+        scenario: String,
+        pid: u32,
+        host: String,
+        environment: Environment,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    Intent {
+        id: u64,
+        resource: ScratchResource,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    Created {
+        id: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    Deleted {
+        id: u64,
+        /// `cleanup` or `reap`.
+        by: String,
+        already_gone: bool,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    DeleteFailed {
+        id: u64,
+        error: String,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    Finished {
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+}
+
+/// Where a resource stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Recorded before the create call; may or may not exist.
+    Intended,
+    Created,
+    Deleted,
+    /// The last delete attempt failed.
+    DeleteFailed,
+}
+
+/// A ledger read back: header plus every resource's latest status.
+#[derive(Clone, Debug, Default)]
+pub struct LedgerState {
+    pub run_id: String,
+    pub scenario: String,
+    pub pid: u32,
+    pub host: String,
+    pub environment: Environment,
+    pub finished: bool,
+    /// By id, in intent order.
+    pub resources: BTreeMap<u64, (ScratchResource, Status)>,
+}
+
+impl LedgerState {
+    fn apply(&mut self, record: &Record) {
+        match record {
+            Record::Run {
+                run_id,
+                scenario,
+                pid,
+                host,
+                environment,
+                ..
+            } => {
+                self.run_id.clone_from(run_id);
+                self.scenario.clone_from(scenario);
+                self.pid = *pid;
+                self.host.clone_from(host);
+                self.environment = environment.clone();
+            }
+            Record::Intent { id, resource, .. } => {
+                self.resources
+                    .insert(*id, (resource.clone(), Status::Intended));
+            }
+            Record::Created { id, .. } => self.set(*id, Status::Created),
+            Record::Deleted { id, .. } => self.set(*id, Status::Deleted),
+            Record::DeleteFailed { id, .. } => self.set(*id, Status::DeleteFailed),
+            Record::Finished { .. } => self.finished = true,
+        }
+    }
+
+    fn set(&mut self, id: u64, status: Status) {
+        if let Some(entry) = self.resources.get_mut(&id) {
+            entry.1 = status;
+        }
+    }
+
+    /// Resources not yet deleted, newest first (delete order: dependants first).
+    pub fn pending(&self) -> Vec<(u64, ScratchResource)> {
+        self.resources
+            .iter()
+            .rev()
+            .filter(|(_, (_, s))| *s != Status::Deleted)
+            .map(|(id, (r, _))| (*id, r.clone()))
+            .collect()
+    }
+
+    /// Read a ledger file. A torn last line (crash mid-write) is ignored;
+    /// any other bad line is an error.
+    pub fn load(path: &Path) -> Result<Self, LedgerError> {
+        let file = File::open(path).map_err(|e| LedgerError::io(path, "open", &e))?;
+        let mut state = Self::default();
+        let lines: Vec<String> = BufReader::new(file)
+            .lines()
+            .collect::<Result<_, _>>()
+            .map_err(|e| LedgerError::io(path, "read", &e))?;
+        let last = lines.len().saturating_sub(1);
+        for (n, line) in lines.iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Record>(line) {
+                Ok(r) => state.apply(&r),
+                Err(_) if n == last => {}
+                Err(e) => {
+                    return Err(LedgerError::Corrupt {
+                        path: path.to_path_buf(),
+                        line: n + 1,
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    /// Whether the run that wrote this ledger is still going on this host.
+    pub fn is_live(&self) -> bool {
+        !self.finished && self.host == hostname() && process_alive(self.pid)
+    }
+}
+
+/// Why the ledger could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("cannot {op} ledger {}: {message} (hint: firedrill creates nothing it cannot record; check the reports directory is writable)", path.display())]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        message: String,
+    },
+    #[error("ledger {}:{line} is corrupt: {message}", path.display())]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+impl LedgerError {
+    fn io(path: &Path, op: &'static str, e: &std::io::Error) -> Self {
+        LedgerError::Io {
+            path: path.to_path_buf(),
+            op,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// An open ledger. Cheap to clone; appends are serialised.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    path: PathBuf,
+    inner: Arc<Mutex<Open>>,
+}
+
+#[derive(Debug)]
+struct Open {
+    file: File,
+    next_id: u64,
+    state: LedgerState,
+}
+
+impl Ledger {
+    /// Create `<run_dir>/ledger.jsonl` and write the run header.
+    pub fn create(
+        run_dir: &Path,
+        run_id: &str,
+        scenario: &str,
+        environment: &Environment,
+    ) -> Result<Self, LedgerError> {
+        let path = run_dir.join(LEDGER_FILE);
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| LedgerError::io(&path, "create", &e))?;
+        let ledger = Self {
+            path,
+            inner: Arc::new(Mutex::new(Open {
+                file,
+                next_id: 1,
+                state: LedgerState::default(),
+            })),
+        };
+        ledger.append(&Record::Run {
+            run_id: run_id.to_string(),
+            scenario: scenario.to_string(),
+            pid: std::process::id(),
+            host: hostname(),
+            environment: environment.clone(),
+            at: OffsetDateTime::now_utc(),
+        })?;
+        // Make the new directory entry durable too.
+        if let Ok(dir) = File::open(run_dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(ledger)
+    }
+
+    /// Reopen an existing ledger for appending (reap).
+    pub fn open(path: &Path) -> Result<Self, LedgerError> {
+        let state = LedgerState::load(path)?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| LedgerError::io(path, "open", &e))?;
+        let next_id = state.resources.keys().next_back().map_or(1, |k| k + 1);
+        Ok(Self {
+            path: path.to_path_buf(),
+            inner: Arc::new(Mutex::new(Open {
+                file,
+                next_id,
+                state,
+            })),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn append(&self, record: &Record) -> Result<(), LedgerError> {
+        let mut open = self.lock();
+        Self::append_locked(&self.path, &mut open, record)
+    }
+
+    fn append_locked(path: &Path, open: &mut Open, record: &Record) -> Result<(), LedgerError> {
+        let mut line = serde_json::to_string(record).map_err(|e| LedgerError::Io {
+            path: path.to_path_buf(),
+            op: "encode",
+            message: e.to_string(),
+        })?;
+        line.push('\n');
+        open.file
+            .write_all(line.as_bytes())
+            .map_err(|e| LedgerError::io(path, "append to", &e))?;
+        open.file
+            .sync_data()
+            .map_err(|e| LedgerError::io(path, "fsync", &e))?;
+        open.state.apply(record);
+        Ok(())
+    }
+
+    /// Record an intended resource (before creating it); returns its id.
+    pub fn intend(&self, resource: ScratchResource) -> Result<u64, LedgerError> {
+        let mut open = self.lock();
+        let id = open.next_id;
+        open.next_id += 1;
+        Self::append_locked(
+            &self.path,
+            &mut open,
+            &Record::Intent {
+                id,
+                resource,
+                at: OffsetDateTime::now_utc(),
+            },
+        )?;
+        Ok(id)
+    }
+
+    pub fn created(&self, id: u64, request_id: Option<&str>) -> Result<(), LedgerError> {
+        self.append(&Record::Created {
+            id,
+            request_id: request_id.map(str::to_string),
+            at: OffsetDateTime::now_utc(),
+        })
+    }
+
+    pub fn deleted(&self, id: u64, by: &str, already_gone: bool) -> Result<(), LedgerError> {
+        self.append(&Record::Deleted {
+            id,
+            by: by.to_string(),
+            already_gone,
+            at: OffsetDateTime::now_utc(),
+        })
+    }
+
+    pub fn delete_failed(&self, id: u64, error: &str) -> Result<(), LedgerError> {
+        self.append(&Record::DeleteFailed {
+            id,
+            error: error.to_string(),
+            at: OffsetDateTime::now_utc(),
+        })
+    }
+
+    /// Mark the run finished (cleanup done or given up).
+    pub fn finish(&self) -> Result<(), LedgerError> {
+        self.append(&Record::Finished {
+            at: OffsetDateTime::now_utc(),
+        })
+    }
+
+    /// The current state.
+    pub fn state(&self) -> LedgerState {
+        self.lock().state.clone()
+    }
+}
+
+/// This host's name, to tell a live run from a dead one.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn process_alive(pid: u32) -> bool {
+    // A zombie or a recycled pid running something else is not our run.
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("firedrill"))
+        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| !s.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')))
+}
+
+/// Every ledger under a reports directory (`<dir>/<scenario>/<run>/ledger.jsonl`).
+pub fn find_ledgers(reports_dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(scenarios) = std::fs::read_dir(reports_dir) else {
+        return out;
+    };
+    for scenario in scenarios.flatten() {
+        let Ok(runs) = std::fs::read_dir(scenario.path()) else {
+            continue;
+        };
+        for run in runs.flatten() {
+            let p = run.path().join(LEDGER_FILE);
+            if p.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(id: &str) -> ScratchResource {
+        ScratchResource {
+            kind: "s3-bucket".into(),
+            rtype: "bucket".into(),
+            id: id.into(),
+            region: "us-east-1".into(),
+            parent: None,
+            target: "t".into(),
+            service: Some(Service::S3),
+        }
+    }
+
+    #[test]
+    fn ledger_round_trips_and_reports_pending_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::create(dir.path(), "r1", "s", &Environment::default()).unwrap();
+        let a = l.intend(res("a")).unwrap();
+        l.created(a, Some("req-1")).unwrap();
+        let b = l.intend(res("b")).unwrap();
+        let c = l.intend(res("c")).unwrap();
+        l.deleted(b, "cleanup", false).unwrap();
+        let state = LedgerState::load(l.path()).unwrap();
+        assert_eq!(state.run_id, "r1");
+        let pending: Vec<u64> = state.pending().iter().map(|(id, _)| *id).collect();
+        assert_eq!(pending, vec![c, a]);
+        assert!(
+            state.is_live(),
+            "this test process is alive and named firedrill-*"
+        );
+    }
+
+    #[test]
+    fn torn_last_line_is_ignored_but_corruption_elsewhere_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::create(dir.path(), "r1", "s", &Environment::default()).unwrap();
+        l.intend(res("a")).unwrap();
+        let path = l.path().to_path_buf();
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"record\":\"intent\",\"id\":2,\"reso")
+            .unwrap();
+        let state = LedgerState::load(&path).unwrap();
+        assert_eq!(state.pending().len(), 1);
+        f.write_all(b"\n{\"record\":\"finished\",\"at\":\"2026-01-01T00:00:00Z\"}\n")
+            .unwrap();
+        assert!(matches!(
+            LedgerState::load(&path),
+            Err(LedgerError::Corrupt { line: 3, .. })
+        ));
+    }
+}

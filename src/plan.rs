@@ -1,0 +1,105 @@
+//! `firedrill plan`: every resource a drill would create, change or delete,
+//! the API call for each, the guards that apply, and the scratch
+//! resource-hours it will cost. Built from the scenario alone.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::scenario::Scenario;
+use crate::targets::PlannedAction;
+use crate::timing::human;
+
+/// The plan for one target.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetPlan {
+    pub name: String,
+    pub kind: String,
+    pub resource: String,
+    pub actions: Vec<PlannedAction>,
+    /// How the blast-radius guards treat this target's fault.
+    pub guard: String,
+}
+
+/// The whole plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub scenario: String,
+    pub targets: Vec<TargetPlan>,
+    /// Sum of scratch resource lifetimes, in hours.
+    pub scratch_resource_hours: f64,
+}
+
+/// Placeholder run id shown in plans (the real one is made at run time).
+pub const PLAN_RUN_ID: &str = "<run-id>";
+
+/// Build the plan.
+pub fn build(scenario: &Scenario) -> Plan {
+    let mut hours = 0.0;
+    let targets = scenario
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let actions = t.target.plan(PLAN_RUN_ID, i);
+            hours += actions
+                .iter()
+                .filter_map(|a| a.scratch_lifetime)
+                .map(|d| d.as_secs_f64() / 3600.0)
+                .sum::<f64>();
+            let guard = match t.target.fault() {
+                None => "no fault configured".to_string(),
+                Some(f) if !f.destructive => format!("fault `{}` changes only scratch resources", f.action),
+                Some(f) if scenario.environment.is_emulated(f.service) => format!(
+                    "fault `{}` hits an emulator on loopback: guards exempt",
+                    f.action
+                ),
+                Some(f) => format!(
+                    "fault `{}` changes a resource firedrill did not create: needs tag firedrill:allow-faults=true, the account in allowed_accounts, and --allow-destructive",
+                    f.action
+                ),
+            };
+            TargetPlan {
+                name: t.name.clone(),
+                kind: t.kind.to_string(),
+                resource: t.target.resource(),
+                actions,
+                guard,
+            }
+        })
+        .collect();
+    Plan {
+        scenario: scenario.name.clone(),
+        targets,
+        scratch_resource_hours: hours,
+    }
+}
+
+/// Render for a terminal.
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "plan for scenario {}:", plan.scenario);
+    for t in &plan.targets {
+        let _ = writeln!(out, "  target {} ({}) {}", t.name, t.kind, t.resource);
+        for a in &t.actions {
+            let life = a
+                .scratch_lifetime
+                .map(|d| format!(" [scratch, ~{}]", human(d)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "    {:<9} {:<7} {:<60} {}{life}",
+                a.stage, a.effect, a.resource, a.api_call
+            );
+        }
+        let _ = writeln!(out, "    guard: {}", t.guard);
+    }
+    let _ = writeln!(
+        out,
+        "  estimated scratch usage: {:.2} resource-hours (at most {} per resource before reap)",
+        plan.scratch_resource_hours,
+        human(Duration::from_hours(6))
+    );
+    out
+}

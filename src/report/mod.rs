@@ -1,0 +1,68 @@
+//! Reports: the model, the reporter fan-out, and one module per format.
+//! Reporters never call AWS; the runner never formats output.
+
+pub mod json;
+pub mod model;
+pub mod progress;
+pub mod terminal;
+
+use std::sync::{Arc, Mutex};
+
+pub use model::{
+    CleanupReport, EnvironmentInfo, MeasureMethod, Measured, ObjectivesInfo, Outcome, Report,
+    SCHEMA_VERSION, ScenarioInfo, Stage, StageRecord, TargetReport, Verdict,
+};
+
+use crate::runner::Event;
+
+/// Receives every event of a run.
+pub trait Reporter: Send {
+    fn event(&mut self, event: &Event) -> std::io::Result<()>;
+}
+
+/// Hands each event to every enabled reporter. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Fanout {
+    reporters: Arc<Mutex<Vec<Box<dyn Reporter>>>>,
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+impl std::fmt::Debug for Fanout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fanout").finish_non_exhaustive()
+    }
+}
+
+impl Fanout {
+    pub fn new(reporters: Vec<Box<dyn Reporter>>) -> Self {
+        Self {
+            reporters: Arc::new(Mutex::new(reporters)),
+            errors: Arc::default(),
+        }
+    }
+
+    /// Deliver an event. A failing reporter does not stop the drill: its
+    /// error is kept and reported at the end.
+    pub fn emit(&self, event: &Event) {
+        let mut reporters = self
+            .reporters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for r in reporters.iter_mut() {
+            if let Err(e) = r.event(event) {
+                self.errors
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(e.to_string());
+            }
+        }
+    }
+
+    /// Errors reporters returned.
+    pub fn errors(&self) -> Vec<String> {
+        self.errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}

@@ -1,0 +1,169 @@
+//! The terminal summary: one row per target and stage, then objectives and
+//! findings, then the verdict.
+
+use std::io::{self, Write};
+
+use tabled::builder::Builder;
+use tabled::settings::Style;
+
+use super::{Measured, Outcome, Report};
+use crate::targets::{CheckStatus, Severity};
+use crate::timing::human;
+
+fn measured(m: Option<&Measured>) -> String {
+    match m {
+        None => "not measured".into(),
+        Some(m) => format!(
+            "{} ±{} / {} {}{}",
+            human(m.value),
+            human(m.error),
+            human(m.objective),
+            if m.met { "met" } else { "MISSED" },
+            if m.emulated { " (emulated)" } else { "" }
+        ),
+    }
+}
+
+/// Render the summary.
+pub fn write<W: Write>(report: &Report, mut out: W) -> io::Result<()> {
+    let mut stages = Builder::default();
+    stages.push_record([
+        "target", "stage", "outcome", "duration", "error", "timing", "detail",
+    ]);
+    for t in &report.targets {
+        for s in &t.stages {
+            let (dur, err) = s.timing.map_or_else(
+                || ("-".into(), "-".into()),
+                |t| (human(t.duration), format!("±{}", human(t.error))),
+            );
+            let outcome = match s.outcome {
+                Outcome::Passed => "passed".to_string(),
+                other => other.to_string().to_uppercase(),
+            };
+            stages.push_record([
+                t.name.clone(),
+                s.stage.to_string(),
+                outcome,
+                dur,
+                err,
+                if s.emulated { "emulated" } else { "real" }.to_string(),
+                truncate(&s.detail, 70),
+            ]);
+        }
+    }
+    writeln!(
+        out,
+        "firedrill run {} · scenario {} · {}",
+        report.run_id, report.scenario.name, report.environment.region
+    )?;
+    writeln!(out, "{}", stages.build().with(Style::rounded()))?;
+
+    let mut objectives = Builder::default();
+    objectives.push_record([
+        "target",
+        "verdict",
+        "RTO measured / objective",
+        "RPO measured / objective",
+        "checks",
+    ]);
+    for t in &report.targets {
+        let count = |st: CheckStatus| t.checks.iter().filter(|c| c.status == st).count();
+        let mut checks = format!("{} passed", count(CheckStatus::Passed));
+        for (st, word) in [
+            (CheckStatus::Failed, "failed"),
+            (CheckStatus::Emulated, "emulated"),
+            (CheckStatus::NotVerified, "not verified"),
+        ] {
+            let n = count(st);
+            if n > 0 {
+                checks.push_str(&format!(", {n} {word}"));
+            }
+        }
+        objectives.push_record([
+            t.name.clone(),
+            t.verdict.to_string(),
+            measured(t.rto.as_ref()),
+            measured(t.rpo.as_ref()),
+            checks,
+        ]);
+    }
+    writeln!(out, "{}", objectives.build().with(Style::rounded()))?;
+
+    let mut findings: Vec<String> = Vec::new();
+    for f in &report.findings {
+        findings.push(format!(
+            "{} run: {} [{}]",
+            severity_word(f.severity),
+            f.message,
+            f.code
+        ));
+    }
+    for t in &report.targets {
+        for f in t
+            .findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+        {
+            findings.push(format!(
+                "{} {}: {} [{}]",
+                severity_word(f.severity),
+                t.name,
+                f.message,
+                f.code
+            ));
+        }
+        for c in t.failed_checks() {
+            findings.push(format!("failed check {}: {}: {}", t.name, c.name, c.detail));
+        }
+    }
+    if !findings.is_empty() {
+        writeln!(out, "findings:")?;
+        for f in &findings {
+            writeln!(out, "  - {f}")?;
+        }
+    }
+    let c = &report.cleanup;
+    if c.complete {
+        writeln!(
+            out,
+            "cleanup: {} scratch resource(s) created, {} deleted, none left",
+            c.created, c.deleted
+        )?;
+    } else {
+        writeln!(
+            out,
+            "cleanup INCOMPLETE: {} scratch resource(s) remain; run `firedrill reap`:",
+            c.remaining.len()
+        )?;
+        for r in &c.remaining {
+            writeln!(out, "  - {r}")?;
+        }
+    }
+    if let Some(reason) = &report.aborted {
+        writeln!(out, "aborted: {reason}")?;
+    }
+    writeln!(
+        out,
+        "verdict: {} (exit code {}) in {}",
+        report.verdict,
+        report.exit_code,
+        human(report.duration)
+    )
+}
+
+fn severity_word(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "info",
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
+}

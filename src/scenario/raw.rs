@@ -1,0 +1,264 @@
+//! Raw serde structs that mirror the scenario file, before validation.
+//!
+//! Every struct denies unknown keys; the parser turns serde's complaint into
+//! a "did you mean" diagnostic. Target tables are not here: each target kind
+//! owns the raw struct for its keys (see `targets::*::options`).
+
+use std::fmt;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+/// Keys allowed at the top of a scenario file.
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "version",
+    "name",
+    "description",
+    "owner",
+    "controls",
+    "environment",
+    "objectives",
+    "run",
+    "targets",
+];
+
+/// Keys every target table has, whatever its kind.
+pub const COMMON_TARGET_KEYS: &[&str] = &["name", "kind", "objectives"];
+
+/// Scalars at the top of the file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeader {
+    /// Scenario format version; only 1 exists.
+    pub version: Option<Spanned<u32>>,
+    /// Short name, used in report paths: letters, digits, `-` and `_`.
+    pub name: Spanned<String>,
+    /// What this drill proves, in a sentence.
+    #[serde(default)]
+    pub description: String,
+    /// Who answers for this drill (team or email).
+    #[serde(default)]
+    pub owner: String,
+    /// Compliance control ids this drill gives evidence for.
+    #[serde(default)]
+    pub controls: Vec<Spanned<String>>,
+}
+
+/// `[environment]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnvironment {
+    /// AWS region, e.g. `us-east-1`.
+    pub region: Spanned<String>,
+    /// Named profile from `~/.aws/config`.
+    pub profile: Option<String>,
+    /// Default endpoint for every service (`LocalStack`, a VPC endpoint...).
+    pub endpoint_url: Option<Spanned<String>>,
+    /// Per-service endpoints; these win over `endpoint_url`.
+    #[serde(default)]
+    pub endpoints: RawEndpoints,
+    /// AWS account ids in which destructive faults may run.
+    #[serde(default)]
+    pub allowed_accounts: Vec<Spanned<String>>,
+}
+
+/// `[environment.endpoints]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEndpoints {
+    pub s3: Option<Spanned<String>>,
+    pub ec2: Option<Spanned<String>>,
+    pub rds: Option<Spanned<String>>,
+    pub sts: Option<Spanned<String>>,
+}
+
+/// `[objectives]`, also allowed per target.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawObjectives {
+    /// Recovery time objective, e.g. `"15m"`.
+    pub rto: HumanDuration,
+    /// Recovery point objective, e.g. `"30s"`.
+    pub rpo: HumanDuration,
+}
+
+/// Per-target objectives: either may be left to the scenario's.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTargetObjectives {
+    pub rto: Option<HumanDuration>,
+    pub rpo: Option<HumanDuration>,
+}
+
+/// `[run]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    /// Abort and clean up once the drill has run this long.
+    pub max_duration: Option<HumanDuration>,
+    /// How many targets are drilled at once (default 4).
+    pub max_concurrency: Option<Spanned<u32>>,
+    /// Scratch resources expire (for `firedrill reap`) this long after the start (default 6h).
+    pub scratch_ttl: Option<HumanDuration>,
+    /// Deadline for any single wait, e.g. a restore becoming available (default 1h).
+    pub stage_timeout: Option<HumanDuration>,
+}
+
+/// The common keys of a target table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTargetCommon {
+    pub name: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub objectives: Option<RawTargetObjectives>,
+}
+
+/// A value with its byte span in the scenario file, for error messages.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spanned<T>(serde_spanned::Spanned<T>);
+
+impl<T> Spanned<T> {
+    pub fn get_ref(&self) -> &T {
+        self.0.get_ref()
+    }
+
+    pub fn span(&self) -> std::ops::Range<usize> {
+        self.0.span()
+    }
+
+    pub fn into_inner(self) -> T {
+        self.0.into_inner()
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_spanned::Spanned::<T>::deserialize(d).map(Spanned)
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Spanned<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// A duration written for people: `"15m"`, `"30s"`, `"1h 30m"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HumanDuration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A duration: a number and a unit, e.g. \"30s\", \"15m\", \"1h 30m\" (units: ms, s, m, h, d).",
+            "pattern": "^\\s*[0-9]+\\s*[a-z]+(\\s*[0-9]+\\s*[a-z]+)*\\s*$",
+            "examples": ["30s", "15m", "1h 30m"]
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = HumanDuration;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration string such as \"30s\" or \"15m\"")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HumanDuration, E> {
+                parse_duration(v).map(HumanDuration).map_err(E::custom)
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<HumanDuration, E> {
+                Err(E::custom(format!(
+                    "invalid duration {v}: a bare number has no unit; write it as a string with a unit, e.g. \"{v}s\" or \"{v}m\""
+                )))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<HumanDuration, E> {
+                Err(E::custom(format!(
+                    "invalid duration {v}: a bare number has no unit; write it as a string with a unit, e.g. \"{v}s\""
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Parse a human duration, explaining what went wrong.
+pub fn parse_duration(v: &str) -> Result<Duration, String> {
+    let trimmed = v.trim();
+    if trimmed.is_empty() {
+        return Err(
+            "invalid duration \"\": expected a number and a unit, e.g. \"30s\" or \"15m\"".into(),
+        );
+    }
+    match humantime::parse_duration(trimmed) {
+        Ok(d) if d.is_zero() => Err(format!(
+            "invalid duration \"{v}\": must be greater than zero"
+        )),
+        Ok(d) if d > Duration::from_hours(8784) => Err(format!(
+            "invalid duration \"{v}\": longer than a year; no drill objective should be"
+        )),
+        Ok(d) => Ok(d),
+        Err(e) => {
+            let why = match e {
+                humantime::DurationError::UnknownUnit { unit, .. } => {
+                    format!("unknown unit `{unit}` (units: ms, s, m, h, d)")
+                }
+                humantime::DurationError::NumberExpected(_) => {
+                    "expected a number before each unit".to_string()
+                }
+                humantime::DurationError::InvalidCharacter(_) => {
+                    "unexpected character; write a number then a unit".to_string()
+                }
+                humantime::DurationError::NumberOverflow => "number too large".to_string(),
+                humantime::DurationError::Empty => "empty".to_string(),
+            };
+            let hint = if trimmed.bytes().all(|b| b.is_ascii_digit()) {
+                format!("; a bare number has no unit, did you mean \"{trimmed}s\"?")
+            } else {
+                "; e.g. \"30s\", \"15m\", \"1h 30m\"".to_string()
+            };
+            Err(format!("invalid duration \"{v}\": {why}{hint}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_and_explain() {
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_mins(15));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_mins(90));
+        let e = parse_duration("15 fortnights").unwrap_err();
+        assert!(e.contains("unknown unit"), "{e}");
+        let e = parse_duration("30").unwrap_err();
+        assert!(e.contains("did you mean \"30s\""), "{e}");
+        assert!(
+            parse_duration("0s")
+                .unwrap_err()
+                .contains("greater than zero")
+        );
+    }
+}

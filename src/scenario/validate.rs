@@ -1,0 +1,492 @@
+//! From text to a validated [`Scenario`], collecting every error.
+//!
+//! Step one parses the TOML into a spanned tree; step two deserialises each
+//! section on its own (so one bad section does not hide the next) and checks
+//! what serde cannot: names, URLs, ranges, and each target's kind-specific
+//! options, which its kind validates.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::de::{DeserializeOwned, IntoDeserializer};
+use serde_spanned::Spanned as TomlSpanned;
+use sha2::{Digest, Sha256};
+use toml::de::{DeTable, DeValue};
+
+use super::diagnostics::{Diagnostic, ScenarioError};
+use super::model::{
+    Endpoints, Environment, Objectives, RunSettings, Scenario, ScenarioSource, TargetSpec,
+};
+use super::raw::{
+    COMMON_TARGET_KEYS, RawEnvironment, RawHeader, RawObjectives, RawRun, RawTargetCommon, Spanned,
+    TOP_LEVEL_KEYS,
+};
+use super::suggest::did_you_mean;
+use crate::targets::{self, TargetInput};
+
+/// Largest scenario file accepted; anything bigger is not a hand-written drill.
+pub const MAX_SCENARIO_BYTES: usize = 4 * 1024 * 1024;
+
+/// Most targets one scenario may name.
+pub const MAX_TARGETS: usize = 10_000;
+
+/// Read and validate a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            return Err(ScenarioError::new(
+                path,
+                "",
+                vec![Diagnostic::new(format!("cannot read the file: {e}")).help(
+                    "check the path; `firedrill validate scenarios/*.toml` lists what exists",
+                )],
+            ));
+        }
+    };
+    parse_bytes(path, &bytes)
+}
+
+/// Validate raw bytes (which may not be UTF-8).
+pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
+    if bytes.len() > MAX_SCENARIO_BYTES {
+        return Err(ScenarioError::new(
+            path,
+            "",
+            vec![
+                Diagnostic::new(format!(
+                    "file is {} bytes, larger than the {MAX_SCENARIO_BYTES}-byte limit",
+                    bytes.len()
+                ))
+                .help("a scenario names resources; split very large ones into several files"),
+            ],
+        ));
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse(path, text),
+        Err(e) => {
+            let valid = e.valid_up_to();
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            let (line, col) = super::diagnostics::line_col(&text, valid);
+            Err(ScenarioError::new(
+                path,
+                &text,
+                vec![
+                    Diagnostic::new(format!(
+                        "the file is not valid UTF-8 (byte {valid}, line {line}, column {col})"
+                    ))
+                    .at(valid..valid + 1)
+                    .label("invalid byte")
+                    .help("save the file as UTF-8"),
+                ],
+            ))
+        }
+    }
+}
+
+/// Validate scenario text.
+pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let mut diags = Vec::new();
+    let scenario = parse_inner(path, text, &mut diags);
+    match scenario {
+        Some(s) if diags.is_empty() => Ok(s),
+        _ => {
+            if diags.is_empty() {
+                diags.push(Diagnostic::new("the scenario is invalid"));
+            }
+            diags.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
+            Err(ScenarioError::new(path, text, diags))
+        }
+    }
+}
+
+fn section<T: DeserializeOwned>(
+    value: TomlSpanned<DeValue<'_>>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<T> {
+    match T::deserialize(value.into_deserializer()) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            diags.push(Diagnostic::from_toml(&e));
+            None
+        }
+    }
+}
+
+fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Scenario> {
+    let root = match DeTable::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            let mut d = Diagnostic::new(format!("not valid TOML: {}", e.message().trim()));
+            d.span = e.span();
+            d.label = Some("here".into());
+            diags.push(d.help("see scenarios/quickstart.toml for a working example"));
+            return None;
+        }
+    };
+    let root_span = root.span();
+    let root = root.into_inner();
+
+    let mut header = DeTable::new();
+    let mut environment = None;
+    let mut objectives = None;
+    let mut run = None;
+    let mut targets_value = None;
+    for (key, value) in root {
+        match key.get_ref().as_ref() {
+            "environment" => environment = Some(value),
+            "objectives" => objectives = Some(value),
+            "run" => run = Some(value),
+            "targets" => targets_value = Some(value),
+            k if TOP_LEVEL_KEYS.contains(&k) => {
+                header.insert(key, value);
+            }
+            k => diags.push(unknown_key(k, key.span(), TOP_LEVEL_KEYS)),
+        }
+    }
+
+    let header: Option<RawHeader> = section(
+        TomlSpanned::new(root_span.clone(), DeValue::Table(header)),
+        diags,
+    );
+    if let Some(h) = &header {
+        if let Some(v) = &h.version
+            && *v.get_ref() != 1
+        {
+            diags.push(
+                Diagnostic::new(format!("unsupported scenario version {}", v.get_ref()))
+                    .at(v.span())
+                    .label("this firedrill reads version 1")
+                    .help("write `version = 1` or leave it out"),
+            );
+        }
+        check_name(&h.name, "scenario name", diags);
+    }
+
+    let environment = if let Some(v) = environment {
+        section::<RawEnvironment>(v, diags).map(|e| validate_environment(e, diags))
+    } else {
+        diags.push(
+            Diagnostic::new("missing `[environment]` table")
+                .help("add `[environment]` with at least `region = \"us-east-1\"`"),
+        );
+        None
+    };
+    let objectives = if let Some(v) = objectives {
+        section::<RawObjectives>(v, diags).map(|o| Objectives {
+            rto: o.rto.0,
+            rpo: o.rpo.0,
+        })
+    } else {
+        diags.push(
+            Diagnostic::new("missing `[objectives]` table")
+                .help("add `[objectives]` with `rto = \"15m\"` and `rpo = \"5m\"`"),
+        );
+        None
+    };
+    let run = match run {
+        Some(v) => section::<RawRun>(v, diags).map(|r| validate_run(r, diags)),
+        None => Some(RunSettings::default()),
+    };
+
+    let targets = if let Some(v) = targets_value {
+        parse_targets(v, objectives, diags)
+    } else {
+        diags.push(
+            Diagnostic::new("no targets: the scenario drills nothing").help(
+                "add a `[[targets]]` table with `name` and `kind` (e.g. `kind = \"s3-bucket\"`)",
+            ),
+        );
+        Vec::new()
+    };
+
+    let header = header?;
+    let source = ScenarioSource {
+        path: path.to_path_buf(),
+        text: text.to_string(),
+        sha256: hex::encode(Sha256::digest(text.as_bytes())),
+    };
+    Some(Scenario {
+        name: header.name.into_inner(),
+        description: header.description,
+        owner: header.owner,
+        source,
+        environment: environment?,
+        objectives: objectives?,
+        run: run?,
+        controls: header
+            .controls
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect(),
+        targets,
+    })
+}
+
+fn unknown_key(key: &str, span: std::ops::Range<usize>, known: &[&str]) -> Diagnostic {
+    let d = Diagnostic::new(format!("unknown key `{key}`"))
+        .at(span)
+        .label("unknown key");
+    match did_you_mean(key, known) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d.help(format!(
+            "expected one of {}",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn check_name(name: &Spanned<String>, what: &str, diags: &mut Vec<Diagnostic>) {
+    let n = name.get_ref();
+    let ok = !n.is_empty()
+        && n.len() <= 64
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        diags.push(
+            Diagnostic::new(format!("invalid {what} `{n}`"))
+                .at(name.span())
+                .label("not a valid name")
+                .help(
+                    "use 1-64 letters, digits, `-` or `_`; the name becomes part of report paths",
+                ),
+        );
+    }
+}
+
+fn check_url(url: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> Option<String> {
+    let u = url.get_ref().trim();
+    let ok = (u.starts_with("http://") || u.starts_with("https://"))
+        && u.split_once("://")
+            .is_some_and(|(_, rest)| !rest.is_empty() && !rest.contains(' '));
+    if ok {
+        Some(u.trim_end_matches('/').to_string())
+    } else {
+        diags.push(
+            Diagnostic::new(format!("invalid endpoint URL `{u}`"))
+                .at(url.span())
+                .label("not an http(s) URL")
+                .help("write it like \"http://127.0.0.1:4566\""),
+        );
+        None
+    }
+}
+
+fn validate_environment(raw: RawEnvironment, diags: &mut Vec<Diagnostic>) -> Environment {
+    let region = raw.region.get_ref().trim().to_string();
+    let region_ok = !region.is_empty()
+        && region.len() <= 32
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && region.contains('-');
+    if !region_ok {
+        diags.push(
+            Diagnostic::new(format!("invalid region `{region}`"))
+                .at(raw.region.span())
+                .label("not an AWS region name")
+                .help("write a region such as \"us-east-1\" or \"eu-west-1\""),
+        );
+    }
+    let mut url = |u: &Option<Spanned<String>>| u.as_ref().and_then(|u| check_url(u, diags));
+    let endpoint_url = url(&raw.endpoint_url);
+    let endpoints = Endpoints {
+        s3: url(&raw.endpoints.s3),
+        ec2: url(&raw.endpoints.ec2),
+        rds: url(&raw.endpoints.rds),
+        sts: url(&raw.endpoints.sts),
+    };
+    let mut allowed_accounts = Vec::new();
+    for a in raw.allowed_accounts {
+        let id = a.get_ref();
+        if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+            allowed_accounts.push(id.clone());
+        } else {
+            diags.push(
+                Diagnostic::new(format!("invalid AWS account id `{id}`"))
+                    .at(a.span())
+                    .label("not a 12-digit account id")
+                    .help("write account ids as 12-digit strings, e.g. \"123456789012\""),
+            );
+        }
+    }
+    Environment {
+        region,
+        profile: raw.profile,
+        endpoint_url,
+        endpoints,
+        allowed_accounts,
+    }
+}
+
+fn validate_run(raw: RawRun, diags: &mut Vec<Diagnostic>) -> RunSettings {
+    let defaults = RunSettings::default();
+    let max_concurrency = match raw.max_concurrency {
+        Some(n) if *n.get_ref() == 0 || *n.get_ref() > 1024 => {
+            diags.push(
+                Diagnostic::new(format!("`max_concurrency` is {}", n.get_ref()))
+                    .at(n.span())
+                    .label("out of range")
+                    .help("use a number from 1 to 1024"),
+            );
+            defaults.max_concurrency
+        }
+        Some(n) => usize::try_from(*n.get_ref()).unwrap_or(defaults.max_concurrency),
+        None => defaults.max_concurrency,
+    };
+    RunSettings {
+        max_duration: raw.max_duration.map(|d| d.0),
+        max_concurrency,
+        scratch_ttl: raw.scratch_ttl.map_or(defaults.scratch_ttl, |d| d.0),
+        stage_timeout: raw.stage_timeout.map_or(defaults.stage_timeout, |d| d.0),
+    }
+}
+
+fn parse_targets(
+    value: TomlSpanned<DeValue<'_>>,
+    objectives: Option<Objectives>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<TargetSpec> {
+    let span = value.span();
+    let DeValue::Array(items) = value.into_inner() else {
+        diags.push(
+            Diagnostic::new("`targets` must be a list of tables")
+                .at(span)
+                .label("not a list")
+                .help("write each target as a `[[targets]]` table"),
+        );
+        return Vec::new();
+    };
+    if items.is_empty() {
+        diags.push(
+            Diagnostic::new("no targets: the scenario drills nothing")
+                .at(span.clone())
+                .help("add a `[[targets]]` table with `name` and `kind`"),
+        );
+    }
+    if items.len() > MAX_TARGETS {
+        diags.push(
+            Diagnostic::new(format!(
+                "{} targets is more than the limit of {MAX_TARGETS}",
+                items.len()
+            ))
+            .at(span)
+            .help("split the drill into several scenarios"),
+        );
+        return Vec::new();
+    }
+    let fallback = objectives.unwrap_or(Objectives {
+        rto: Duration::from_hours(1),
+        rpo: Duration::from_hours(1),
+    });
+    let mut names = BTreeSet::new();
+    let mut out = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let item_span = item.span();
+        let DeValue::Table(table) = item.into_inner() else {
+            diags.push(
+                Diagnostic::new("each target must be a table")
+                    .at(item_span)
+                    .help("write each target as a `[[targets]]` table"),
+            );
+            continue;
+        };
+        let mut common = DeTable::new();
+        let mut rest = DeTable::new();
+        for (k, v) in table {
+            if COMMON_TARGET_KEYS.contains(&k.get_ref().as_ref()) {
+                common.insert(k, v);
+            } else {
+                rest.insert(k, v);
+            }
+        }
+        let Some(common) = section::<RawTargetCommon>(
+            TomlSpanned::new(item_span.clone(), DeValue::Table(common)),
+            diags,
+        ) else {
+            continue;
+        };
+        check_name(&common.name, "target name", diags);
+        if !names.insert(common.name.get_ref().clone()) {
+            diags.push(
+                Diagnostic::new(format!("duplicate target name `{}`", common.name.get_ref()))
+                    .at(common.name.span())
+                    .label("used twice")
+                    .help("give every target its own name; reports and scratch resources use it"),
+            );
+        }
+        let kind_name = common.kind.get_ref().as_str();
+        let Some(kind) = targets::kind(kind_name) else {
+            let names: Vec<&str> = targets::REGISTRY.iter().map(|k| k.name).collect();
+            let d = Diagnostic::new(format!("unknown target kind `{kind_name}`"))
+                .at(common.kind.span())
+                .label("unknown kind");
+            diags.push(match did_you_mean(kind_name, &names) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!(
+                    "known kinds: {}",
+                    names
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            });
+            continue;
+        };
+        let target_objectives = Objectives {
+            rto: common
+                .objectives
+                .as_ref()
+                .and_then(|o| o.rto)
+                .map_or(fallback.rto, |d| d.0),
+            rpo: common
+                .objectives
+                .as_ref()
+                .and_then(|o| o.rpo)
+                .map_or(fallback.rpo, |d| d.0),
+        };
+        let input = TargetInput {
+            name: common.name.get_ref(),
+            index,
+            table: TomlSpanned::new(item_span, DeValue::Table(rest)),
+        };
+        if let Some(target) = (kind.parse)(input, diags) {
+            out.push(TargetSpec {
+                name: common.name.into_inner(),
+                kind: kind.name,
+                objectives: target_objectives,
+                target,
+            });
+        }
+    }
+    out
+}
+
+/// Deserialise a kind's own keys, turning serde errors into diagnostics.
+pub fn deserialize_kind_options<T: DeserializeOwned>(
+    input: TargetInput<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<T> {
+    let before = diags.len();
+    let out = section::<T>(input.table, diags);
+    // An unknown key in a target could also be a misspelt common key.
+    for d in &mut diags[before..] {
+        if d.message.starts_with("unknown key")
+            && d.help
+                .as_deref()
+                .is_some_and(|h| !h.starts_with("did you mean"))
+            && let Some(key) = d.message.split('`').nth(1)
+            && let Some(s) = did_you_mean(key, COMMON_TARGET_KEYS)
+        {
+            d.help = Some(format!("did you mean `{s}`?"));
+        }
+        d.message = format!("{} in target `{}`", d.message, input.name);
+    }
+    out
+}

@@ -1,0 +1,144 @@
+//! Drill target kinds. A kind is one folder implementing [`Target`] plus one
+//! line in [`REGISTRY`]; nothing else in firedrill knows the kinds by name.
+//!
+//! The runner calls the stages in order (preflight, backup, copy, fault,
+//! restore, validate); scratch resources are recorded in the ledger before
+//! they are created and deleted by the kind's `delete` function, which is the
+//! same code path for end-of-run cleanup and for `firedrill reap`.
+
+pub mod s3;
+mod types;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use schemars::{Schema, SchemaGenerator};
+use serde_spanned::Spanned;
+use toml::de::DeValue;
+
+use crate::aws::Clients;
+use crate::canary::{CanaryPlan, CanarySink};
+use crate::ledger::ScratchResource;
+use crate::scenario::{Diagnostic, Service};
+
+pub use types::{
+    Check, CheckStatus, DeleteOutcome, FaultSpec, Finding, PlannedAction, Preflight,
+    RecoveredCanary, RequestId, Severity, StageContext, StageError, StageOutput, TAG_ALLOW_FAULTS,
+    TAG_EXPIRES_AT, TAG_RUN_ID, TAG_TARGET, Validation,
+};
+
+/// A kind's keys from one `[[targets]]` table, common keys removed.
+pub struct TargetInput<'a> {
+    pub name: &'a str,
+    pub index: usize,
+    pub table: Spanned<DeValue<'a>>,
+}
+
+/// Validates a kind's keys into a target, pushing diagnostics on error.
+pub type ParseFn = fn(TargetInput<'_>, &mut Vec<Diagnostic>) -> Option<Box<dyn Target>>;
+
+/// Deletes one scratch resource: returns whether it existed.
+pub type DeleteFn = for<'a> fn(
+    &'a ScratchResource,
+    &'a Clients,
+) -> BoxFuture<'a, Result<DeleteOutcome, StageError>>;
+
+/// Lists scratch resources carrying firedrill's tags, for `reap` by tag.
+pub type FindTaggedFn = for<'a> fn(&'a Clients) -> BoxFuture<'a, Result<Vec<Tagged>, StageError>>;
+
+/// A resource found by its `firedrill:*` tags.
+#[derive(Clone, Debug)]
+pub struct Tagged {
+    pub resource: ScratchResource,
+    pub run_id: String,
+    pub expires_at: Option<time::OffsetDateTime>,
+}
+
+/// One target kind.
+pub struct KindSpec {
+    /// The `kind = "..."` value.
+    pub name: &'static str,
+    /// One line for `--help`, the schema and docs.
+    pub summary: &'static str,
+    /// Validate the kind's keys into a target.
+    pub parse: ParseFn,
+    /// JSON Schema of the kind's keys.
+    pub schema: fn(&mut SchemaGenerator) -> Schema,
+    /// Delete one scratch resource this kind created.
+    pub delete: DeleteFn,
+    /// Find scratch resources by tag.
+    pub find_tagged: FindTaggedFn,
+}
+
+impl fmt::Debug for KindSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KindSpec")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every target kind firedrill knows.
+pub static REGISTRY: &[KindSpec] = &[s3::KIND];
+
+/// Look a kind up by its `kind = "..."` name.
+pub fn kind(name: &str) -> Option<&'static KindSpec> {
+    REGISTRY.iter().find(|k| k.name == name)
+}
+
+/// One drill target: the resource a scenario names and what to do to it.
+#[async_trait]
+pub trait Target: Send + Sync + fmt::Debug {
+    /// The named resource, for people: `s3://orders`.
+    fn resource(&self) -> String;
+
+    /// AWS services this target calls.
+    fn services(&self) -> &'static [Service];
+
+    /// The configured fault, if any.
+    fn fault(&self) -> Option<FaultSpec>;
+
+    /// Canary writes, if this target measures RPO with them.
+    fn canary_plan(&self) -> Option<CanaryPlan> {
+        None
+    }
+
+    /// Every API call and resource the drill will touch; no API calls here.
+    fn plan(&self, run_id: &str, index: usize) -> Vec<PlannedAction>;
+
+    /// Read-only checks before anything is created: the resource exists,
+    /// and its tags (for the blast-radius guards).
+    async fn preflight(&mut self, cx: &StageContext) -> Result<Preflight, StageError>;
+
+    /// Take the backup or snapshot.
+    async fn backup(&mut self, cx: &StageContext) -> Result<StageOutput, StageError>;
+
+    /// Where canaries go; called once, before the backup, if `canary_plan` is set.
+    fn canary_sink(&self, _cx: &StageContext) -> Option<Arc<dyn CanarySink>> {
+        None
+    }
+
+    /// The disaster-recovery region the backup is copied to, if any. When
+    /// set, the runner runs [`Target::copy`] as its own timed stage.
+    fn dr_region(&self) -> Option<&str> {
+        None
+    }
+
+    /// Copy the backup to the disaster-recovery region.
+    async fn copy(&mut self, _cx: &StageContext) -> Result<StageOutput, StageError> {
+        Err(StageError::Failed(
+            "this target kind has no disaster-recovery copy".into(),
+        ))
+    }
+
+    /// Inject the fault.
+    async fn inject(&mut self, cx: &StageContext) -> Result<StageOutput, StageError>;
+
+    /// Restore into scratch resources named after the run.
+    async fn restore(&mut self, cx: &StageContext) -> Result<StageOutput, StageError>;
+
+    /// Check what came back.
+    async fn validate(&mut self, cx: &StageContext) -> Result<Validation, StageError>;
+}

@@ -1,0 +1,217 @@
+//! The `s3-bucket` keys of a `[[targets]]` table, and their validation.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::scenario::Diagnostic;
+use crate::scenario::raw::{HumanDuration, Spanned};
+
+/// `kind = "s3-bucket"`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawS3 {
+    /// The bucket the drill protects.
+    pub bucket: Spanned<String>,
+    /// Only objects under this prefix are backed up, faulted and validated.
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub backup: RawBackup,
+    #[serde(default)]
+    pub canary: RawCanary,
+    pub fault: Option<RawFault>,
+    #[serde(default)]
+    pub validate: RawValidate,
+}
+
+/// `[targets.backup]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackup {
+    /// `copy` (default): manifest plus a copy into a scratch backup bucket.
+    /// `versioning`: manifest with version ids; restore from versions.
+    /// `none`: manifest only; the restore can only use what survived.
+    pub method: Option<Spanned<String>>,
+}
+
+/// `[targets.canary]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCanary {
+    /// Write canaries at all (default true).
+    pub enabled: Option<bool>,
+    /// Time between canary writes (default "1s").
+    pub interval: Option<HumanDuration>,
+    /// Canaries written after the backup, before the fault (default 1).
+    pub writes_after_backup: Option<Spanned<u32>>,
+}
+
+/// `[targets.fault]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    /// `delete-share`, `corrupt`, `delete-all` or `none`.
+    pub action: Spanned<String>,
+    /// Share of objects to delete, for `delete-share` (0 < share ≤ 1).
+    pub share: Option<Spanned<f64>>,
+    /// Number of objects to overwrite, for `corrupt`.
+    pub count: Option<Spanned<u64>>,
+    /// Seed choosing which objects are hit (default 0).
+    pub seed: Option<u64>,
+}
+
+/// `[targets.validate]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawValidate {
+    /// Compare SHA-256 of every restored object (default true).
+    pub checksums: Option<bool>,
+}
+
+/// How the backup is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackupMethod {
+    Copy,
+    Versioning,
+    None,
+}
+
+/// The fault to inject.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fault {
+    None,
+    DeleteShare { share: f64, seed: u64 },
+    Corrupt { count: u64, seed: u64 },
+    DeleteAll,
+}
+
+pub const FAULT_ACTIONS: &[&str] = &["delete-share", "corrupt", "delete-all", "none"];
+pub const BACKUP_METHODS: &[&str] = &["copy", "versioning", "none"];
+
+fn one_of(value: &Spanned<String>, what: &str, allowed: &[&str], diags: &mut Vec<Diagnostic>) {
+    let v = value.get_ref();
+    let d = Diagnostic::new(format!("unknown {what} `{v}`"))
+        .at(value.span())
+        .label(format!("unknown {what}"));
+    diags.push(match crate::scenario::suggest::did_you_mean(v, allowed) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d.help(format!(
+            "expected one of {}",
+            allowed
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    });
+}
+
+/// Validate the backup method.
+pub fn backup_method(raw: &RawBackup, diags: &mut Vec<Diagnostic>) -> BackupMethod {
+    match raw.method.as_ref().map(|m| (m, m.get_ref().as_str())) {
+        None | Some((_, "copy")) => BackupMethod::Copy,
+        Some((_, "versioning")) => BackupMethod::Versioning,
+        Some((_, "none")) => BackupMethod::None,
+        Some((m, _)) => {
+            one_of(m, "backup method", BACKUP_METHODS, diags);
+            BackupMethod::Copy
+        }
+    }
+}
+
+/// Validate the fault.
+pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
+    let Some(raw) = raw else {
+        return Fault::None;
+    };
+    let seed = raw.seed.unwrap_or(0);
+    let misplaced = |key: &str, span: std::ops::Range<usize>, action: &str| {
+        Diagnostic::new(format!("`{key}` does not apply to fault `{action}`"))
+            .at(span)
+            .label("not used by this action")
+            .help(format!("remove `{key}`, or use an action that takes it"))
+    };
+    let action = raw.action.get_ref().as_str();
+    match action {
+        "none" => Fault::None,
+        "delete-all" => {
+            if let Some(s) = &raw.share {
+                diags.push(misplaced("share", s.span(), action));
+            }
+            Fault::DeleteAll
+        }
+        "delete-share" => {
+            if let Some(c) = &raw.count {
+                diags.push(misplaced("count", c.span(), action));
+            }
+            let share = match &raw.share {
+                Some(s) if *s.get_ref() > 0.0 && *s.get_ref() <= 1.0 => *s.get_ref(),
+                Some(s) => {
+                    diags.push(
+                        Diagnostic::new(format!("`share` is {}, outside 0 < share ≤ 1", s.get_ref()))
+                            .at(s.span())
+                            .label("out of range")
+                            .help("write the share as a fraction, e.g. `share = 0.25` for a quarter of the objects"),
+                    );
+                    0.5
+                }
+                None => {
+                    diags.push(
+                        Diagnostic::new("fault `delete-share` needs `share`")
+                            .at(raw.action.span())
+                            .label("no share given")
+                            .help("add `share = 0.5` to delete half of the objects"),
+                    );
+                    0.5
+                }
+            };
+            Fault::DeleteShare { share, seed }
+        }
+        "corrupt" => {
+            if let Some(s) = &raw.share {
+                diags.push(misplaced("share", s.span(), action));
+            }
+            let count = match &raw.count {
+                Some(c) if *c.get_ref() > 0 => *c.get_ref(),
+                Some(c) => {
+                    diags.push(
+                        Diagnostic::new("`count` is 0: nothing would be corrupted")
+                            .at(c.span())
+                            .help("use `count = 1` or more"),
+                    );
+                    1
+                }
+                None => {
+                    diags.push(
+                        Diagnostic::new("fault `corrupt` needs `count`")
+                            .at(raw.action.span())
+                            .help("add `count = 3` to overwrite three objects"),
+                    );
+                    1
+                }
+            };
+            Fault::Corrupt { count, seed }
+        }
+        _ => {
+            one_of(&raw.action, "fault action", FAULT_ACTIONS, diags);
+            Fault::None
+        }
+    }
+}
+
+/// Validate a bucket name against S3's rules.
+pub fn bucket_name(name: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
+    let n = name.get_ref();
+    let ok = (3..=63).contains(&n.len())
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && n.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && n.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    if !ok {
+        diags.push(
+            Diagnostic::new(format!("invalid bucket name `{n}`"))
+                .at(name.span())
+                .label("not a valid S3 bucket name")
+                .help("bucket names are 3-63 lowercase letters, digits, `-` or `.`, starting and ending with a letter or digit"),
+        );
+    }
+}
