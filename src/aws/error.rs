@@ -118,11 +118,16 @@ impl AwsError {
                 } else {
                     AwsErrorKind::Unreachable
                 };
+                let message = if kind == AwsErrorKind::Unreachable {
+                    unreachable_reason(&text, matches!(err, SdkError::TimeoutError(_)))
+                } else {
+                    concise(&text)
+                };
                 Self {
                     operation,
                     kind,
                     code: None,
-                    message: concise(&text),
+                    message,
                     request_id,
                 }
             }
@@ -193,6 +198,25 @@ impl AwsError {
     pub fn is_throttled(&self) -> bool {
         self.kind == AwsErrorKind::Throttled
     }
+}
+
+/// A plain reason for a connection failure, from the SDK's nested chain.
+fn unreachable_reason(text: &str, timeout: bool) -> String {
+    let lower = text.to_ascii_lowercase();
+    let reason = if lower.contains("connection refused") {
+        "connection refused"
+    } else if lower.contains("dns error") || lower.contains("failed to lookup") {
+        "host name not found"
+    } else if timeout || lower.contains("timed out") || lower.contains("timeout") {
+        "timed out"
+    } else if lower.contains("connection reset") {
+        "connection reset"
+    } else if lower.contains("certificate") || lower.contains("tls") {
+        "TLS handshake failed"
+    } else {
+        return format!("cannot connect: {}", concise(text));
+    };
+    format!("cannot connect to the endpoint: {reason}")
 }
 
 /// The SDK's error chains repeat themselves; keep the last two causes.

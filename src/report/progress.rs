@@ -98,7 +98,7 @@ impl Reporter for Progress {
                 self.line(&format!("  {} finished: {}", report.name, report.verdict))?;
             }
             Event::Aborting { reason } => {
-                self.line(&format!("firedrill: aborting: {reason}; cleaning up"))?
+                self.line(&format!("firedrill: aborting: {reason}; cleaning up"))?;
             }
             Event::RunFinished { .. } => {
                 if let Some((multi, bars)) = &mut self.tty {

@@ -186,13 +186,25 @@ pub async fn run(
             ),
             Err(e) => {
                 preflight_failed = true;
+                let endpoints: Vec<String> = spec
+                    .target
+                    .services()
+                    .iter()
+                    .map(|s| {
+                        let url = scenario
+                            .environment
+                            .endpoint(*s)
+                            .unwrap_or("the AWS default");
+                        format!("{} at {url}", s.as_str())
+                    })
+                    .collect();
                 run_findings.push(Finding::error(
                     if e.is_environment() {
                         "preflight.environment"
                     } else {
                         "preflight.failed"
                     },
-                    format!("target `{}`: {e}", spec.name),
+                    format!("target `{}` ({}): {e}", spec.name, endpoints.join(", ")),
                 ));
                 let outcome = if matches!(e, StageError::Cancelled) {
                     Outcome::Cancelled

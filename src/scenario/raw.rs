@@ -223,9 +223,10 @@ pub fn parse_duration(v: &str) -> Result<Duration, String> {
                 humantime::DurationError::UnknownUnit { unit, .. } => {
                     format!("unknown unit `{unit}` (units: ms, s, m, h, d)")
                 }
-                humantime::DurationError::NumberExpected(_) => {
-                    "expected a number before each unit".to_string()
-                }
+                humantime::DurationError::NumberExpected(at) => format!(
+                    "`{}` is not a number followed by a unit",
+                    trimmed.get(at..).unwrap_or(trimmed).trim()
+                ),
                 humantime::DurationError::InvalidCharacter(_) => {
                     "unexpected character; write a number then a unit".to_string()
                 }

@@ -19,7 +19,7 @@ use super::model::{
     Endpoints, Environment, Objectives, RunSettings, Scenario, ScenarioSource, TargetSpec,
 };
 use super::raw::{
-    COMMON_TARGET_KEYS, RawEnvironment, RawHeader, RawObjectives, RawRun, RawTargetCommon, Spanned,
+    COMMON_TARGET_KEYS, HumanDuration, RawEnvironment, RawHeader, RawRun, RawTargetCommon, Spanned,
     TOP_LEVEL_KEYS,
 };
 use super::suggest::did_you_mean;
@@ -174,10 +174,7 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
         None
     };
     let objectives = if let Some(v) = objectives {
-        section::<RawObjectives>(v, diags).map(|o| Objectives {
-            rto: o.rto.0,
-            rpo: o.rpo.0,
-        })
+        parse_objectives(v, diags)
     } else {
         diags.push(
             Diagnostic::new("missing `[objectives]` table")
@@ -221,6 +218,57 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
             .map(Spanned::into_inner)
             .collect(),
         targets,
+    })
+}
+
+/// `[objectives]`, one key at a time so a bad `rto` does not hide a bad `rpo`.
+fn parse_objectives(
+    value: TomlSpanned<DeValue<'_>>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Objectives> {
+    let span = value.span();
+    let DeValue::Table(table) = value.into_inner() else {
+        diags.push(
+            Diagnostic::new("`objectives` must be a table")
+                .at(span)
+                .help("write `[objectives]` with `rto = \"15m\"` and `rpo = \"5m\"`"),
+        );
+        return None;
+    };
+    let (mut rto, mut rpo) = (None, None);
+    let mut bad = false;
+    for (key, v) in table {
+        let slot = match key.get_ref().as_ref() {
+            "rto" => &mut rto,
+            "rpo" => &mut rpo,
+            k => {
+                diags.push(unknown_key(k, key.span(), &["rto", "rpo"]));
+                continue;
+            }
+        };
+        *slot = section::<HumanDuration>(v, diags).map(|d| d.0);
+        bad |= slot.is_none();
+        // Mark the key as seen even when its value was bad.
+        if slot.is_none() {
+            *slot = Some(std::time::Duration::ZERO);
+        }
+    }
+    for (name, slot, example) in [("rto", &rto, "15m"), ("rpo", &rpo, "5m")] {
+        if slot.is_none() {
+            diags.push(
+                Diagnostic::new(format!("missing required key `{name}` in `[objectives]`"))
+                    .at(span.clone())
+                    .label("in this table")
+                    .help(format!("add `{name} = \"{example}\"`")),
+            );
+        }
+    }
+    if bad {
+        return None;
+    }
+    Some(Objectives {
+        rto: rto?,
+        rpo: rpo?,
     })
 }
 
@@ -489,4 +537,91 @@ pub fn deserialize_kind_options<T: DeserializeOwned>(
         d.message = format!("{} in target `{}`", d.message, input.name);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const VALID: &str = r#"name = "p"
+[environment]
+region = "us-east-1"
+endpoint_url = "http://127.0.0.1:4566"
+[objectives]
+rto = "5m"
+rpo = "30s"
+[[targets]]
+name = "t"
+kind = "s3-bucket"
+bucket = "some-bucket"
+[targets.fault]
+action = "delete-share"
+share = 0.5
+"#;
+
+    fn check_spans(text: &str, result: Result<Scenario, ScenarioError>) {
+        if let Err(e) = result {
+            assert!(!e.diagnostics.is_empty());
+            for d in &e.diagnostics {
+                if let Some(s) = &d.span {
+                    assert!(
+                        s.start <= s.end && s.end <= text.len().max(s.start),
+                        "{s:?} outside {}",
+                        text.len()
+                    );
+                }
+            }
+            let _ = e.render();
+        }
+    }
+
+    #[test]
+    fn the_valid_example_parses() {
+        let s = parse(Path::new("p.toml"), VALID).unwrap();
+        assert_eq!(s.targets.len(), 1);
+        assert_eq!(s.objectives.rpo, Duration::from_secs(30));
+        assert!(s.environment.is_emulated(crate::scenario::Service::S3));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,400}") {
+            check_spans(&text, parse(Path::new("x.toml"), &text));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let r = parse_bytes(Path::new("x.toml"), &bytes);
+            if let Err(e) = &r {
+                let _ = e.render();
+            }
+        }
+
+        #[test]
+        fn mutated_scenarios_never_panic(at in 0usize..VALID.len(), cut in 0usize..20, insert in "[ -~\n]{0,12}") {
+            let mut text = VALID.to_string();
+            let at = (0..=at).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+            let end = (at + cut).min(text.len());
+            let end = (end..=text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(text.len());
+            text.replace_range(at..end, &insert);
+            check_spans(&text, parse(Path::new("x.toml"), &text));
+        }
+
+        #[test]
+        fn valid_durations_round_trip(secs in 1u64..86_400 * 30) {
+            let text = VALID.replace("rto = \"5m\"", &format!("rto = \"{}\"", humantime::format_duration(Duration::from_secs(secs))));
+            let s = parse(Path::new("x.toml"), &text).unwrap();
+            prop_assert_eq!(s.objectives.rto, Duration::from_secs(secs));
+        }
+    }
+
+    #[test]
+    fn huge_files_are_refused_without_parsing() {
+        let big = vec![b'#'; MAX_SCENARIO_BYTES + 1];
+        let e = parse_bytes(Path::new("big.toml"), &big).unwrap_err();
+        assert!(e.diagnostics[0].message.contains("larger than"));
+    }
 }

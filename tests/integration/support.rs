@@ -29,7 +29,10 @@ pub fn require(endpoint: &str) {
         .ok()
         .and_then(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(2)).ok())
         .is_some();
-    assert!(ok, "emulator at {endpoint} is not running: start it with `make emulators` (or run `make test`)");
+    assert!(
+        ok,
+        "emulator at {endpoint} is not running: start it with `make emulators` (or run `make test`)"
+    );
 }
 
 /// A unique, DNS-safe name for this test process.
@@ -101,7 +104,10 @@ impl Workspace {
     /// `report.json` of the single run of `scenario`.
     pub fn report(&self, scenario: &str) -> serde_json::Value {
         let p = self.run_dir(scenario).join("report.json");
-        serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+        serde_json::from_slice(
+            &std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+        )
+        .unwrap()
     }
 }
 
@@ -177,7 +183,11 @@ impl Firedrill {
 
     /// Start without waiting (for kill tests).
     pub fn spawn(mut self) -> std::process::Child {
-        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("firedrill binary starts")
+        self.cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("firedrill binary starts")
     }
 }
 
@@ -189,7 +199,9 @@ pub async fn s3() -> aws_sdk_s3::Client {
         .region(aws_sdk_s3::config::Region::new("us-east-1"))
         .endpoint_url(s3_endpoint())
         .force_path_style(true)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
         .build();
     aws_sdk_s3::Client::from_conf(conf)
 }
@@ -217,7 +229,12 @@ pub async fn keys(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
     while let Some(p) = pages.next().await {
-        out.extend(p.unwrap().contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        out.extend(
+            p.unwrap()
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
     }
     out
 }
@@ -233,4 +250,18 @@ pub async fn buckets_containing(s3: &aws_sdk_s3::Client, needle: &str) -> Vec<St
         .filter_map(|b| b.name().map(str::to_string))
         .filter(|n| n.contains(needle))
         .collect()
+}
+
+/// Delete a test's own source bucket and everything in it.
+pub async fn drop_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
+    let keys = keys(s3, bucket).await;
+    for k in keys {
+        s3.delete_object()
+            .bucket(bucket)
+            .key(k)
+            .send()
+            .await
+            .unwrap();
+    }
+    s3.delete_bucket().bucket(bucket).send().await.unwrap();
 }

@@ -639,7 +639,7 @@ impl Target for S3Target {
                     &mut diff,
                 )?,
                 Step::Unexpected(key, size) => {
-                    note(&Difference::Unexpected { key, size }, &mut diff)?
+                    note(&Difference::Unexpected { key, size }, &mut diff)?;
                 }
                 Step::Both(e, size) => {
                     present += 1;
