@@ -320,14 +320,29 @@ pub(crate) async fn drill(
     // Cleanup: this target's scratch resources, newest first.
     rec.started(Stage::Cleanup);
     let watch = cx.clock.start();
-    let cleanup = ledger::delete_pending(
-        &cx.ledger,
-        &cx.clients,
-        &cx.clock,
-        Some(&spec.name),
-        "cleanup",
-    )
-    .await;
+    let cleanup = shared
+        .abort
+        .within_budget(ledger::delete_pending(
+            &cx.ledger,
+            &cx.clients,
+            &cx.clock,
+            Some(&spec.name),
+            "cleanup",
+        ))
+        .await
+        .unwrap_or_else(|| {
+            let mut s = ledger::CleanupSummary::default();
+            for (_, r) in cx.ledger.state().pending() {
+                if r.target == spec.name {
+                    let why = format!(
+                        "not deleted within the {}s cleanup budget after the abort",
+                        super::CLEANUP_BUDGET.as_secs()
+                    );
+                    s.failed.push((r, why));
+                }
+            }
+            s
+        });
     let cleanup_timing = watch.finish(Duration::ZERO);
     let mut out = StageOutput::new(if cleanup.failed.is_empty() {
         format!(
@@ -497,6 +512,12 @@ pub(crate) async fn drill(
         && rto.is_some_and(|m| m.met)
         && rpo.is_some_and(|m| m.met)
         && !rec.findings.iter().any(|f| f.severity == Severity::Error);
+    if !passed && !cancelled && shared.abort_on_failure {
+        shared.abort.abort(format!(
+            "target `{}` failed and the scenario sets `abort_on_failure`",
+            spec.name
+        ));
+    }
     let verdict = if cancelled {
         Verdict::Aborted
     } else if passed {

@@ -20,6 +20,27 @@ pub struct GuardVerdict {
     pub account_id: Option<String>,
 }
 
+/// The guard that needs no API call: destructive faults on real endpoints
+/// need `--allow-destructive`. Returns one refusal per target.
+pub fn without_network(scenario: &Scenario, allow_destructive: bool) -> Vec<String> {
+    if allow_destructive {
+        return Vec::new();
+    }
+    scenario
+        .targets
+        .iter()
+        .filter_map(|spec| {
+            let fault = spec.target.fault()?;
+            (fault.destructive && !scenario.environment.is_emulated(fault.service)).then(|| {
+                format!(
+                    "target `{}`: refusing fault `{}` ({}) on a resource firedrill did not create, at a non-emulator endpoint; missing: `--allow-destructive` on the command line (the resource also needs the tag `{TAG_ALLOW_FAULTS}=true` and the account must be in `[environment] allowed_accounts`)",
+                    spec.name, fault.action, fault.description
+                )
+            })
+        })
+        .collect()
+}
+
 /// Check every target's fault against the guards. `tags` holds each target's
 /// resource tags from preflight, in scenario order.
 pub async fn check(

@@ -2,6 +2,7 @@
 //! targets concurrently, clean up, and hand the report to the reporters.
 //! It emits [`Event`]s and never formats output itself.
 
+mod abort;
 mod drill;
 mod events;
 pub mod guards;
@@ -15,6 +16,7 @@ use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+pub use abort::{Abort, CLEANUP_BUDGET};
 pub use events::Event;
 
 use crate::aws::Clients;
@@ -76,6 +78,9 @@ pub enum RunError {
 /// State shared by every target's task.
 pub(crate) struct RunShared {
     pub events: Fanout,
+    pub abort: Abort,
+    /// Abort the whole run when one target fails.
+    pub abort_on_failure: bool,
 }
 
 /// A new run id: UTC time plus randomness, lowercase and DNS-safe, so that
@@ -112,10 +117,13 @@ pub async fn run(
         None => Clients::new(&scenario.environment, &clock).await,
     };
     let ledger = Ledger::create(&run_dir, &run_id, &scenario.name, &scenario.environment)?;
+    let cancel = options.cancel.clone();
+    let abort = Abort::new(cancel.clone());
     let shared = Arc::new(RunShared {
         events: events.clone(),
+        abort: abort.clone(),
+        abort_on_failure: scenario.run.abort_on_failure,
     });
-    let cancel = options.cancel.clone();
     let expires_at = started.utc + scenario.run.scratch_ttl;
 
     events.emit(&Event::RunStarted {
@@ -126,17 +134,12 @@ pub async fn run(
     });
 
     // Abort at the scenario's maximum duration.
-    let abort_reason: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     if let Some(max) = scenario.run.max_duration {
-        let (cancel, clock, reason) = (cancel.clone(), clock.clone(), abort_reason.clone());
+        let (abort, clock) = (abort.clone(), clock.clone());
         tokio::spawn(async move {
             tokio::select! {
-                () = clock.sleep(max) => {
-                    reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .get_or_insert_with(|| format!("maximum drill duration {} reached", crate::timing::human(max)));
-                    cancel.cancel();
-                }
-                () = cancel.cancelled() => {}
+                () = clock.sleep(max) => abort.abort(format!("maximum drill duration {} reached", crate::timing::human(max))),
+                () = abort.token().cancelled() => {}
             }
         });
     }
@@ -158,9 +161,19 @@ pub async fn run(
     // a refused guard must stop the drill while there is nothing to clean up.
     let mut run_findings: Vec<Finding> = Vec::new();
     let mut preflights: Vec<Option<StageRecord>> = Vec::new();
-    let mut preflight_failed = false;
+    // Guards that need no network come first: a missing --allow-destructive
+    // refuses the drill before a single API call.
+    let early = guards::without_network(&scenario, options.allow_destructive);
+    let refused_early = !early.is_empty();
+    let mut preflight_failed = refused_early;
+    for r in early {
+        run_findings.push(Finding::error("guard.refused", r));
+    }
     let mut tags = Vec::new();
     for (index, spec) in scenario.targets.iter_mut().enumerate() {
+        if refused_early {
+            break;
+        }
         let cx = context(index, &spec.name);
         let emulated = spec.target.services().iter().all(|s| cx.emulated(*s));
         events.emit(&Event::StageStarted {
@@ -254,15 +267,18 @@ pub async fn run(
     let mut cleanup = ledger::CleanupSummary::default();
     if preflight_failed {
         for (i, spec) in scenario.targets.iter().enumerate() {
-            let pre = preflights[i].take().unwrap_or_else(|| {
-                record(
-                    Stage::Preflight,
-                    Outcome::Skipped,
-                    Timing::between(started, started, Duration::ZERO),
-                    false,
-                    StageOutput::new("skipped"),
-                )
-            });
+            let pre = preflights
+                .get_mut(i)
+                .and_then(Option::take)
+                .unwrap_or_else(|| {
+                    record(
+                        Stage::Preflight,
+                        Outcome::Skipped,
+                        Timing::between(started, started, Duration::ZERO),
+                        false,
+                        StageOutput::new("skipped: the drill was refused before preflight"),
+                    )
+                });
             reports[i] = Some(TargetReport {
                 name: spec.name.clone(),
                 kind: spec.kind.to_string(),
@@ -319,9 +335,15 @@ pub async fn run(
 
     // Safety net: anything still pending in the ledger (a crashed task, a
     // resource recorded under no target) is deleted now.
-    let sweep = ledger::delete_pending(&ledger, &clients, &clock, None, "cleanup").await;
-    cleanup.deleted.extend(sweep.deleted);
-    cleanup.already_gone.extend(sweep.already_gone);
+    let sweep = abort
+        .within_budget(ledger::delete_pending(
+            &ledger, &clients, &clock, None, "cleanup",
+        ))
+        .await;
+    if let Some(sweep) = sweep {
+        cleanup.deleted.extend(sweep.deleted);
+        cleanup.already_gone.extend(sweep.already_gone);
+    }
     let remaining: Vec<String> = ledger
         .state()
         .pending()
@@ -342,17 +364,7 @@ pub async fn run(
     }
     let created = ledger.state().resources.len();
 
-    let aborted = if cancel.is_cancelled() {
-        Some(
-            abort_reason
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone()
-                .unwrap_or_else(|| "interrupted by signal".to_string()),
-        )
-    } else {
-        None
-    };
+    let aborted = abort.reason();
     if let Some(reason) = &aborted {
         events.emit(&Event::Aborting {
             reason: reason.clone(),

@@ -132,6 +132,8 @@ pub struct RunSettings {
     pub scratch_ttl: Duration,
     /// Deadline for any single wait (restore becoming available, ...).
     pub stage_timeout: Duration,
+    /// Abort the whole drill as soon as one target fails.
+    pub abort_on_failure: bool,
 }
 
 impl Default for RunSettings {
@@ -141,6 +143,7 @@ impl Default for RunSettings {
             max_concurrency: 4,
             scratch_ttl: Duration::from_hours(6),
             stage_timeout: Duration::from_hours(1),
+            abort_on_failure: false,
         }
     }
 }

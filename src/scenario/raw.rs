@@ -104,6 +104,8 @@ pub struct RawRun {
     pub scratch_ttl: Option<HumanDuration>,
     /// Deadline for any single wait, e.g. a restore becoming available (default 1h).
     pub stage_timeout: Option<HumanDuration>,
+    /// Abort the whole drill (no further faults, clean up) as soon as one target fails.
+    pub abort_on_failure: Option<bool>,
 }
 
 /// The common keys of a target table.

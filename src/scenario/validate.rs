@@ -392,6 +392,7 @@ fn validate_run(raw: RawRun, diags: &mut Vec<Diagnostic>) -> RunSettings {
         max_concurrency,
         scratch_ttl: raw.scratch_ttl.map_or(defaults.scratch_ttl, |d| d.0),
         stage_timeout: raw.stage_timeout.map_or(defaults.stage_timeout, |d| d.0),
+        abort_on_failure: raw.abort_on_failure.unwrap_or(false),
     }
 }
 
