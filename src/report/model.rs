@@ -104,6 +104,8 @@ pub enum Stage {
     Fault,
     Restore,
     Validate,
+    /// Undo the fault on the named resource from the backup.
+    Revert,
     Cleanup,
 }
 
@@ -116,6 +118,7 @@ impl Stage {
             Stage::Fault => "fault",
             Stage::Restore => "restore",
             Stage::Validate => "validate",
+            Stage::Revert => "revert",
             Stage::Cleanup => "cleanup",
         }
     }

@@ -317,6 +317,26 @@ pub(crate) async fn drill(
         }
     }
 
+    // Undo the fault before cleanup deletes the backup it needs. Not raced
+    // against cancellation: an abort must not leave the source damaged.
+    if fault_at.is_some() && spec.target.reverts() {
+        rec.started(Stage::Revert);
+        let watch = cx.clock.start();
+        let res = shared.abort.within_budget(spec.target.revert(&cx)).await;
+        let timing = watch.finish(Duration::ZERO);
+        match res {
+            Some(Ok(out)) => rec.finish(Stage::Revert, Outcome::Passed, Some(timing), out),
+            Some(Err(e)) => {
+                rec.failed(Stage::Revert, timing, &e, emulated_all);
+            }
+            None => {
+                let e =
+                    StageError::TimedOut("revert did not finish within the cleanup budget".into());
+                rec.failed(Stage::Revert, timing, &e, emulated_all);
+            }
+        }
+    }
+
     // Cleanup: this target's scratch resources, newest first.
     rec.started(Stage::Cleanup);
     let watch = cx.clock.start();

@@ -141,4 +141,17 @@ pub trait Target: Send + Sync + fmt::Debug {
 
     /// Check what came back.
     async fn validate(&mut self, cx: &StageContext) -> Result<Validation, StageError>;
+
+    /// Whether [`Target::revert`] will undo the fault after validation.
+    fn reverts(&self) -> bool {
+        false
+    }
+
+    /// Undo the fault on the named resource (e.g. put deleted objects back
+    /// from the backup), so a drill does not leave it damaged. Runs after
+    /// validation, even when the drill failed or was aborted, and before
+    /// cleanup deletes the backup.
+    async fn revert(&mut self, _cx: &StageContext) -> Result<StageOutput, StageError> {
+        Ok(StageOutput::new("nothing to revert"))
+    }
 }

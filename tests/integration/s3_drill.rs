@@ -13,7 +13,7 @@ fn scenario(name: &str, bucket: &str, extra: &str) -> String {
 async fn s3_drill_passes_and_leaves_nothing_behind() {
     let s3 = s3().await;
     let bucket = unique("fd-src");
-    seed_bucket(&s3, &bucket, 12).await;
+    let seeded = seed_bucket(&s3, &bucket, 12).await;
     let ws = Workspace::new();
     let file = ws.scenario(
         "s3-pass",
@@ -42,6 +42,19 @@ async fn s3_drill_passes_and_leaves_nothing_behind() {
         "scratch buckets left behind"
     );
     assert_eq!(report["cleanup"]["complete"], true);
+    let revert = t["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "revert")
+        .expect("revert stage");
+    assert_eq!(revert["outcome"], "passed", "{revert:#}");
+    let mut after = crate::support::keys(&s3, &bucket).await;
+    after.sort();
+    assert_eq!(
+        after, seeded,
+        "the fault was reverted and the canaries removed"
+    );
     drop_bucket(&s3, &bucket).await;
 }
 
@@ -152,10 +165,7 @@ async fn killed_run_is_reaped_and_source_untouched() {
             .and_then(|mut d| d.next())
             .and_then(Result::ok)
             .map(|e| e.path().join("ledger.jsonl"))
-            .filter(|p| {
-                std::fs::read_to_string(p)
-                    .is_ok_and(|t| t.contains("\"record\":\"created\"") && t.contains("-backup"))
-            });
+            .filter(|p| created_matching(p, "-backup"));
         if let Some(p) = found {
             break p;
         }
@@ -239,4 +249,24 @@ fn unreachable_endpoint_is_an_environment_error() {
         "nothing may be created after a failed preflight"
     );
     assert_eq!(report["targets"][0]["stages"].as_array().unwrap().len(), 1);
+}
+
+/// Whether the ledger has a `created` record for a resource whose id contains `needle`.
+fn created_matching(ledger: &std::path::Path, needle: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(ledger) else {
+        return false;
+    };
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    records.iter().any(|intent| {
+        intent["record"] == "intent"
+            && intent["resource"]["id"]
+                .as_str()
+                .is_some_and(|id| id.contains(needle))
+            && records
+                .iter()
+                .any(|c| c["record"] == "created" && c["id"] == intent["id"])
+    })
 }

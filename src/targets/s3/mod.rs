@@ -80,6 +80,7 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
         canary,
         fault,
         checksums: raw.validate.checksums.unwrap_or(true),
+        revert: raw.fault.as_ref().and_then(|f| f.revert).unwrap_or(true),
         state: State::default(),
     }))
 }
@@ -92,6 +93,8 @@ struct State {
     restore_bucket: Option<String>,
     fault_at: Option<OffsetDateTime>,
     run_id: String,
+    /// Keys the fault deleted or overwrote (canaries excluded unless delete-all).
+    victims: Vec<String>,
 }
 
 /// A validated `s3-bucket` target.
@@ -104,6 +107,8 @@ pub struct S3Target {
     canary: Option<CanaryPlan>,
     fault: Fault,
     checksums: bool,
+    /// Put the faulted objects back after validation (default true).
+    revert: bool,
     state: State,
 }
 
@@ -263,6 +268,15 @@ impl Target for S3Target {
                 scratch_lifetime: None,
             });
         }
+        if self.reverts() {
+            p.push(PlannedAction {
+                stage: "revert".into(),
+                effect: "change".into(),
+                api_call: "s3:CopyObject (faulted objects back from the backup)".into(),
+                resource: self.resource(),
+                scratch_lifetime: None,
+            });
+        }
         p.push(PlannedAction {
             stage: "restore".into(),
             effect: "create".into(),
@@ -412,48 +426,51 @@ impl Target for S3Target {
         self.state.fault_at = Some(cx.clock.now().utc);
         let mut out = StageOutput::default().emulated(cx.emulated(Service::S3));
         let bucket = self.bucket.clone();
+        if self.fault == Fault::None {
+            out.detail = "no fault injected".into();
+            return Ok(out);
+        }
+        let mut keys = Vec::new();
+        let all = self.fault == Fault::DeleteAll;
+        api::list_pages(&s3, &bucket, self.prefix(), |page| {
+            keys.extend(
+                page.into_iter()
+                    .filter(|o| all || !Self::is_canary(&o.key))
+                    .map(|o| o.key),
+            );
+            async { Ok(()) }
+        })
+        .await?;
         match self.fault {
-            Fault::None => {
-                out.detail = "no fault injected".into();
-            }
-            Fault::DeleteAll => {
-                let n = api::delete_current(&s3, &bucket, self.prefix()).await?;
-                out.detail = format!("deleted all {n} object(s) in {}", self.resource());
-                out = out.fact("deleted", n);
-            }
-            Fault::DeleteShare { share, seed } => {
-                let mut victims = Vec::new();
-                api::list_pages(&s3, &bucket, self.prefix(), |page| {
-                    victims.extend(
-                        page.into_iter()
-                            .filter(|o| !Self::is_canary(&o.key) && picked(&o.key, seed, share))
-                            .map(|o| (o.key, None)),
-                    );
-                    async { Ok(()) }
-                })
-                .await?;
-                for chunk in victims.chunks(1000) {
+            Fault::None => {}
+            Fault::DeleteAll | Fault::DeleteShare { .. } => {
+                if let Fault::DeleteShare { share, seed } = self.fault {
+                    keys.retain(|k| picked(k, seed, share));
+                }
+                // Recorded before the deletes, so a revert knows the damage
+                // even if the deletes fail half-way.
+                self.state.victims.clone_from(&keys);
+                let batch: Vec<(String, Option<String>)> =
+                    keys.iter().map(|k| (k.clone(), None)).collect();
+                for chunk in batch.chunks(1000) {
                     api::delete_batch(&s3, &bucket, chunk).await?;
                 }
-                out.detail = format!(
-                    "deleted {} object(s) ({:.0}% share) in {}",
-                    victims.len(),
-                    share * 100.0,
-                    self.resource()
-                );
-                out = out.fact("deleted", victims.len());
+                out.detail = match self.fault {
+                    Fault::DeleteShare { share, .. } => format!(
+                        "deleted {} object(s) ({:.0}% share) in {}",
+                        keys.len(),
+                        share * 100.0,
+                        self.resource()
+                    ),
+                    _ => format!(
+                        "deleted all {} object(s) in {}",
+                        keys.len(),
+                        self.resource()
+                    ),
+                };
+                out = out.fact("deleted", keys.len());
             }
             Fault::Corrupt { count, seed } => {
-                let mut keys = Vec::new();
-                api::list_pages(&s3, &bucket, self.prefix(), |page| {
-                    keys.extend(
-                        page.into_iter()
-                            .filter(|o| !Self::is_canary(&o.key))
-                            .map(|o| o.key),
-                    );
-                    async { Ok(()) }
-                })
-                .await?;
                 // Seeded choice, stable across runs: order keys by their hash.
                 keys.sort_by_cached_key(|k| {
                     Sha256::new()
@@ -461,8 +478,9 @@ impl Target for S3Target {
                         .chain_update(k.as_bytes())
                         .finalize()
                 });
-                let n = usize::try_from(count).unwrap_or(usize::MAX).min(keys.len());
-                for key in &keys[..n] {
+                keys.truncate(usize::try_from(count).unwrap_or(usize::MAX));
+                self.state.victims.clone_from(&keys);
+                for key in &keys {
                     api::put(
                         &s3,
                         &bucket,
@@ -473,10 +491,11 @@ impl Target for S3Target {
                     .await?;
                 }
                 out.detail = format!(
-                    "overwrote {n} object(s) in {} with garbage",
+                    "overwrote {} object(s) in {} with garbage",
+                    keys.len(),
                     self.resource()
                 );
-                out = out.fact("corrupted", n);
+                out = out.fact("corrupted", keys.len());
             }
         }
         Ok(out)
@@ -558,6 +577,85 @@ impl Target for S3Target {
         Ok(out
             .fact("objects", n)
             .fact("restore_bucket", &restore_bucket))
+    }
+
+    fn reverts(&self) -> bool {
+        self.revert && self.fault != Fault::None
+    }
+
+    async fn revert(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
+        let s3 = cx.clients.s3().clone();
+        let mut out = StageOutput::default().emulated(cx.emulated(Service::S3));
+        let victims: std::collections::HashSet<&str> = self
+            .state
+            .victims
+            .iter()
+            .map(String::as_str)
+            .filter(|k| !Self::is_canary(k))
+            .collect();
+        let manifest_path = self
+            .state
+            .manifest
+            .clone()
+            .ok_or_else(|| StageError::Failed("no manifest".into()))?;
+        let mut sources: Vec<(String, Option<String>)> = Vec::new();
+        for entry in manifest::read(&manifest_path).map_err(|e| io_err("the manifest", &e))? {
+            let entry = entry.map_err(|e| io_err("the manifest", &e))?;
+            if victims.contains(entry.key.as_str()) {
+                sources.push((entry.key, entry.version_id));
+            }
+        }
+        let unrecoverable = victims.len() - sources.len();
+        let from = match self.backup {
+            BackupMethod::Copy => self.state.backup_bucket.clone(),
+            BackupMethod::Versioning => Some(self.bucket.clone()),
+            BackupMethod::None => None,
+        };
+        let Some(from) = from else {
+            out.detail = format!(
+                "cannot revert: no backup copy (method = none); {} object(s) stay deleted or corrupted",
+                victims.len()
+            );
+            out.findings.push(Finding::warning(
+                "s3.revert-impossible",
+                format!(
+                    "{} object(s) in {} stay damaged: the backup method `none` keeps no copy",
+                    victims.len(),
+                    self.resource()
+                ),
+            ));
+            return Ok(out);
+        };
+        let versioned = self.backup == BackupMethod::Versioning;
+        let (s3c, to) = (&s3, &self.bucket);
+        let n = sources.len();
+        stream::iter(sources)
+            .map(|(key, version)| {
+                let from = from.clone();
+                async move {
+                    let version = if versioned { version } else { None };
+                    api::copy(s3c, &from, &key, version.as_deref(), to).await
+                }
+            })
+            .buffer_unordered(PARALLEL)
+            .try_collect::<Vec<()>>()
+            .await?;
+        out.detail = format!(
+            "put back {n} object(s) in {} from {}",
+            self.resource(),
+            if versioned {
+                "their pre-fault versions".to_string()
+            } else {
+                format!("s3://{from}")
+            }
+        );
+        if unrecoverable > 0 {
+            out.findings.push(Finding::warning(
+                "s3.revert-partial",
+                format!("{unrecoverable} object(s) written after the backup were deleted by the fault and cannot be put back"),
+            ));
+        }
+        Ok(out.fact("reverted", n))
     }
 
     async fn validate(&mut self, cx: &StageContext) -> Result<Validation, StageError> {

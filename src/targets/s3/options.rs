@@ -57,6 +57,9 @@ pub struct RawFault {
     pub count: Option<Spanned<u64>>,
     /// Seed choosing which objects are hit (default 0).
     pub seed: Option<u64>,
+    /// Put the deleted or overwritten objects back from the backup after
+    /// validation (default true), so the drill leaves the bucket as it found it.
+    pub revert: Option<bool>,
 }
 
 /// `[targets.validate]`.
