@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables are used by the scripts that source this
 # Shared settings and helpers for the emulator scripts in this directory.
 # Sourced by localstack/up, localstack/down and localstack/seed-demo; not
 # meant to be run on its own.
@@ -47,7 +48,7 @@ ensure_venv() {
     flock 8
 
     if [[ -x "$FIREDRILL_PYTHON" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-        flock -u 8
+        exec 8>&-
         return 0
     fi
 
@@ -70,7 +71,7 @@ ensure_venv() {
     [[ -x "$FIREDRILL_VENV/bin/moto_server" ]] || die "moto_server missing from $FIREDRILL_VENV/bin"
     printf '%s\n' "$want" >"$stamp"
     log "venv: ready in $(elapsed "$t0")s"
-    flock -u 8
+    exec 8>&-
 }
 
 # pid_alive FILE PATTERN: the pid in FILE is running and its command line

@@ -1,0 +1,66 @@
+# firedrill developer and CI entry points. See localstack/README.md for the
+# emulators and scripts/setup-postgres for the database.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -e -o pipefail -c
+
+CARGO_TARGET_DIR ?= /var/cache/firedrill/target
+FIREDRILL_PG_PORT ?= 55432
+FIREDRILL_PG_PASSWORD ?= firedrill-demo-secret
+FIREDRILL_PG_URL ?= postgres://firedrill@127.0.0.1:$(FIREDRILL_PG_PORT)/postgres
+export CARGO_TARGET_DIR FIREDRILL_PG_PORT FIREDRILL_PG_PASSWORD FIREDRILL_PG_URL
+
+.PHONY: help emulators emulators-down postgres postgres-down chromium target-dir \
+	build seed-demo demo test lint down
+
+help:
+	@echo "make emulators       start LocalStack (s3, ec2, sts) and moto (rds) on 127.0.0.1"
+	@echo "make emulators-down  stop them"
+	@echo "make postgres        start the private PostgreSQL on 127.0.0.1:$(FIREDRILL_PG_PORT)"
+	@echo "make postgres-down   stop it"
+	@echo "make demo            emulators + postgres + build + seed, then run scenarios/quickstart.toml"
+	@echo "make test            emulators + postgres + chromium, then the test suite"
+	@echo "make lint            cargo fmt --check and clippy -D warnings"
+	@echo "make down            stop emulators and postgres"
+
+emulators:
+	localstack/up
+
+emulators-down:
+	localstack/down
+
+postgres:
+	scripts/setup-postgres
+
+postgres-down:
+	scripts/setup-postgres stop
+
+chromium:
+	scripts/setup-chromium
+
+target-dir:
+	mkdir -p "$(CARGO_TARGET_DIR)"
+
+build: target-dir
+	cargo build
+
+seed-demo: emulators
+	. localstack/env && localstack/seed-demo
+
+demo: emulators postgres build
+	. localstack/env && localstack/seed-demo
+	. localstack/env && "$(CARGO_TARGET_DIR)/debug/firedrill" run scenarios/quickstart.toml --yes
+
+test: emulators postgres chromium target-dir
+	. localstack/env && \
+	if cargo nextest --version >/dev/null 2>&1; then \
+		cargo nextest run --no-fail-fast; \
+	else \
+		cargo test --no-fail-fast; \
+	fi
+
+lint: target-dir
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+down: emulators-down postgres-down
