@@ -4,4 +4,5 @@
 
 mod support;
 
+mod rds;
 mod s3_drill;
