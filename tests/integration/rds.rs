@@ -12,7 +12,7 @@ use crate::support::{Workspace, emulator_environment, rds_endpoint, require, uni
 
 const DR_REGION: &str = "us-west-2";
 
-async fn rds(region: &str) -> Client {
+fn rds(region: &str) -> Client {
     require(&rds_endpoint());
     let conf = aws_sdk_rds::config::Builder::new()
         .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
@@ -29,7 +29,7 @@ fn team_tag() -> Tag {
     Tag::builder().key("team").value("data").build()
 }
 
-/// A source PostgreSQL instance in moto.
+/// A source `postgres` instance in moto.
 async fn create_source_instance(rds: &Client, id: &str) {
     rds.create_db_instance()
         .db_instance_identifier(id)
@@ -162,7 +162,7 @@ async fn delete_automated(rds: &Client, source: &str) {
 /// Every instance, cluster and snapshot (manual or automated) in `region`
 /// whose identifier contains `needle`.
 async fn leftovers(region: &str, needle: &str) -> Vec<String> {
-    let rds = rds(region).await;
+    let rds = rds(region);
     let mut ids = Vec::new();
     let out = rds.describe_db_instances().send().await.unwrap();
     ids.extend(
@@ -241,7 +241,7 @@ fn stage<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
 
 #[tokio::test]
 async fn rds_instance_drill_passes_and_leaves_nothing_behind() {
-    let rds = rds("us-east-1").await;
+    let rds = rds("us-east-1");
     let source = unique("fd-db");
     create_source_instance(&rds, &source).await;
     let before = instance_summary(&rds, &source).await;
@@ -293,7 +293,7 @@ async fn rds_instance_drill_passes_and_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn rds_cluster_drill_passes_and_leaves_nothing_behind() {
-    let rds = rds("us-east-1").await;
+    let rds = rds("us-east-1");
     let source = unique("fd-aurora");
     create_source_cluster(&rds, &source).await;
     let ws = Workspace::new();
@@ -351,7 +351,7 @@ async fn rds_cluster_drill_passes_and_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn rds_instance_drill_restores_in_the_dr_region_and_cleans_both_regions() {
-    let rds = rds("us-east-1").await;
+    let rds = rds("us-east-1");
     let source = unique("fd-dr");
     create_source_instance(&rds, &source).await;
     let ws = Workspace::new();
@@ -394,7 +394,7 @@ async fn rds_instance_drill_restores_in_the_dr_region_and_cleans_both_regions() 
 
 #[tokio::test]
 async fn overridden_instance_class_is_a_failed_check_and_exit_1() {
-    let rds = rds("us-east-1").await;
+    let rds = rds("us-east-1");
     let source = unique("fd-mis");
     create_source_instance(&rds, &source).await;
     let ws = Workspace::new();
@@ -450,7 +450,7 @@ async fn overridden_instance_class_is_a_failed_check_and_exit_1() {
 /// create `marker` (the restore), then `reap`. Returns the run id.
 fn kill_during_restore(ws: &Workspace, scenario: &str, file: &Path, marker: &str) -> String {
     let mut child = ws.firedrill().args(["run", "--yes"]).arg(file).spawn();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     let ledger = loop {
         let found = std::fs::read_dir(ws.reports().join(scenario))
             .ok()
@@ -518,7 +518,7 @@ fn kill_during_restore(ws: &Workspace, scenario: &str, file: &Path, marker: &str
 
 #[tokio::test]
 async fn rds_instance_run_killed_during_restore_is_reaped() {
-    let rds = rds("us-east-1").await;
+    let rds = rds("us-east-1");
     let source = unique("fd-kill");
     create_source_instance(&rds, &source).await;
     let before = instance_summary(&rds, &source).await;
@@ -544,7 +544,7 @@ async fn rds_instance_run_killed_during_restore_is_reaped() {
 
 #[tokio::test]
 async fn rds_cluster_run_killed_during_restore_is_reaped() {
-    let rds = rds("us-east-1").await;
+    let rds = rds("us-east-1");
     let source = unique("fd-ckill");
     create_source_cluster(&rds, &source).await;
     let before = cluster_summary(&rds, &source).await;
