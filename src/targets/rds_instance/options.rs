@@ -237,3 +237,80 @@ pub fn storage_type(raw: Option<&Spanned<String>>, diags: &mut Vec<Diagnostic>) 
         one_of(t, "storage type", STORAGE_TYPES, diags);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn errors(target: &str) -> String {
+        let text = format!(
+            "name = \"t\"\n[environment]\nregion = \"us-east-1\"\n[objectives]\nrto = \"30m\"\nrpo = \"15m\"\n\n[[targets]]\nname = \"db\"\n{target}"
+        );
+        match crate::scenario::parse(Path::new("t.toml"), &text) {
+            Ok(_) => String::new(),
+            Err(e) => e.render(),
+        }
+    }
+
+    #[test]
+    fn example_scenarios_are_valid() {
+        for f in ["rds-instance.toml", "rds-cluster.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scenarios")
+                .join(f);
+            if let Err(e) = crate::scenario::load(&path) {
+                panic!("{}", e.render());
+            }
+        }
+    }
+
+    #[test]
+    fn misspelt_method_and_fault_get_suggestions_with_location() {
+        let out = errors(
+            "kind = \"rds-instance\"\ninstance = \"orders-db\"\n[targets.backup]\nmethod = \"snapshots\"\n[targets.fault]\naction = \"reboot-failovr\"\n",
+        );
+        assert!(out.contains("unknown backup method `snapshots`"), "{out}");
+        assert!(out.contains("did you mean `snapshot`?"), "{out}");
+        assert!(
+            out.contains("unknown fault action `reboot-failovr`"),
+            "{out}"
+        );
+        assert!(out.contains("did you mean `reboot-failover`?"), "{out}");
+        assert!(out.contains("t.toml:13:"), "{out}");
+    }
+
+    #[test]
+    fn bad_identifier_time_and_combinations_are_reported() {
+        let out = errors(
+            "kind = \"rds-instance\"\ninstance = \"9-orders--db\"\n[targets.backup]\nmethod = \"point-in-time\"\nrestore_time = \"yesterday\"\n[targets.fault]\naction = \"delete\"\n[targets.restore]\ndr_region = \"mars\"\n",
+        );
+        for needle in [
+            "invalid DB instance identifier `9-orders--db`",
+            "`restore_time` `yesterday` is not an RFC 3339 time",
+            "fault `delete` needs `method = \"snapshot\"`",
+            "invalid region `mars`",
+            "`dr_region` needs a snapshot to copy",
+        ] {
+            assert!(out.contains(needle), "missing {needle}:\n{out}");
+        }
+    }
+
+    #[test]
+    fn restore_time_needs_point_in_time_and_cluster_fault_is_checked() {
+        let out = errors(
+            "kind = \"rds-instance\"\ninstance = \"orders-db\"\n[targets.backup]\nrestore_time = \"latest\"\n",
+        );
+        assert!(
+            out.contains("applies only to `method = \"point-in-time\"`"),
+            "{out}"
+        );
+        let out = errors(
+            "kind = \"rds-cluster\"\ncluster = \"orders\"\n[targets.fault]\naction = \"failovr\"\n",
+        );
+        assert!(out.contains("did you mean `failover`?"), "{out}");
+        let ok = errors(
+            "kind = \"rds-instance\"\ninstance = \"orders-db\"\n[targets.backup]\nmethod = \"point-in-time\"\nrestore_time = \"2026-01-31T12:00:00Z\"\n",
+        );
+        assert_eq!(ok, "");
+    }
+}
