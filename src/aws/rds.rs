@@ -519,22 +519,36 @@ pub async fn restore_to_point_in_time(
     Ok(out.request_id().map(str::to_string))
 }
 
+/// Settings of a restored cluster; `None` keeps the service default.
+#[derive(Clone, Debug, Default)]
+pub struct RestoreCluster {
+    pub id: String,
+    pub engine: String,
+    pub engine_version: Option<String>,
+    pub subnet_group: Option<String>,
+    pub parameter_group: Option<String>,
+    pub security_groups: Vec<String>,
+    pub tags: Tags,
+}
+
 /// Restore a DB cluster from a cluster snapshot; returns the request id.
 pub async fn restore_cluster_from_snapshot(
     rds: &Client,
     snapshot: &str,
-    cluster: &str,
-    engine: &str,
-    engine_version: Option<&str>,
-    tags: &[(String, String)],
+    r: &RestoreCluster,
 ) -> Result<Option<String>, AwsError> {
     let out = rds
         .restore_db_cluster_from_snapshot()
         .snapshot_identifier(snapshot)
-        .db_cluster_identifier(cluster)
-        .engine(engine)
-        .set_engine_version(engine_version.map(str::to_string))
-        .set_tags(Some(tag_list(tags)))
+        .db_cluster_identifier(&r.id)
+        .engine(&r.engine)
+        .set_engine_version(r.engine_version.clone())
+        .set_db_subnet_group_name(r.subnet_group.clone())
+        .set_db_cluster_parameter_group_name(r.parameter_group.clone())
+        .set_vpc_security_group_ids(
+            (!r.security_groups.is_empty()).then(|| r.security_groups.clone()),
+        )
+        .set_tags(Some(tag_list(&r.tags)))
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("rds:RestoreDBClusterFromSnapshot", e))?;

@@ -567,3 +567,103 @@ async fn rds_cluster_run_killed_during_restore_is_reaped() {
     );
     delete_source_cluster(&rds, &source).await;
 }
+
+fn scratch_tags(run_id: &str, expires_at: &str) -> Vec<Tag> {
+    [
+        ("firedrill:run-id", run_id),
+        ("firedrill:expires-at", expires_at),
+        ("firedrill:target", "db"),
+    ]
+    .into_iter()
+    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+    .collect()
+}
+
+#[tokio::test]
+async fn reap_finds_expired_rds_scratch_resources_by_tag_and_keeps_kept_snapshots() {
+    let rds = rds("us-east-1");
+    let source = unique("fd-tag");
+    create_source_instance(&rds, &source).await;
+    create_source_cluster(&rds, &format!("{source}-c")).await;
+    // What a crashed run on another machine left behind: no ledger here.
+    let run_id = unique("dead-run");
+    let name = |s: &str| format!("firedrill-{run_id}-0-{s}");
+    let expired = scratch_tags(&run_id, "2020-01-01T00:00:00Z");
+    rds.create_db_snapshot()
+        .db_instance_identifier(&source)
+        .db_snapshot_identifier(name("snap"))
+        .set_tags(Some(expired.clone()))
+        .send()
+        .await
+        .unwrap();
+    rds.restore_db_instance_from_db_snapshot()
+        .db_snapshot_identifier(name("snap"))
+        .db_instance_identifier(name("restore"))
+        .set_tags(Some(expired.clone()))
+        .send()
+        .await
+        .unwrap();
+    let mut kept = expired.clone();
+    kept.push(Tag::builder().key("firedrill:keep").value("true").build());
+    rds.create_db_snapshot()
+        .db_instance_identifier(&source)
+        .db_snapshot_identifier(name("kept"))
+        .set_tags(Some(kept))
+        .send()
+        .await
+        .unwrap();
+    rds.create_db_cluster_snapshot()
+        .db_cluster_identifier(format!("{source}-c"))
+        .db_cluster_snapshot_identifier(name("csnap"))
+        .set_tags(Some(expired.clone()))
+        .send()
+        .await
+        .unwrap();
+    rds.restore_db_cluster_from_snapshot()
+        .snapshot_identifier(name("csnap"))
+        .db_cluster_identifier(name("crestore"))
+        .engine("aurora-postgresql")
+        .set_tags(Some(expired.clone()))
+        .send()
+        .await
+        .unwrap();
+    rds.create_db_instance()
+        .db_instance_identifier(name("writer"))
+        .db_cluster_identifier(name("crestore"))
+        .engine("aurora-postgresql")
+        .db_instance_class("db.r5.large")
+        .set_tags(Some(expired))
+        .send()
+        .await
+        .unwrap();
+
+    let ws = Workspace::new();
+    let file = ws.scenario(
+        "rds-instance",
+        &example("rds-instance.toml", "instance", &source, &[]),
+    );
+    let reaped = ws.firedrill().args(["reap", "--scenario"]).arg(&file).run();
+    reaped.code(0);
+    for s in ["snap", "restore", "csnap", "crestore", "writer"] {
+        assert!(
+            reaped.stdout.lines().any(|l| {
+                l.contains(&format!("{} (us-east-1)", name(s))) && l.contains("found by tag")
+            }),
+            "{s} not reaped by tag:\n{}",
+            reaped.stdout
+        );
+    }
+    assert_eq!(
+        leftovers("us-east-1", &run_id).await,
+        vec![format!("snapshot {}", name("kept"))],
+        "only the kept snapshot stays"
+    );
+    rds.delete_db_snapshot()
+        .db_snapshot_identifier(name("kept"))
+        .send()
+        .await
+        .unwrap();
+    delete_source_instance(&rds, &source).await;
+    delete_source_cluster(&rds, &format!("{source}-c")).await;
+    assert!(leftovers("us-east-1", &source).await.is_empty());
+}

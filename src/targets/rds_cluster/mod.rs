@@ -18,7 +18,7 @@ use super::{
     StageContext, StageError, StageOutput, Tagged, Target, TargetInput, Validation,
 };
 use crate::aws::Clients;
-use crate::aws::rds::{self as api, DbCluster};
+use crate::aws::rds::{self as api, DbCluster, RestoreCluster};
 use crate::ledger::ScratchResource;
 use crate::scenario::raw::Spanned;
 use crate::scenario::{Diagnostic, Service};
@@ -386,17 +386,22 @@ impl Target for RdsCluster {
         let entry = cx.intend(resource_in(cx, RT_CLUSTER, &cluster_id, &region))?;
         let writer_id = cx.scratch_name("writer");
         self.state.restored = Some((cluster_id.clone(), writer_id.clone(), region.clone()));
-        let request_id = api::restore_cluster_from_snapshot(
-            &rds,
-            &snap,
-            &cluster_id,
-            &src.engine,
-            Some(&src.engine_version)
-                .filter(|v| !v.is_empty())
-                .map(String::as_str),
-            &tags,
-        )
-        .await?;
+        // Subnet group, parameter group and security groups live in one
+        // region: copied only when restoring in the source's region.
+        let settings = RestoreCluster {
+            id: cluster_id.clone(),
+            engine: src.engine.clone(),
+            engine_version: Some(src.engine_version.clone()).filter(|v| !v.is_empty()),
+            subnet_group: src.subnet_group.clone().filter(|_| home),
+            parameter_group: src.parameter_group.clone().filter(|_| home),
+            security_groups: if home {
+                src.security_groups.clone()
+            } else {
+                Vec::new()
+            },
+            tags: tags.clone(),
+        };
+        let request_id = api::restore_cluster_from_snapshot(&rds, &snap, &settings).await?;
         cx.created(entry, request_id.as_deref())?;
         out.request("rds:RestoreDBClusterFromSnapshot", request_id.as_deref());
         wait::cluster(
