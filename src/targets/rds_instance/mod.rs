@@ -780,4 +780,6 @@ pub(crate) fn cleanup_wait() -> (Clock, PollPolicy) {
 }
 
 #[cfg(test)]
+mod stage_tests;
+#[cfg(test)]
 mod tests;
