@@ -667,3 +667,104 @@ async fn reap_finds_expired_rds_scratch_resources_by_tag_and_keeps_kept_snapshot
     delete_source_cluster(&rds, &format!("{source}-c")).await;
     assert!(leftovers("us-east-1", &source).await.is_empty());
 }
+
+#[tokio::test]
+async fn point_in_time_and_latest_automated_backups_restore_and_pass() {
+    let rds = rds("us-east-1");
+    let source = unique("fd-pitr");
+    create_source_instance(&rds, &source).await;
+    for (method, extra) in [
+        ("point-in-time", "restore_time = \"latest\"\n"),
+        ("latest-automated", ""),
+    ] {
+        let ws = Workspace::new();
+        let file = ws.scenario(
+            "rds-instance",
+            &example(
+                "rds-instance.toml",
+                "instance",
+                &source,
+                &[
+                    (
+                        "method = \"snapshot\"\n",
+                        &format!("method = \"{method}\"\n{extra}"),
+                    ),
+                    ("action = \"reboot\"", "action = \"stop\""),
+                ],
+            ),
+        );
+        ws.firedrill()
+            .args(["run", "--yes"])
+            .arg(&file)
+            .run()
+            .code(0);
+        let report = ws.report("rds-instance");
+        assert_eq!(report["verdict"], "passed", "{method}");
+        let backup = stage(&report, "backup")["detail"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        match method {
+            "point-in-time" => assert!(backup.contains("point-in-time"), "{backup}"),
+            _ => assert!(backup.contains("automated snapshot"), "{backup}"),
+        }
+        // The fault stopped the source; start it for the next method.
+        let status = instance_summary(&rds, &source).await;
+        assert!(status.contains("stopped"), "{status}");
+        rds.start_db_instance()
+            .db_instance_identifier(&source)
+            .send()
+            .await
+            .unwrap();
+        let run_id = report["run_id"].as_str().unwrap();
+        assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
+    }
+    delete_source_instance(&rds, &source).await;
+}
+
+#[tokio::test]
+async fn delete_fault_removes_the_source_and_the_snapshot_restores_it() {
+    let rds = rds("us-east-1");
+    let source = unique("fd-del");
+    create_source_instance(&rds, &source).await;
+    let ws = Workspace::new();
+    let file = ws.scenario(
+        "rds-instance",
+        &example(
+            "rds-instance.toml",
+            "instance",
+            &source,
+            &[("action = \"reboot\"", "action = \"delete\"")],
+        ),
+    );
+    let plan = ws.firedrill().arg("plan").arg(&file).run();
+    plan.code(0);
+    assert!(
+        plan.stdout.contains("rds:DeleteDBInstance"),
+        "{}",
+        plan.stdout
+    );
+    ws.firedrill()
+        .args(["run", "--yes"])
+        .arg(&file)
+        .run()
+        .code(0);
+    let report = ws.report("rds-instance");
+    assert_eq!(report["verdict"], "passed");
+    assert!(
+        stage(&report, "fault")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("deleting")
+    );
+    let gone = rds
+        .describe_db_instances()
+        .db_instance_identifier(&source)
+        .send()
+        .await;
+    assert!(gone.is_err(), "the source was deleted by the fault");
+    let run_id = report["run_id"].as_str().unwrap();
+    assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
+    delete_automated(&rds, &source).await;
+    assert!(leftovers("us-east-1", &source).await.is_empty());
+}
