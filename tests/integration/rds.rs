@@ -768,3 +768,34 @@ async fn delete_fault_removes_the_source_and_the_snapshot_restores_it() {
     delete_automated(&rds, &source).await;
     assert!(leftovers("us-east-1", &source).await.is_empty());
 }
+
+#[tokio::test]
+async fn rds_cluster_drill_restores_in_the_dr_region_and_cleans_both_regions() {
+    let rds = rds("us-east-1");
+    let source = unique("fd-cdr");
+    create_source_cluster(&rds, &source).await;
+    let ws = Workspace::new();
+    let file = ws.scenario(
+        "rds-cluster",
+        &example(
+            "rds-cluster.toml",
+            "cluster",
+            &source,
+            &[("# dr_region = \"us-west-2\"", "dr_region = \"us-west-2\"")],
+        ),
+    );
+    ws.firedrill()
+        .args(["run", "--yes"])
+        .arg(&file)
+        .run()
+        .code(0);
+    let report = ws.report("rds-cluster");
+    assert_eq!(report["verdict"], "passed");
+    assert_eq!(stage(&report, "copy")["outcome"], "passed");
+    assert_eq!(stage(&report, "restore")["facts"]["region"], DR_REGION);
+    let run_id = report["run_id"].as_str().unwrap();
+    assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
+    assert_eq!(leftovers(DR_REGION, run_id).await, Vec::<String>::new());
+    delete_source_cluster(&rds, &source).await;
+    assert!(leftovers("us-east-1", &source).await.is_empty());
+}
