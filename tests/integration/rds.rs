@@ -580,15 +580,31 @@ fn scratch_tags(run_id: &str, expires_at: &str) -> Vec<Tag> {
 }
 
 #[tokio::test]
-async fn reap_finds_expired_rds_scratch_resources_by_tag_and_keeps_kept_snapshots() {
+async fn reap_finds_rds_scratch_resources_of_dead_runs_by_tag_and_keeps_kept_snapshots() {
     let rds = rds("us-east-1");
     let source = unique("fd-tag");
     create_source_instance(&rds, &source).await;
     create_source_cluster(&rds, &format!("{source}-c")).await;
-    // What a crashed run on another machine left behind: no ledger here.
-    let run_id = unique("dead-run");
-    let name = |s: &str| format!("firedrill-{run_id}-0-{s}");
-    let expired = scratch_tags(&run_id, "2020-01-01T00:00:00Z");
+    // A finished run in this reports directory: its ledger marks the run as
+    // dead, so reap takes resources tagged with its id even before they
+    // expire, while reaps in other directories (other tests sharing moto)
+    // leave them alone.
+    let ws = Workspace::new();
+    let file = ws.scenario(
+        "rds-instance",
+        &example("rds-instance.toml", "instance", &source, &[]),
+    );
+    ws.firedrill()
+        .args(["run", "--yes"])
+        .arg(&file)
+        .run()
+        .code(0);
+    let report = ws.report("rds-instance");
+    let run_id = report["run_id"].as_str().unwrap().to_string();
+    // What that run could have left behind had it crashed before its ledger
+    // recorded them.
+    let name = |s: &str| format!("firedrill-{run_id}-9-{s}");
+    let expired = scratch_tags(&run_id, "2099-01-01T00:00:00Z");
     rds.create_db_snapshot()
         .db_instance_identifier(&source)
         .db_snapshot_identifier(name("snap"))
@@ -637,11 +653,6 @@ async fn reap_finds_expired_rds_scratch_resources_by_tag_and_keeps_kept_snapshot
         .await
         .unwrap();
 
-    let ws = Workspace::new();
-    let file = ws.scenario(
-        "rds-instance",
-        &example("rds-instance.toml", "instance", &source, &[]),
-    );
     let reaped = ws.firedrill().args(["reap", "--scenario"]).arg(&file).run();
     reaped.code(0);
     for s in ["snap", "restore", "csnap", "crestore", "writer"] {
