@@ -3,6 +3,7 @@
 //! keeps the AWS error code, message and request id.
 
 mod error;
+pub mod rds;
 pub mod s3;
 
 use std::collections::HashMap;

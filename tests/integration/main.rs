@@ -4,5 +4,6 @@
 
 mod support;
 
+mod rds;
 mod s3_drill;
 mod scenario_errors;

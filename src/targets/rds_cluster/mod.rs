@@ -1,0 +1,593 @@
+//! `rds-cluster` (Aurora): snapshot a DB cluster, optionally copy the
+//! snapshot to a disaster-recovery region, fail the cluster over, restore a
+//! scratch cluster plus a writer instance, and compare it with the source.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::rds_instance::{
+    Comparer, TAG_KEEP, cleanup_wait, one_of, release_kept, snapshot_tags, tagged, tags_text,
+    user_tags, wait, waited,
+};
+use super::{
+    Check, CheckStatus, DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight,
+    StageContext, StageError, StageOutput, Tagged, Target, TargetInput, Validation,
+};
+use crate::aws::Clients;
+use crate::aws::rds::{self as api, DbCluster, RestoreCluster};
+use crate::ledger::ScratchResource;
+use crate::scenario::raw::Spanned;
+use crate::scenario::{Diagnostic, Service};
+
+/// Registry entry.
+pub const KIND: KindSpec = KindSpec {
+    name: "rds-cluster",
+    summary: "An Aurora DB cluster: cluster snapshot, failover, restore into a scratch cluster with a writer, compare its configuration.",
+    parse,
+    schema: |g| RawRdsCluster::json_schema(g),
+    delete,
+    find_tagged,
+};
+
+const RT_CLUSTER: &str = "db-cluster";
+const RT_INSTANCE: &str = "db-instance";
+const RT_SNAPSHOT: &str = "db-cluster-snapshot";
+const FAULT_ACTIONS: &[&str] = &["failover", "none"];
+/// Writer class when the source has no instance to copy it from.
+const DEFAULT_WRITER_CLASS: &str = "db.r6g.large";
+
+/// `kind = "rds-cluster"`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRdsCluster {
+    /// The DB cluster identifier the drill protects.
+    pub cluster: Spanned<String>,
+    pub fault: Option<RawFault>,
+    #[serde(default)]
+    pub restore: RawRestore,
+    #[serde(default)]
+    pub validate: RawValidate,
+    /// Keep the drill's own cluster snapshots after the run (default false).
+    pub keep_snapshots: Option<bool>,
+}
+
+/// `[targets.fault]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    /// `failover` or `none`.
+    pub action: Spanned<String>,
+}
+
+/// `[targets.restore]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRestore {
+    /// Class of the scratch writer instance (default: the source writer's).
+    pub instance_class: Option<String>,
+    /// Copy the cluster snapshot to this region and restore there.
+    pub dr_region: Option<Spanned<String>>,
+}
+
+/// `[targets.validate]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawValidate {
+    /// Compare the restored cluster's tags with the source's (default true).
+    pub compare_tags: Option<bool>,
+}
+
+fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn Target>> {
+    let name = input.name.to_string();
+    let raw: RawRdsCluster = crate::scenario::validate::deserialize_kind_options(input, diags)?;
+    super::rds_instance::identifier(&raw.cluster, "cluster", diags);
+    let failover = match raw.fault.as_ref().map(|f| f.action.get_ref().as_str()) {
+        None | Some("none") => false,
+        Some("failover") => true,
+        Some(_) => {
+            if let Some(f) = &raw.fault {
+                one_of(&f.action, "fault action", FAULT_ACTIONS, diags);
+            }
+            false
+        }
+    };
+    if let Some(r) = &raw.restore.dr_region {
+        super::rds_instance::region(r, None, diags);
+    }
+    Some(Box::new(RdsCluster {
+        name,
+        cluster: raw.cluster.into_inner(),
+        failover,
+        instance_class: raw.restore.instance_class,
+        dr_region: raw.restore.dr_region.map(Spanned::into_inner),
+        compare_tags: raw.validate.compare_tags.unwrap_or(true),
+        keep_snapshots: raw.keep_snapshots.unwrap_or(false),
+        state: State::default(),
+    }))
+}
+
+#[derive(Debug, Default)]
+struct State {
+    source: Option<DbCluster>,
+    writer_class: Option<String>,
+    /// Snapshot id and ARN in the home region.
+    snapshot: Option<(String, String)>,
+    dr_snapshot: Option<String>,
+    /// Scratch cluster, writer and region.
+    restored: Option<(String, String, String)>,
+}
+
+/// A validated `rds-cluster` target.
+#[derive(Debug)]
+pub struct RdsCluster {
+    name: String,
+    cluster: String,
+    failover: bool,
+    instance_class: Option<String>,
+    dr_region: Option<String>,
+    compare_tags: bool,
+    keep_snapshots: bool,
+    state: State,
+}
+
+impl RdsCluster {
+    fn source(&self) -> Result<&DbCluster, StageError> {
+        self.state
+            .source
+            .as_ref()
+            .ok_or_else(|| StageError::Failed("the source was not described".into()))
+    }
+}
+
+fn resource_in(cx: &StageContext, rtype: &str, id: &str, region: &str) -> ScratchResource {
+    let mut r = cx.resource(KIND.name, rtype, id, Service::Rds);
+    r.region = region.to_string();
+    r
+}
+
+#[async_trait]
+impl Target for RdsCluster {
+    fn resource(&self) -> String {
+        format!("rds:cluster:{}", self.cluster)
+    }
+
+    fn services(&self) -> &'static [Service] {
+        &[Service::Rds]
+    }
+
+    fn fault(&self) -> Option<FaultSpec> {
+        self.failover.then(|| FaultSpec {
+            action: "failover".into(),
+            description: format!(
+                "fail DB cluster `{}` over to a reader instance",
+                self.cluster
+            ),
+            destructive: true,
+            service: Service::Rds,
+        })
+    }
+
+    fn dr_region(&self) -> Option<&str> {
+        self.dr_region.as_deref()
+    }
+
+    fn plan(&self, run_id: &str, index: usize) -> Vec<PlannedAction> {
+        let scratch = |s: &str| format!("firedrill-{run_id}-{index}-{s}");
+        let life = Some(Duration::from_mins(30));
+        let a = |stage: &str, effect: &str, call: &str, resource: String, l| PlannedAction {
+            stage: stage.into(),
+            effect: effect.into(),
+            api_call: call.into(),
+            resource,
+            scratch_lifetime: l,
+        };
+        let mut p = vec![
+            a(
+                "preflight",
+                "read",
+                "rds:DescribeDBClusters, rds:DescribeDBInstances",
+                self.resource(),
+                None,
+            ),
+            a(
+                "backup",
+                "create",
+                "rds:CreateDBClusterSnapshot, rds:DescribeDBClusterSnapshots",
+                format!("rds:cluster-snapshot:{}", scratch("snap")),
+                life,
+            ),
+        ];
+        if let Some(f) = self.fault() {
+            p.push(a(
+                "fault",
+                "change",
+                "rds:FailoverDBCluster",
+                f.description,
+                None,
+            ));
+        }
+        if let Some(dr) = &self.dr_region {
+            p.push(a(
+                "copy",
+                "create",
+                "rds:CopyDBClusterSnapshot, rds:DescribeDBClusterSnapshots",
+                format!("rds:cluster-snapshot:{} ({dr})", scratch("dr-snap")),
+                life,
+            ));
+        }
+        p.push(a(
+            "restore",
+            "create",
+            "rds:RestoreDBClusterFromSnapshot, rds:DescribeDBClusters",
+            format!("rds:cluster:{}", scratch("restore")),
+            life,
+        ));
+        p.push(a(
+            "restore",
+            "create",
+            "rds:CreateDBInstance, rds:DescribeDBInstances",
+            format!("rds:db:{}", scratch("writer")),
+            life,
+        ));
+        p.push(a(
+            "validate",
+            "read",
+            "rds:DescribeDBClusters",
+            format!("rds:cluster:{}", scratch("restore")),
+            None,
+        ));
+        p.push(a(
+            "cleanup",
+            "delete",
+            "rds:DeleteDBInstance, rds:DeleteDBCluster, rds:DeleteDBClusterSnapshot",
+            "every scratch instance, cluster and snapshot above".into(),
+            None,
+        ));
+        p
+    }
+
+    async fn preflight(&mut self, cx: &StageContext) -> Result<Preflight, StageError> {
+        let rds = cx.clients.rds();
+        let Some(src) = api::describe_cluster(rds, &self.cluster).await? else {
+            return Err(StageError::Environment(format!(
+                "DB cluster `{}` does not exist in {} (hint: check `cluster` in target `{}` and the RDS endpoint)",
+                self.cluster,
+                cx.clients.region(),
+                self.name
+            )));
+        };
+        if src.status != "available" {
+            return Err(StageError::Environment(format!(
+                "DB cluster `{}` is `{}`, not `available` (hint: wait until it is available)",
+                self.cluster, src.status
+            )));
+        }
+        if self.failover && src.members.len() < 2 {
+            return Err(StageError::Environment(format!(
+                "DB cluster `{}` has {} instance(s): a failover needs a reader (hint: add a reader instance or use `action = \"none\"`)",
+                self.cluster,
+                src.members.len()
+            )));
+        }
+        if let Some(w) = src.writer() {
+            self.state.writer_class = api::describe_instance(rds, w).await?.map(|i| i.class);
+        }
+        let detail = format!(
+            "DB cluster {} is available ({} {}, {} instance(s), writer {})",
+            self.cluster,
+            src.engine,
+            src.engine_version,
+            src.members.len(),
+            src.writer().unwrap_or("none")
+        );
+        let tags = src.tags.iter().cloned().collect();
+        self.state.source = Some(src);
+        Ok(Preflight { detail, tags })
+    }
+
+    async fn backup(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
+        let rds = cx.clients.rds();
+        let mut out = StageOutput::default().emulated(cx.emulated(Service::Rds));
+        let id = cx.scratch_name("snap");
+        let entry = cx.intend(resource_in(cx, RT_SNAPSHOT, &id, cx.clients.region()))?;
+        let request_id = api::create_cluster_snapshot(
+            rds,
+            &self.cluster,
+            &id,
+            &snapshot_tags(cx, self.keep_snapshots),
+        )
+        .await?;
+        cx.created(entry, request_id.as_deref())?;
+        out.request("rds:CreateDBClusterSnapshot", request_id.as_deref());
+        let polled = wait::cluster_snapshot(rds, &cx.clock, cx.poll_policy(), &id).await?;
+        waited(&mut out, &polled);
+        release_kept(cx, entry, self.keep_snapshots)?;
+        out.detail = format!(
+            "cluster snapshot {id} of {} is available (±{})",
+            self.cluster,
+            crate::timing::human(polled.error_bound)
+        );
+        self.state.snapshot = Some((id.clone(), polled.value.arn));
+        Ok(out.fact("snapshot", id))
+    }
+
+    async fn copy(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
+        let Some(dr) = self.dr_region.clone() else {
+            return Err(StageError::Failed("no dr_region configured".into()));
+        };
+        let (_, arn) = self
+            .state
+            .snapshot
+            .clone()
+            .ok_or_else(|| StageError::Failed("no snapshot to copy".into()))?;
+        let rds = cx.clients.in_region(&dr).rds;
+        let mut out = StageOutput::default().emulated(cx.emulated(Service::Rds));
+        let id = cx.scratch_name("dr-snap");
+        let entry = cx.intend(resource_in(cx, RT_SNAPSHOT, &id, &dr))?;
+        let request_id =
+            api::copy_cluster_snapshot(&rds, &arn, &id, &snapshot_tags(cx, self.keep_snapshots))
+                .await?;
+        cx.created(entry, request_id.as_deref())?;
+        out.request("rds:CopyDBClusterSnapshot", request_id.as_deref());
+        let polled = wait::cluster_snapshot(&rds, &cx.clock, cx.poll_policy(), &id).await?;
+        waited(&mut out, &polled);
+        release_kept(cx, entry, self.keep_snapshots)?;
+        out.detail = format!(
+            "copied {arn} to {id} in {dr} (±{})",
+            crate::timing::human(polled.error_bound)
+        );
+        self.state.dr_snapshot = Some(id.clone());
+        Ok(out.fact("dr_snapshot", id).fact("dr_region", dr))
+    }
+
+    async fn inject(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
+        let mut out = StageOutput::default().emulated(cx.emulated(Service::Rds));
+        if !self.failover {
+            out.detail = "no fault injected".into();
+            return Ok(out);
+        }
+        let before = self.source()?.writer().map(str::to_string);
+        let request_id = api::failover_cluster(cx.clients.rds(), &self.cluster).await?;
+        out.request("rds:FailoverDBCluster", request_id.as_deref());
+        out.detail = format!(
+            "failing DB cluster {} over (writer was {})",
+            self.cluster,
+            before.as_deref().unwrap_or("unknown")
+        );
+        if let Some(w) = before {
+            out = out.fact("writer_before", w);
+        }
+        Ok(out)
+    }
+
+    async fn restore(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
+        let region = self
+            .dr_region
+            .clone()
+            .unwrap_or_else(|| cx.clients.region().to_string());
+        let home = region == cx.clients.region();
+        let rds = cx.clients.in_region(&region).rds;
+        let src = self.source()?.clone();
+        let mut out = StageOutput::default().emulated(cx.emulated(Service::Rds));
+        let snap = if home {
+            self.state.snapshot.as_ref().map(|(id, _)| id.clone())
+        } else {
+            self.state.dr_snapshot.clone()
+        }
+        .ok_or_else(|| StageError::Failed("no snapshot to restore from".into()))?;
+        let mut tags: Vec<(String, String)> = user_tags(&src.tags).into_iter().collect();
+        tags.extend(cx.tags());
+
+        let cluster_id = cx.scratch_name("restore");
+        let entry = cx.intend(resource_in(cx, RT_CLUSTER, &cluster_id, &region))?;
+        let writer_id = cx.scratch_name("writer");
+        self.state.restored = Some((cluster_id.clone(), writer_id.clone(), region.clone()));
+        // Subnet group, parameter group and security groups live in one
+        // region: copied only when restoring in the source's region.
+        let settings = RestoreCluster {
+            id: cluster_id.clone(),
+            engine: src.engine.clone(),
+            engine_version: Some(src.engine_version.clone()).filter(|v| !v.is_empty()),
+            subnet_group: src.subnet_group.clone().filter(|_| home),
+            parameter_group: src.parameter_group.clone().filter(|_| home),
+            security_groups: if home {
+                src.security_groups.clone()
+            } else {
+                Vec::new()
+            },
+            tags: tags.clone(),
+        };
+        let request_id = api::restore_cluster_from_snapshot(&rds, &snap, &settings).await?;
+        cx.created(entry, request_id.as_deref())?;
+        out.request("rds:RestoreDBClusterFromSnapshot", request_id.as_deref());
+        wait::cluster(
+            &rds,
+            &cx.clock,
+            cx.poll_policy(),
+            &cluster_id,
+            &["available"],
+        )
+        .await?;
+
+        let class = self
+            .instance_class
+            .clone()
+            .or_else(|| self.state.writer_class.clone())
+            .unwrap_or_else(|| DEFAULT_WRITER_CLASS.to_string());
+        let mut writer = resource_in(cx, RT_INSTANCE, &writer_id, &region);
+        writer.parent = Some(cluster_id.clone());
+        let entry = cx.intend(writer)?;
+        let request_id =
+            api::create_cluster_instance(&rds, &cluster_id, &writer_id, &src.engine, &class, &tags)
+                .await?;
+        cx.created(entry, request_id.as_deref())?;
+        out.request("rds:CreateDBInstance", request_id.as_deref());
+        // The cluster serves once its writer is available.
+        let polled = wait::instance(
+            &rds,
+            &cx.clock,
+            cx.poll_policy(),
+            &writer_id,
+            &["available"],
+        )
+        .await?;
+        waited(&mut out, &polled);
+        out.detail = format!(
+            "restored snapshot {snap} into cluster {cluster_id} with writer {writer_id} ({class}) in {region}: available (±{})",
+            crate::timing::human(polled.error_bound)
+        );
+        Ok(out
+            .fact("restore_cluster", cluster_id)
+            .fact("writer", writer_id)
+            .fact("region", region))
+    }
+
+    async fn validate(&mut self, cx: &StageContext) -> Result<Validation, StageError> {
+        let (cluster_id, writer_id, region) = self
+            .state
+            .restored
+            .clone()
+            .ok_or_else(|| StageError::Failed("nothing restored".into()))?;
+        let rds = cx.clients.in_region(&region).rds;
+        let emulated = cx.emulated(Service::Rds);
+        let mut out = StageOutput::default().emulated(emulated);
+        let restored = api::describe_cluster(&rds, &cluster_id)
+            .await?
+            .ok_or_else(|| {
+                StageError::Failed(format!("restored DB cluster `{cluster_id}` is gone"))
+            })?;
+        let src = self.source()?.clone();
+        let mut c = Comparer {
+            emulated,
+            what: format!("restored DB cluster {cluster_id}"),
+            code: "rds-cluster.mismatch",
+            ..Comparer::default()
+        };
+        c.field("status", "available", &restored.status);
+        c.field("engine", &src.engine, &restored.engine);
+        c.field(
+            "engine version",
+            &src.engine_version,
+            &restored.engine_version,
+        );
+        c.field("encrypted", src.encrypted, restored.encrypted);
+        c.field("writer", &writer_id, restored.writer().unwrap_or("(none)"));
+        if self.compare_tags {
+            c.field(
+                "tags",
+                tags_text(&user_tags(&src.tags)),
+                tags_text(&user_tags(&restored.tags)),
+            );
+        }
+        let mut checks = c.checks;
+        out.findings.extend(c.findings);
+        checks.push(Check::new(
+            "data",
+            CheckStatus::NotVerified,
+            if emulated {
+                "the emulator has no database behind the cluster: data not checked"
+            } else {
+                "no data checks configured for this target"
+            },
+        ));
+        if emulated {
+            out.findings.push(Finding::info(
+                "rds.emulated",
+                "RDS served by an emulator (moto): there is no database behind the restored cluster, so no data check is possible, and timings are not evidence about AWS",
+            ));
+        }
+        let failed = checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Failed)
+            .count();
+        out.detail = format!(
+            "{cluster_id}: {} configuration check(s), {failed} mismatch(es)",
+            checks.len() - 1
+        );
+        Ok(Validation {
+            output: out,
+            checks,
+            canary: None,
+        })
+    }
+}
+
+fn delete<'a>(
+    r: &'a ScratchResource,
+    clients: &'a Clients,
+) -> BoxFuture<'a, Result<DeleteOutcome, StageError>> {
+    Box::pin(async move {
+        let rds = clients.in_region(&r.region).rds;
+        let existed = match r.rtype.as_str() {
+            RT_INSTANCE => {
+                let existed = api::delete_instance(&rds, &r.id, true).await?;
+                // The cluster cannot be deleted while its writer is deleting.
+                let (clock, policy) = cleanup_wait();
+                wait::instance_gone(&rds, &clock, policy, &r.id).await?;
+                existed
+            }
+            RT_CLUSTER => {
+                let existed = api::delete_cluster(&rds, &r.id).await?;
+                // Emulators keep the automated snapshots of a deleted cluster;
+                // AWS removes them with it (and refuses to delete them).
+                if let Ok(autos) =
+                    api::list_cluster_snapshots(&rds, Some(&r.id), Some("automated")).await
+                {
+                    for s in autos {
+                        let _ = api::delete_cluster_snapshot(&rds, &s.id).await;
+                    }
+                }
+                existed
+            }
+            RT_SNAPSHOT => api::delete_cluster_snapshot(&rds, &r.id).await?,
+            other => {
+                return Err(StageError::Failed(format!(
+                    "rds-cluster cannot delete a `{other}`"
+                )));
+            }
+        };
+        Ok(if existed {
+            DeleteOutcome::Deleted
+        } else {
+            DeleteOutcome::AlreadyGone
+        })
+    })
+}
+
+/// Scratch cluster instances, clusters and cluster snapshots carrying the
+/// run tag, in the order they must be deleted.
+fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>, StageError>> {
+    Box::pin(async move {
+        let rds = clients.rds();
+        let region = clients.region();
+        let mut found = Vec::new();
+        for i in api::list_instances(rds).await? {
+            if i.cluster.is_some() && i.id.starts_with("firedrill-") {
+                found.extend(tagged(
+                    KIND.name,
+                    RT_INSTANCE,
+                    &i.id,
+                    region,
+                    i.cluster.clone(),
+                    &i.tags,
+                ));
+            }
+        }
+        for c in api::list_clusters(rds).await? {
+            if c.id.starts_with("firedrill-") {
+                found.extend(tagged(KIND.name, RT_CLUSTER, &c.id, region, None, &c.tags));
+            }
+        }
+        for s in api::list_cluster_snapshots(rds, None, Some("manual")).await? {
+            let kept = s.tags.iter().any(|(k, v)| k == TAG_KEEP && v == "true");
+            if s.id.starts_with("firedrill-") && !kept {
+                found.extend(tagged(KIND.name, RT_SNAPSHOT, &s.id, region, None, &s.tags));
+            }
+        }
+        Ok(found)
+    })
+}

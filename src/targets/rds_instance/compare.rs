@@ -1,0 +1,103 @@
+//! Comparing a restored RDS resource with its source: each field is a
+//! [`Check::compare`], each mismatch also an error [`Finding`] naming the
+//! field, the expected and the actual value. Shared with `rds-cluster`.
+
+use std::collections::BTreeMap;
+
+use crate::targets::{Check, CheckStatus, Finding};
+
+/// Collects checks and findings of one validation.
+#[derive(Debug, Default)]
+pub struct Comparer {
+    /// Served by an emulator: passing checks are reported as `emulated`.
+    pub emulated: bool,
+    /// What was restored, for messages: `DB instance firedrill-…-restore`.
+    pub what: String,
+    /// Finding code: `rds-instance.mismatch`.
+    pub code: &'static str,
+    pub checks: Vec<Check>,
+    pub findings: Vec<Finding>,
+}
+
+impl Comparer {
+    /// Compare one field.
+    pub fn field(&mut self, name: &str, expected: impl ToString, actual: impl ToString) {
+        let mut check = Check::compare(name, expected, actual);
+        if check.status == CheckStatus::Failed {
+            self.findings.push(Finding::error(
+                self.code,
+                format!(
+                    "{} differs from the source in `{name}`: expected {}, found {}",
+                    self.what,
+                    check.expected.as_deref().unwrap_or_default(),
+                    check.actual.as_deref().unwrap_or_default()
+                ),
+            ));
+        } else if self.emulated {
+            check.status = CheckStatus::Emulated;
+            check.detail.push_str(" (emulator)");
+        }
+        self.checks.push(check);
+    }
+}
+
+/// Tags a person set: firedrill's own and AWS-reserved keys left out.
+pub fn user_tags(tags: &[(String, String)]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter(|(k, _)| !k.starts_with("firedrill:") && !k.starts_with("aws:"))
+        .cloned()
+        .collect()
+}
+
+/// Tags for people: `env=prod, team=data`, or `(none)`.
+pub fn tags_text(tags: &BTreeMap<String, String>) -> String {
+    if tags.is_empty() {
+        "(none)".to_string()
+    } else {
+        tags.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// An optional value for people.
+pub fn opt(v: Option<&str>) -> String {
+    v.unwrap_or("(none)").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mismatch_is_a_failed_check_and_an_error_finding() {
+        let mut c = Comparer {
+            emulated: true,
+            what: "DB instance x".into(),
+            code: "rds-instance.mismatch",
+            ..Comparer::default()
+        };
+        c.field("engine", "postgres", "postgres");
+        c.field("instance class", "db.t3.micro", "db.t3.small");
+        assert_eq!(c.checks[0].status, CheckStatus::Emulated);
+        assert_eq!(c.checks[1].status, CheckStatus::Failed);
+        assert_eq!(c.findings.len(), 1);
+        let m = &c.findings[0].message;
+        assert!(
+            m.contains("instance class") && m.contains("db.t3.micro") && m.contains("db.t3.small"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn firedrill_and_aws_tags_are_not_compared() {
+        let tags = vec![
+            ("team".to_string(), "data".to_string()),
+            ("firedrill:run-id".to_string(), "r".to_string()),
+            ("aws:cloudformation:stack".to_string(), "s".to_string()),
+        ];
+        assert_eq!(tags_text(&user_tags(&tags)), "team=data");
+        assert_eq!(tags_text(&BTreeMap::new()), "(none)");
+    }
+}

@@ -1,0 +1,785 @@
+//! `rds-instance`: snapshot a DB instance (or use its newest automated
+//! snapshot, or a point in time), optionally copy the snapshot to a
+//! disaster-recovery region, reboot/stop/delete the source, restore into a
+//! scratch instance named after the run, and compare its configuration with
+//! the source's.
+
+mod compare;
+mod options;
+pub(crate) mod wait;
+
+pub(crate) use compare::{Comparer, opt, tags_text, user_tags};
+pub(crate) use options::{identifier, one_of, region};
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use schemars::JsonSchema;
+use time::OffsetDateTime;
+
+use self::options::{BackupMethod, Fault, RawRdsInstance};
+use super::{
+    Check, CheckStatus, DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight,
+    StageContext, StageError, StageOutput, TAG_EXPIRES_AT, TAG_RUN_ID, TAG_TARGET, Tagged, Target,
+    TargetInput, Validation,
+};
+use crate::aws::Clients;
+use crate::aws::rds::{self as api, DbInstance, RestoreInstance, RestorePoint};
+use crate::ledger::ScratchResource;
+use crate::scenario::raw::Spanned;
+use crate::scenario::{Diagnostic, Service};
+use crate::timing::{Clock, PollPolicy, Polled};
+
+/// Registry entry.
+pub const KIND: KindSpec = KindSpec {
+    name: "rds-instance",
+    summary: "An RDS DB instance: snapshot (or automated / point-in-time), reboot/stop/delete, restore into a scratch instance, compare its configuration.",
+    parse,
+    schema: |g| RawRdsInstance::json_schema(g),
+    delete,
+    find_tagged,
+};
+
+/// Ledger resource types.
+const RT_INSTANCE: &str = "db-instance";
+const RT_SNAPSHOT: &str = "db-snapshot";
+
+/// How long a scratch instance is expected to live, for the plan.
+const SCRATCH_LIFETIME: Duration = Duration::from_mins(30);
+
+fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn Target>> {
+    let name = input.name.to_string();
+    let raw: RawRdsInstance = crate::scenario::validate::deserialize_kind_options(input, diags)?;
+    options::identifier(&raw.instance, "instance", diags);
+    let backup = options::backup_method(&raw.backup, diags);
+    let fault = options::fault(raw.fault.as_ref(), diags);
+    options::storage_type(raw.restore.storage_type.as_ref(), diags);
+    if let Some(r) = &raw.restore.dr_region {
+        options::region(r, None, diags);
+        if matches!(backup, BackupMethod::PointInTime(_)) {
+            diags.push(
+                Diagnostic::new("`dr_region` needs a snapshot to copy, but the backup method is `point-in-time`")
+                    .at(r.span())
+                    .label("nothing to copy")
+                    .help("use `method = \"snapshot\"` or `\"latest-automated\"` with `dr_region`"),
+            );
+        }
+    }
+    if fault == Fault::Delete && backup != BackupMethod::Snapshot {
+        let span = raw
+            .fault
+            .as_ref()
+            .map(|f| f.action.span())
+            .unwrap_or_default();
+        diags.push(
+            Diagnostic::new("fault `delete` needs `method = \"snapshot\"`")
+                .at(span)
+                .label("the restore would need the deleted instance or its automated backups")
+                .help("set `[targets.backup] method = \"snapshot\"`, or choose another fault"),
+        );
+    }
+    Some(Box::new(RdsInstance {
+        name,
+        instance: raw.instance.into_inner(),
+        backup,
+        fault,
+        restore: Overrides {
+            instance_class: raw.restore.instance_class,
+            subnet_group: raw.restore.subnet_group,
+            parameter_group: raw.restore.parameter_group,
+            security_groups: raw.restore.security_groups,
+            storage_type: raw.restore.storage_type.map(Spanned::into_inner),
+            multi_az: raw.restore.multi_az,
+        },
+        dr_region: raw.restore.dr_region.map(Spanned::into_inner),
+        compare_tags: raw.validate.compare_tags.unwrap_or(true),
+        keep_snapshots: raw.keep_snapshots.unwrap_or(false),
+        state: State::default(),
+    }))
+}
+
+/// `[targets.restore]` overrides.
+#[derive(Clone, Debug, Default)]
+struct Overrides {
+    instance_class: Option<String>,
+    subnet_group: Option<String>,
+    parameter_group: Option<String>,
+    security_groups: Option<Vec<String>>,
+    storage_type: Option<String>,
+    multi_az: Option<bool>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The source as described in preflight.
+    source: Option<DbInstance>,
+    /// The snapshot to restore from, with its ARN, in the home region.
+    snapshot: Option<(String, String)>,
+    /// The copy in the DR region.
+    dr_snapshot: Option<String>,
+    /// The scratch instance and its region.
+    restored: Option<(String, String)>,
+}
+
+/// A validated `rds-instance` target.
+#[derive(Debug)]
+pub struct RdsInstance {
+    name: String,
+    instance: String,
+    backup: BackupMethod,
+    fault: Fault,
+    restore: Overrides,
+    dr_region: Option<String>,
+    compare_tags: bool,
+    keep_snapshots: bool,
+    state: State,
+}
+
+/// Tag on snapshots kept after the run (`keep_snapshots = true`): reap by
+/// tag leaves them alone.
+pub(crate) const TAG_KEEP: &str = "firedrill:keep";
+
+/// Tags for a snapshot, marked kept when asked.
+pub(crate) fn snapshot_tags(cx: &StageContext, keep: bool) -> Vec<(String, String)> {
+    let mut tags = cx.tags();
+    if keep {
+        tags.push((TAG_KEEP.to_string(), "true".to_string()));
+    }
+    tags
+}
+
+/// Release a kept snapshot from the ledger once it exists, so that cleanup
+/// and reap leave it alone.
+pub(crate) fn release_kept(cx: &StageContext, entry: u64, keep: bool) -> Result<(), StageError> {
+    if keep {
+        cx.ledger.deleted(entry, "kept", false)?;
+    }
+    Ok(())
+}
+
+fn snapshot_resource(cx: &StageContext, id: &str, region: &str) -> ScratchResource {
+    let mut r = cx.resource(KIND.name, RT_SNAPSHOT, id, Service::Rds);
+    r.region = region.to_string();
+    r
+}
+
+/// Fill a stage output from a finished wait.
+pub(crate) fn waited<T>(out: &mut StageOutput, polled: &Polled<T>) {
+    out.observed = Some(polled.observed);
+    out.error_bound = polled.error_bound;
+    out.facts.insert("probes".into(), polled.probes.to_string());
+    out.facts.insert(
+        "error_bound_ms".into(),
+        polled.error_bound.as_millis().to_string(),
+    );
+    if !polled.states.is_empty() {
+        out.facts.insert(
+            "states".into(),
+            polled
+                .states
+                .iter()
+                .map(|(at, s)| format!("{s}@{}", crate::timing::human(*at)))
+                .collect::<Vec<_>>()
+                .join(" → "),
+        );
+    }
+    if polled.throttled {
+        out.findings.push(Finding::warning(
+            "rds.throttled",
+            "RDS throttled the status polling: the error bound is wider than the usual 1% budget",
+        ));
+    }
+}
+
+impl RdsInstance {
+    fn source(&self) -> Result<&DbInstance, StageError> {
+        self.state
+            .source
+            .as_ref()
+            .ok_or_else(|| StageError::Failed("the source was not described".into()))
+    }
+
+    /// The scratch instance's settings: the source's unless overridden.
+    /// Subnet group, parameter group and security groups live in one region,
+    /// so they are copied only when restoring in the source's region.
+    fn restore_settings(
+        &self,
+        cx: &StageContext,
+        id: &str,
+        home: bool,
+    ) -> Result<RestoreInstance, StageError> {
+        let src = self.source()?;
+        let o = &self.restore;
+        let mut tags: Vec<(String, String)> = user_tags(&src.tags).into_iter().collect();
+        tags.extend(cx.tags());
+        let storage_type = o
+            .storage_type
+            .clone()
+            .or_else(|| (!src.storage_type.is_empty()).then(|| src.storage_type.clone()));
+        // Provisioned IOPS carry over only with the source's own storage type.
+        let iops = if o.storage_type.is_none() {
+            src.iops
+        } else {
+            None
+        };
+        Ok(RestoreInstance {
+            id: id.to_string(),
+            class: o
+                .instance_class
+                .clone()
+                .or_else(|| Some(src.class.clone()).filter(|c| !c.is_empty())),
+            subnet_group: o
+                .subnet_group
+                .clone()
+                .or_else(|| src.subnet_group.clone().filter(|_| home)),
+            parameter_group: o
+                .parameter_group
+                .clone()
+                .or_else(|| src.parameter_group.clone().filter(|_| home)),
+            security_groups: o.security_groups.clone().unwrap_or_else(|| {
+                if home {
+                    src.security_groups.clone()
+                } else {
+                    Vec::new()
+                }
+            }),
+            storage_type,
+            iops,
+            multi_az: o.multi_az.or(Some(src.multi_az)),
+            tags,
+        })
+    }
+
+    fn restore_region<'a>(&'a self, cx: &'a StageContext) -> &'a str {
+        self.dr_region.as_deref().unwrap_or(cx.clients.region())
+    }
+}
+
+#[async_trait]
+impl Target for RdsInstance {
+    fn resource(&self) -> String {
+        format!("rds:db:{}", self.instance)
+    }
+
+    fn services(&self) -> &'static [Service] {
+        &[Service::Rds]
+    }
+
+    fn fault(&self) -> Option<FaultSpec> {
+        let (action, description) = match self.fault {
+            Fault::None => return None,
+            Fault::Reboot => ("reboot", format!("reboot DB instance `{}`", self.instance)),
+            Fault::RebootFailover => (
+                "reboot-failover",
+                format!(
+                    "reboot DB instance `{}` with a forced Multi-AZ failover",
+                    self.instance
+                ),
+            ),
+            Fault::Stop => ("stop", format!("stop DB instance `{}`", self.instance)),
+            Fault::Delete => (
+                "delete",
+                format!(
+                    "delete DB instance `{}` (no final snapshot; automated backups kept)",
+                    self.instance
+                ),
+            ),
+        };
+        Some(FaultSpec {
+            action: action.to_string(),
+            description,
+            destructive: true,
+            service: Service::Rds,
+        })
+    }
+
+    fn dr_region(&self) -> Option<&str> {
+        self.dr_region.as_deref()
+    }
+
+    fn plan(&self, run_id: &str, index: usize) -> Vec<PlannedAction> {
+        let scratch = |s: &str| format!("rds:db:firedrill-{run_id}-{index}-{s}");
+        let life = Some(SCRATCH_LIFETIME);
+        let action =
+            |stage: &str, effect: &str, api_call: &str, resource: String, l| PlannedAction {
+                stage: stage.into(),
+                effect: effect.into(),
+                api_call: api_call.into(),
+                resource,
+                scratch_lifetime: l,
+            };
+        let mut p = vec![action(
+            "preflight",
+            "read",
+            "rds:DescribeDBInstances",
+            self.resource(),
+            None,
+        )];
+        match self.backup {
+            BackupMethod::Snapshot => p.push(action(
+                "backup",
+                "create",
+                "rds:CreateDBSnapshot, rds:DescribeDBSnapshots",
+                format!("rds:snapshot:firedrill-{run_id}-{index}-snap"),
+                life,
+            )),
+            BackupMethod::LatestAutomated => p.push(action(
+                "backup",
+                "read",
+                "rds:DescribeDBSnapshots (newest automated snapshot)",
+                self.resource(),
+                None,
+            )),
+            BackupMethod::PointInTime(_) => p.push(action(
+                "backup",
+                "read",
+                "none (point-in-time restore)",
+                self.resource(),
+                None,
+            )),
+        }
+        if let Some(f) = self.fault() {
+            let (effect, call) = match self.fault {
+                Fault::Delete => ("delete", "rds:DeleteDBInstance"),
+                Fault::Stop => ("change", "rds:StopDBInstance"),
+                _ => ("change", "rds:RebootDBInstance"),
+            };
+            p.push(action("fault", effect, call, f.description, None));
+        }
+        if let Some(dr) = &self.dr_region {
+            p.push(action(
+                "copy",
+                "create",
+                "rds:CopyDBSnapshot, rds:DescribeDBSnapshots",
+                format!("rds:snapshot:firedrill-{run_id}-{index}-dr-snap ({dr})"),
+                life,
+            ));
+        }
+        let call = if matches!(self.backup, BackupMethod::PointInTime(_)) {
+            "rds:RestoreDBInstanceToPointInTime, rds:DescribeDBInstances"
+        } else {
+            "rds:RestoreDBInstanceFromDBSnapshot, rds:DescribeDBInstances"
+        };
+        p.push(action("restore", "create", call, scratch("restore"), life));
+        p.push(action(
+            "validate",
+            "read",
+            "rds:DescribeDBInstances",
+            scratch("restore"),
+            None,
+        ));
+        p.push(action(
+            "cleanup",
+            "delete",
+            if self.keep_snapshots {
+                "rds:DeleteDBInstance (snapshots kept: keep_snapshots = true)"
+            } else {
+                "rds:DeleteDBInstance, rds:DeleteDBSnapshot"
+            },
+            "every scratch instance and snapshot above".into(),
+            None,
+        ));
+        p
+    }
+
+    async fn preflight(&mut self, cx: &StageContext) -> Result<Preflight, StageError> {
+        let Some(src) = api::describe_instance(cx.clients.rds(), &self.instance).await? else {
+            return Err(StageError::Environment(format!(
+                "DB instance `{}` does not exist in {} (hint: check `instance` in target `{}` and the RDS endpoint)",
+                self.instance,
+                cx.clients.region(),
+                self.name
+            )));
+        };
+        if src.cluster.is_some() {
+            return Err(StageError::Environment(format!(
+                "DB instance `{}` belongs to Aurora cluster `{}` (hint: drill the cluster with `kind = \"rds-cluster\"`)",
+                self.instance,
+                src.cluster.as_deref().unwrap_or_default()
+            )));
+        }
+        if src.status != "available" {
+            return Err(StageError::Environment(format!(
+                "DB instance `{}` is `{}`, not `available` (hint: wait until it is available, or start it)",
+                self.instance, src.status
+            )));
+        }
+        let detail = format!(
+            "DB instance {} is available ({} {}, {}, {})",
+            self.instance,
+            src.engine,
+            src.engine_version,
+            src.class,
+            if src.encrypted {
+                "encrypted"
+            } else {
+                "not encrypted"
+            }
+        );
+        let tags = src.tags.iter().cloned().collect();
+        self.state.source = Some(src);
+        Ok(Preflight { detail, tags })
+    }
+
+    async fn backup(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
+        let rds = cx.clients.rds();
+        let mut out = StageOutput::default().emulated(cx.emulated(Service::Rds));
+        match self.backup {
+            BackupMethod::Snapshot => {
+                let id = cx.scratch_name("snap");
+                let entry = cx.intend(snapshot_resource(cx, &id, cx.clients.region()))?;
+                let request_id = api::create_snapshot(
+                    rds,
+                    &self.instance,
+                    &id,
+                    &snapshot_tags(cx, self.keep_snapshots),
+                )
+                .await?;
+                cx.created(entry, request_id.as_deref())?;
+                out.request("rds:CreateDBSnapshot", request_id.as_deref());
+                let polled = wait::snapshot(rds, &cx.clock, cx.poll_policy(), &id).await?;
+                waited(&mut out, &polled);
+                release_kept(cx, entry, self.keep_snapshots)?;
+                out.detail = format!(
+                    "snapshot {id} of {} is available (±{})",
+                    self.instance,
+                    crate::timing::human(polled.error_bound)
+                );
+                out = out.fact("snapshot", &id);
+                self.state.snapshot = Some((id, polled.value.arn));
+            }
+            BackupMethod::LatestAutomated => {
+                let newest = api::list_snapshots(rds, Some(&self.instance), Some("automated"))
+                    .await?
+                    .into_iter()
+                    .filter(|s| s.status == "available")
+                    .max_by_key(|s| s.created_at);
+                let Some(snap) = newest else {
+                    return Err(StageError::Environment(format!(
+                        "DB instance `{}` has no available automated snapshot (hint: enable automated backups, or use `method = \"snapshot\"`)",
+                        self.instance
+                    )));
+                };
+                let age = snap.created_at.map(|t| cx.clock.now().utc - t).map_or_else(
+                    || "unknown age".to_string(),
+                    |d| crate::timing::human(d.unsigned_abs()),
+                );
+                out.detail = format!(
+                    "newest automated snapshot of {} is {} ({age} old)",
+                    self.instance, snap.id
+                );
+                out = out.fact("snapshot", &snap.id);
+                if let Some(t) = snap.created_at {
+                    out = out.fact("snapshot_created_at", t);
+                }
+                self.state.snapshot = Some((snap.id, snap.arn));
+            }
+            BackupMethod::PointInTime(point) => {
+                let src = api::describe_instance(rds, &self.instance).await?;
+                let latest = src.and_then(|s| s.latest_restorable_time);
+                out.detail = match point {
+                    RestorePoint::Latest => format!(
+                        "no snapshot: point-in-time restore to the latest restorable time{}",
+                        latest.map_or(String::new(), |t| format!(" (now {t})"))
+                    ),
+                    RestorePoint::At(t) => format!("no snapshot: point-in-time restore to {t}"),
+                };
+                if let Some(t) = latest {
+                    out = out.fact("latest_restorable_time", t);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn copy(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
+        let Some(dr) = self.dr_region.clone() else {
+            return Err(StageError::Failed("no dr_region configured".into()));
+        };
+        let (_, arn) = self
+            .state
+            .snapshot
+            .clone()
+            .ok_or_else(|| StageError::Failed("no snapshot to copy".into()))?;
+        let rds = cx.clients.in_region(&dr).rds;
+        let mut out = StageOutput::default().emulated(cx.emulated(Service::Rds));
+        let id = cx.scratch_name("dr-snap");
+        let entry = cx.intend(snapshot_resource(cx, &id, &dr))?;
+        let request_id =
+            api::copy_snapshot(&rds, &arn, &id, &snapshot_tags(cx, self.keep_snapshots)).await?;
+        cx.created(entry, request_id.as_deref())?;
+        out.request("rds:CopyDBSnapshot", request_id.as_deref());
+        let polled = wait::snapshot(&rds, &cx.clock, cx.poll_policy(), &id).await?;
+        waited(&mut out, &polled);
+        release_kept(cx, entry, self.keep_snapshots)?;
+        out.detail = format!(
+            "copied {arn} to {id} in {dr} (±{})",
+            crate::timing::human(polled.error_bound)
+        );
+        self.state.dr_snapshot = Some(id.clone());
+        Ok(out.fact("dr_snapshot", id).fact("dr_region", dr))
+    }
+
+    async fn inject(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
+        let rds = cx.clients.rds();
+        let mut out = StageOutput::default().emulated(cx.emulated(Service::Rds));
+        let (op, request_id) = match self.fault {
+            Fault::None => {
+                out.detail = "no fault injected".into();
+                return Ok(out);
+            }
+            Fault::Reboot => (
+                "rds:RebootDBInstance",
+                api::reboot_instance(rds, &self.instance, false).await?,
+            ),
+            Fault::RebootFailover => (
+                "rds:RebootDBInstance",
+                api::reboot_instance(rds, &self.instance, true).await?,
+            ),
+            Fault::Stop => (
+                "rds:StopDBInstance",
+                api::stop_instance(rds, &self.instance).await?,
+            ),
+            Fault::Delete => {
+                // Automated backups stay: they are the source's, not the drill's.
+                api::delete_instance(rds, &self.instance, false).await?;
+                ("rds:DeleteDBInstance", None)
+            }
+        };
+        out.request(op, request_id.as_deref());
+        // The recovery starts now: the drill does not wait for the source.
+        out.detail = match self.fault {
+            Fault::Reboot => format!("rebooting DB instance {}", self.instance),
+            Fault::RebootFailover => format!(
+                "rebooting DB instance {} with a forced failover",
+                self.instance
+            ),
+            Fault::Stop => format!(
+                "stopping DB instance {} (it stays stopped: start it after the drill)",
+                self.instance
+            ),
+            Fault::Delete => format!("deleting DB instance {}", self.instance),
+            Fault::None => unreachable!(),
+        };
+        Ok(out)
+    }
+
+    async fn restore(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
+        let region = self.restore_region(cx).to_string();
+        let home = region == cx.clients.region();
+        let rds = cx.clients.in_region(&region).rds;
+        let mut out = StageOutput::default().emulated(cx.emulated(Service::Rds));
+        let id = cx.scratch_name("restore");
+        let settings = self.restore_settings(cx, &id, home)?;
+        let mut resource = cx.resource(KIND.name, RT_INSTANCE, &id, Service::Rds);
+        resource.region.clone_from(&region);
+        let entry = cx.intend(resource)?;
+        self.state.restored = Some((id.clone(), region.clone()));
+        let (op, from, request_id) = match self.backup {
+            BackupMethod::PointInTime(point) => (
+                "rds:RestoreDBInstanceToPointInTime",
+                match point {
+                    RestorePoint::Latest => {
+                        format!("{} at its latest restorable time", self.instance)
+                    }
+                    RestorePoint::At(t) => format!("{} at {t}", self.instance),
+                },
+                api::restore_to_point_in_time(&rds, &self.instance, point, &settings).await?,
+            ),
+            BackupMethod::Snapshot | BackupMethod::LatestAutomated => {
+                let snap = if home {
+                    self.state.snapshot.as_ref().map(|(id, _)| id.clone())
+                } else {
+                    self.state.dr_snapshot.clone()
+                }
+                .ok_or_else(|| StageError::Failed("no snapshot to restore from".into()))?;
+                let request_id = api::restore_from_snapshot(&rds, &snap, &settings).await?;
+                (
+                    "rds:RestoreDBInstanceFromDBSnapshot",
+                    format!("snapshot {snap}"),
+                    request_id,
+                )
+            }
+        };
+        cx.created(entry, request_id.as_deref())?;
+        out.request(op, request_id.as_deref());
+        let polled = wait::instance(&rds, &cx.clock, cx.poll_policy(), &id, &["available"]).await?;
+        waited(&mut out, &polled);
+        out.detail = format!(
+            "restored {from} into {id} in {region}: available (±{})",
+            crate::timing::human(polled.error_bound)
+        );
+        if let Some(e) = &polled.value.endpoint {
+            out = out.fact("endpoint", e);
+        }
+        Ok(out.fact("restore_instance", &id).fact("region", region))
+    }
+
+    async fn validate(&mut self, cx: &StageContext) -> Result<Validation, StageError> {
+        let (id, region) = self
+            .state
+            .restored
+            .clone()
+            .ok_or_else(|| StageError::Failed("nothing restored".into()))?;
+        let rds = cx.clients.in_region(&region).rds;
+        let emulated = cx.emulated(Service::Rds);
+        let mut out = StageOutput::default().emulated(emulated);
+        let restored = api::describe_instance(&rds, &id)
+            .await?
+            .ok_or_else(|| StageError::Failed(format!("restored DB instance `{id}` is gone")))?;
+        let src = self.source()?.clone();
+        let mut c = Comparer {
+            emulated,
+            what: format!("restored DB instance {id}"),
+            code: "rds-instance.mismatch",
+            ..Comparer::default()
+        };
+        c.field("status", "available", &restored.status);
+        c.field("engine", &src.engine, &restored.engine);
+        c.field(
+            "engine version",
+            &src.engine_version,
+            &restored.engine_version,
+        );
+        c.field("instance class", &src.class, &restored.class);
+        c.field("storage type", &src.storage_type, &restored.storage_type);
+        c.field("encrypted", src.encrypted, restored.encrypted);
+        c.field("multi-AZ", src.multi_az, restored.multi_az);
+        if region == cx.clients.region() {
+            c.field(
+                "parameter group",
+                opt(src.parameter_group.as_deref()),
+                opt(restored.parameter_group.as_deref()),
+            );
+        }
+        if self.compare_tags {
+            c.field(
+                "tags",
+                tags_text(&user_tags(&src.tags)),
+                tags_text(&user_tags(&restored.tags)),
+            );
+        }
+        let mut checks = c.checks;
+        out.findings.extend(c.findings);
+        checks.push(Check::new(
+            "data",
+            CheckStatus::NotVerified,
+            if emulated {
+                "the emulator has no database behind the instance: data not checked"
+            } else {
+                "no data checks configured for this target"
+            },
+        ));
+        if emulated {
+            out.findings.push(Finding::info(
+                "rds.emulated",
+                "RDS served by an emulator (moto): there is no database behind the restored instance, so no data check is possible, and timings are not evidence about AWS",
+            ));
+        }
+        let failed = checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Failed)
+            .count();
+        out.detail = format!(
+            "{id}: {} configuration check(s), {failed} mismatch(es)",
+            checks.len() - 1
+        );
+        Ok(Validation {
+            output: out,
+            checks,
+            canary: None,
+        })
+    }
+}
+
+/// Delete one scratch resource of this kind.
+fn delete<'a>(
+    r: &'a ScratchResource,
+    clients: &'a Clients,
+) -> BoxFuture<'a, Result<DeleteOutcome, StageError>> {
+    Box::pin(async move {
+        let rds = clients.in_region(&r.region).rds;
+        let existed = match r.rtype.as_str() {
+            RT_INSTANCE => api::delete_instance(&rds, &r.id, true).await?,
+            RT_SNAPSHOT => api::delete_snapshot(&rds, &r.id).await?,
+            other => {
+                return Err(StageError::Failed(format!(
+                    "rds-instance cannot delete a `{other}`"
+                )));
+            }
+        };
+        Ok(if existed {
+            DeleteOutcome::Deleted
+        } else {
+            DeleteOutcome::AlreadyGone
+        })
+    })
+}
+
+/// A tagged resource, if it carries a run id.
+pub(crate) fn tagged(
+    kind: &str,
+    rtype: &str,
+    id: &str,
+    region: &str,
+    parent: Option<String>,
+    tags: &[(String, String)],
+) -> Option<Tagged> {
+    let get = |k: &str| {
+        tags.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let run_id = get(TAG_RUN_ID)?;
+    Some(Tagged {
+        resource: ScratchResource {
+            kind: kind.to_string(),
+            rtype: rtype.to_string(),
+            id: id.to_string(),
+            region: region.to_string(),
+            parent,
+            target: get(TAG_TARGET).unwrap_or_default(),
+            service: Some(Service::Rds),
+        },
+        run_id,
+        expires_at: get(TAG_EXPIRES_AT).and_then(|t| {
+            OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
+        }),
+    })
+}
+
+/// Scratch instances (outside clusters) and DB snapshots carrying the run tag.
+fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>, StageError>> {
+    Box::pin(async move {
+        let rds = clients.rds();
+        let region = clients.region();
+        let mut found = Vec::new();
+        // Every scratch resource firedrill creates starts so; the tag decides.
+        for i in api::list_instances(rds).await? {
+            if i.cluster.is_none() && i.id.starts_with("firedrill-") {
+                found.extend(tagged(KIND.name, RT_INSTANCE, &i.id, region, None, &i.tags));
+            }
+        }
+        for s in api::list_snapshots(rds, None, Some("manual")).await? {
+            let kept = s.tags.iter().any(|(k, v)| k == TAG_KEEP && v == "true");
+            if s.id.starts_with("firedrill-") && !kept {
+                found.extend(tagged(KIND.name, RT_SNAPSHOT, &s.id, region, None, &s.tags));
+            }
+        }
+        Ok(found)
+    })
+}
+
+/// Clock and policy for waits outside a stage (deleting, reaping).
+pub(crate) fn cleanup_wait() -> (Clock, PollPolicy) {
+    (
+        Clock::system(),
+        PollPolicy::with_deadline(Duration::from_mins(30)),
+    )
+}
+
+#[cfg(test)]
+mod stage_tests;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,316 @@
+//! The `rds-instance` keys of a `[[targets]]` table, and their validation.
+//! The identifier and region checks are shared with `rds-cluster`.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use crate::aws::rds::RestorePoint;
+use crate::scenario::Diagnostic;
+use crate::scenario::raw::Spanned;
+
+/// `kind = "rds-instance"`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRdsInstance {
+    /// The DB instance identifier the drill protects.
+    pub instance: Spanned<String>,
+    #[serde(default)]
+    pub backup: RawBackup,
+    pub fault: Option<RawFault>,
+    #[serde(default)]
+    pub restore: RawRestore,
+    #[serde(default)]
+    pub validate: RawValidate,
+    /// Keep the drill's own snapshots after the run (default false).
+    pub keep_snapshots: Option<bool>,
+}
+
+/// `[targets.backup]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackup {
+    /// `snapshot` (default): a manual snapshot named after the run.
+    /// `latest-automated`: the newest automated snapshot (nothing created).
+    /// `point-in-time`: restore to a point in time, no snapshot.
+    pub method: Option<Spanned<String>>,
+    /// For `point-in-time`: an RFC 3339 time or `latest` (default).
+    pub restore_time: Option<Spanned<String>>,
+}
+
+/// `[targets.fault]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    /// `reboot`, `reboot-failover`, `stop`, `delete` or `none`.
+    pub action: Spanned<String>,
+}
+
+/// `[targets.restore]`: settings of the scratch instance. Unset keys copy
+/// the source's settings (subnet group, parameter group and security groups
+/// only in the source's region).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRestore {
+    pub instance_class: Option<String>,
+    pub subnet_group: Option<String>,
+    pub parameter_group: Option<String>,
+    pub security_groups: Option<Vec<String>>,
+    pub storage_type: Option<Spanned<String>>,
+    pub multi_az: Option<bool>,
+    /// Copy the snapshot to this region and restore there.
+    pub dr_region: Option<Spanned<String>>,
+}
+
+/// `[targets.validate]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawValidate {
+    /// Compare the restored instance's tags with the source's (default true).
+    pub compare_tags: Option<bool>,
+}
+
+/// How the backup is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackupMethod {
+    Snapshot,
+    LatestAutomated,
+    PointInTime(RestorePoint),
+}
+
+/// The fault to inject on the source instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    Reboot,
+    RebootFailover,
+    Stop,
+    Delete,
+}
+
+pub const BACKUP_METHODS: &[&str] = &["snapshot", "latest-automated", "point-in-time"];
+pub const FAULT_ACTIONS: &[&str] = &["reboot", "reboot-failover", "stop", "delete", "none"];
+const STORAGE_TYPES: &[&str] = &[
+    "standard",
+    "gp2",
+    "gp3",
+    "io1",
+    "io2",
+    "aurora",
+    "aurora-iopt1",
+];
+
+/// Push "unknown X" with a suggestion or the list of allowed values.
+pub fn one_of(value: &Spanned<String>, what: &str, allowed: &[&str], diags: &mut Vec<Diagnostic>) {
+    let v = value.get_ref();
+    let d = Diagnostic::new(format!("unknown {what} `{v}`"))
+        .at(value.span())
+        .label(format!("unknown {what}"));
+    diags.push(match crate::scenario::suggest::did_you_mean(v, allowed) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d.help(format!(
+            "expected one of {}",
+            allowed
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    });
+}
+
+/// Validate a DB instance or cluster identifier against RDS's rules.
+pub fn identifier(name: &Spanned<String>, what: &str, diags: &mut Vec<Diagnostic>) {
+    let n = name.get_ref();
+    let ok = (1..=63).contains(&n.len())
+        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && n.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && !n.ends_with('-')
+        && !n.contains("--");
+    if !ok {
+        diags.push(
+            Diagnostic::new(format!("invalid DB {what} identifier `{n}`"))
+                .at(name.span())
+                .label(format!("not a valid DB {what} identifier"))
+                .help("identifiers are 1-63 letters, digits or hyphens, start with a letter, and have no trailing or double hyphen"),
+        );
+    }
+}
+
+/// Validate a region name such as `us-west-2`.
+pub fn region(name: &Spanned<String>, home: Option<&str>, diags: &mut Vec<Diagnostic>) {
+    let n = name.get_ref();
+    let parts: Vec<&str> = n.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+    if !ok {
+        diags.push(
+            Diagnostic::new(format!("invalid region `{n}`"))
+                .at(name.span())
+                .label("not an AWS region name")
+                .help("write a region such as `us-west-2`"),
+        );
+    } else if home == Some(n.as_str()) {
+        diags.push(
+            Diagnostic::new(format!("`dr_region` is `{n}`, the source's own region"))
+                .at(name.span())
+                .label("same region as the source")
+                .help("name another region, or remove `dr_region` to restore in place"),
+        );
+    }
+}
+
+/// Validate the backup method and its restore time.
+pub fn backup_method(raw: &RawBackup, diags: &mut Vec<Diagnostic>) -> BackupMethod {
+    let method = match raw.method.as_ref().map(|m| (m, m.get_ref().as_str())) {
+        None | Some((_, "snapshot")) => BackupMethod::Snapshot,
+        Some((_, "latest-automated")) => BackupMethod::LatestAutomated,
+        Some((_, "point-in-time")) => BackupMethod::PointInTime(RestorePoint::Latest),
+        Some((m, _)) => {
+            one_of(m, "backup method", BACKUP_METHODS, diags);
+            BackupMethod::Snapshot
+        }
+    };
+    match (&raw.restore_time, method) {
+        (None, m) => m,
+        (Some(t), BackupMethod::PointInTime(_)) => {
+            let v = t.get_ref();
+            if v == "latest" {
+                BackupMethod::PointInTime(RestorePoint::Latest)
+            } else {
+                match OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339) {
+                    Ok(at) => BackupMethod::PointInTime(RestorePoint::At(at)),
+                    Err(e) => {
+                        diags.push(
+                            Diagnostic::new(format!("`restore_time` `{v}` is not an RFC 3339 time: {e}"))
+                                .at(t.span())
+                                .label("not a time")
+                                .help("write e.g. `restore_time = \"2026-01-31T12:00:00Z\"`, or `\"latest\"`"),
+                        );
+                        method
+                    }
+                }
+            }
+        }
+        (Some(t), m) => {
+            diags.push(
+                Diagnostic::new("`restore_time` applies only to `method = \"point-in-time\"`")
+                    .at(t.span())
+                    .label("not used by this backup method")
+                    .help("remove `restore_time`, or set `method = \"point-in-time\"`"),
+            );
+            m
+        }
+    }
+}
+
+/// Validate the fault.
+pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
+    let Some(raw) = raw else {
+        return Fault::None;
+    };
+    match raw.action.get_ref().as_str() {
+        "none" => Fault::None,
+        "reboot" => Fault::Reboot,
+        "reboot-failover" => Fault::RebootFailover,
+        "stop" => Fault::Stop,
+        "delete" => Fault::Delete,
+        _ => {
+            one_of(&raw.action, "fault action", FAULT_ACTIONS, diags);
+            Fault::None
+        }
+    }
+}
+
+/// Validate a storage type override.
+pub fn storage_type(raw: Option<&Spanned<String>>, diags: &mut Vec<Diagnostic>) {
+    if let Some(t) = raw
+        && !STORAGE_TYPES.contains(&t.get_ref().as_str())
+    {
+        one_of(t, "storage type", STORAGE_TYPES, diags);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn errors(target: &str) -> String {
+        let text = format!(
+            "name = \"t\"\n[environment]\nregion = \"us-east-1\"\n[objectives]\nrto = \"30m\"\nrpo = \"15m\"\n\n[[targets]]\nname = \"db\"\n{target}"
+        );
+        match crate::scenario::parse(Path::new("t.toml"), &text) {
+            Ok(_) => String::new(),
+            Err(e) => e.render(),
+        }
+    }
+
+    #[test]
+    fn example_scenarios_are_valid() {
+        for f in ["rds-instance.toml", "rds-cluster.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scenarios")
+                .join(f);
+            if let Err(e) = crate::scenario::load(&path) {
+                panic!("{}", e.render());
+            }
+        }
+    }
+
+    #[test]
+    fn misspelt_method_and_fault_get_suggestions_with_location() {
+        let out = errors(
+            "kind = \"rds-instance\"\ninstance = \"orders-db\"\n[targets.backup]\nmethod = \"snapshots\"\n[targets.fault]\naction = \"reboot-failovr\"\n",
+        );
+        assert!(out.contains("unknown backup method `snapshots`"), "{out}");
+        assert!(out.contains("did you mean `snapshot`?"), "{out}");
+        assert!(
+            out.contains("unknown fault action `reboot-failovr`"),
+            "{out}"
+        );
+        assert!(out.contains("did you mean `reboot-failover`?"), "{out}");
+        assert!(out.contains("t.toml:13:"), "{out}");
+    }
+
+    #[test]
+    fn bad_identifier_time_and_combinations_are_reported() {
+        let out = errors(
+            "kind = \"rds-instance\"\ninstance = \"9-orders--db\"\n[targets.backup]\nmethod = \"point-in-time\"\nrestore_time = \"yesterday\"\n[targets.fault]\naction = \"delete\"\n[targets.restore]\ndr_region = \"mars\"\n",
+        );
+        for needle in [
+            "invalid DB instance identifier `9-orders--db`",
+            "`restore_time` `yesterday` is not an RFC 3339 time",
+            "fault `delete` needs `method = \"snapshot\"`",
+            "invalid region `mars`",
+            "`dr_region` needs a snapshot to copy",
+        ] {
+            assert!(out.contains(needle), "missing {needle}:\n{out}");
+        }
+    }
+
+    #[test]
+    fn restore_time_needs_point_in_time_and_cluster_fault_is_checked() {
+        let out = errors(
+            "kind = \"rds-instance\"\ninstance = \"orders-db\"\n[targets.backup]\nrestore_time = \"latest\"\n",
+        );
+        assert!(
+            out.contains("applies only to `method = \"point-in-time\"`"),
+            "{out}"
+        );
+        let out = errors(
+            "kind = \"rds-cluster\"\ncluster = \"orders\"\n[targets.fault]\naction = \"failovr\"\n",
+        );
+        assert!(out.contains("did you mean `failover`?"), "{out}");
+        let ok = errors(
+            "kind = \"rds-instance\"\ninstance = \"orders-db\"\n[targets.backup]\nmethod = \"point-in-time\"\nrestore_time = \"2026-01-31T12:00:00Z\"\n",
+        );
+        assert_eq!(ok, "");
+    }
+}
