@@ -245,14 +245,18 @@ impl PollPolicy {
         }
     }
 
+    /// The error budget after `elapsed`: max(1 s, 1% of elapsed).
+    pub fn budget(&self, elapsed: Duration) -> Duration {
+        Duration::from_secs(1).max(elapsed / 100)
+    }
+
     /// The next interval after `previous`, given the stage has run for
     /// `elapsed`: doubling from `initial` toward `cap`, but never longer than
     /// max(1 s, 1% of elapsed), so the error bound stays within that budget.
     pub fn next_interval(&self, previous: Option<Duration>, elapsed: Duration) -> Duration {
         let backoff = previous.map_or(self.initial, |p| p.saturating_mul(2));
-        let budget = Duration::from_secs(1).max(elapsed / 100);
         backoff
-            .min(budget)
+            .min(self.budget(elapsed))
             .min(self.cap)
             .max(Duration::from_millis(1))
     }
@@ -316,7 +320,9 @@ where
     let mut states: Vec<(Duration, String)> = Vec::new();
     let mut throttled = false;
     let mut last_state = String::from("unknown");
+    let mut latency_allowance = Duration::ZERO;
     loop {
+        let mut throttled_now = false;
         let probe_start = clock.now();
         probes += 1;
         let seen = probe().await.map_err(PollError::Probe)?;
@@ -341,11 +347,15 @@ where
                 previous_probe_start = Some(probe_start);
                 let next = policy.next_interval(interval, probe_end.since(start));
                 interval = Some(next);
+                // The bound spans this probe, the sleep and the next probe:
+                // leave room for two calls' latency inside the budget.
+                latency_allowance = probe_end.since(probe_start).saturating_mul(2);
             }
             Probe::Throttled => {
                 // Back off past the error budget: being throttled is worse
                 // for the drill than a wider, honestly recorded bound.
                 throttled = true;
+                throttled_now = true;
                 let next = interval
                     .unwrap_or(policy.initial)
                     .saturating_mul(2)
@@ -360,9 +370,13 @@ where
                 last_state,
             });
         }
-        let wait = interval
-            .unwrap_or(policy.initial)
-            .min(policy.deadline.checked_sub(elapsed).unwrap());
+        let mut wait = interval.unwrap_or(policy.initial);
+        if !throttled_now {
+            wait = wait
+                .min(policy.budget(elapsed).saturating_sub(latency_allowance))
+                .max(Duration::from_millis(1));
+        }
+        let wait = wait.min(policy.deadline.saturating_sub(elapsed));
         clock.sleep(wait).await;
     }
 }

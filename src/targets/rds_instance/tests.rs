@@ -136,11 +136,11 @@ async fn restore_wait_measures_true_virtual_time_within_error_bound() {
 }
 
 #[tokio::test]
-async fn slow_describe_calls_widen_the_bound_by_their_latency_only() {
-    // The bound spans the last two probes, so each call's latency adds to
-    // the polling interval (which alone keeps to the 1% budget).
+async fn slow_describe_calls_stay_within_the_budget() {
+    // The bound spans the last two probes; the poller shortens its sleep by
+    // their latency so the whole bound keeps to max(1 s, 1%).
     let (measured, polled) = measure_restore(LATENCY).await;
-    let budget = Duration::from_secs(1).max(measured / 100) + 2 * LATENCY;
+    let budget = Duration::from_secs(1).max(measured / 100);
     assert!(
         polled.error_bound <= budget,
         "bound {:?} over budget {budget:?}",
