@@ -122,7 +122,7 @@ pub struct Objectives {
 }
 
 /// How the run as a whole behaves.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RunSettings {
     /// Abort the drill (and clean up) past this wall time.
     pub max_duration: Option<Duration>,
@@ -132,6 +132,9 @@ pub struct RunSettings {
     pub scratch_ttl: Duration,
     /// Deadline for any single wait (restore becoming available, ...).
     pub stage_timeout: Duration,
+    /// Warn when RTO grew by more than this share over the median of the
+    /// last runs of the scenario.
+    pub regression_threshold: f64,
 }
 
 impl Default for RunSettings {
@@ -141,6 +144,7 @@ impl Default for RunSettings {
             max_concurrency: 4,
             scratch_ttl: Duration::from_hours(6),
             stage_timeout: Duration::from_hours(1),
+            regression_threshold: 0.5,
         }
     }
 }

@@ -104,6 +104,9 @@ pub struct RawRun {
     pub scratch_ttl: Option<HumanDuration>,
     /// Deadline for any single wait, e.g. a restore becoming available (default 1h).
     pub stage_timeout: Option<HumanDuration>,
+    /// Warn when a target's RTO grew by more than this share over the median
+    /// of its last runs (default 0.5 = 50%).
+    pub regression_threshold: Option<Spanned<f64>>,
 }
 
 /// The common keys of a target table.
