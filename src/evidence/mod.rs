@@ -5,6 +5,8 @@
 
 mod keys;
 mod manifest;
+#[cfg(test)]
+mod tests;
 mod verify;
 
 pub use keys::{

@@ -2,6 +2,10 @@
 //! Reporters never call AWS; the runner never formats output.
 
 pub mod artifacts;
+#[cfg(test)]
+pub(crate) mod fixture;
+#[cfg(test)]
+mod format_tests;
 pub mod html;
 pub mod json;
 pub mod junit;

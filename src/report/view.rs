@@ -147,8 +147,8 @@ pub(crate) fn time(t: OffsetDateTime) -> String {
 fn measured(m: Option<&Measured>, objective: Duration) -> MeasuredView {
     match m {
         None => MeasuredView {
-            measured: "not measured".into(),
-            error: "-".into(),
+            measured: "-".into(),
+            error: String::new(),
             objective: human(objective),
             status: "NOT MEASURED".into(),
             status_class: "fail".into(),
