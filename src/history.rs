@@ -115,7 +115,7 @@ fn median(values: &mut [u64]) -> Option<u64> {
     }
     values.sort_unstable();
     let mid = values.len() / 2;
-    Some(if values.len() % 2 == 0 {
+    Some(if values.len().is_multiple_of(2) {
         u64::midpoint(values[mid - 1], values[mid])
     } else {
         values[mid]
@@ -339,51 +339,6 @@ pub fn trend_svg(entries: &[&HistoryEntry], measure: &str) -> String {
     svg
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(run: &str, rto: u64) -> HistoryEntry {
-        HistoryEntry {
-            scenario: "s".into(),
-            run_id: run.into(),
-            time: time::macros::datetime!(2026-01-01 0:00 UTC),
-            verdict: Verdict::Passed,
-            targets: vec![TargetHistory {
-                name: "data".into(),
-                rto_ms: Some(rto),
-                rpo_ms: Some(100),
-                rto_objective_ms: 120_000,
-                rpo_objective_ms: 30_000,
-            }],
-        }
-    }
-
-    #[test]
-    fn median_of_even_and_odd() {
-        assert_eq!(median(&mut [3, 1, 2]), Some(2));
-        assert_eq!(median(&mut [4, 1, 2, 3]), Some(2));
-        assert_eq!(median(&mut []), None);
-    }
-
-    #[test]
-    fn trend_table_has_one_row_per_run() {
-        let h = vec![entry("a", 1000), entry("b", 1200), entry("c", 900)];
-        let table = trend_table(&h, Some("s"));
-        assert_eq!(table.matches("│ s ").count(), 3, "{table}");
-        assert_eq!(trend_table(&h, Some("other")), "no runs recorded yet\n");
-    }
-
-    #[test]
-    fn svg_has_one_point_per_run() {
-        let h = [entry("a", 1000), entry("b", 1200), entry("c", 900)];
-        let refs: Vec<&HistoryEntry> = h.iter().collect();
-        let svg = trend_svg(&refs, "rto");
-        assert_eq!(svg.matches("class=\"rto-point\"").count(), 3);
-        assert_eq!(svg.matches("class=\"objective-line\"").count(), 1);
-    }
-}
-
 /// File name of the index page inside the reports directory.
 pub const INDEX_FILE: &str = "index.html";
 
@@ -442,4 +397,49 @@ pub fn write_index<W: Write>(
         context! { scenarios => scenarios, runs => runs },
         out,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(run: &str, rto: u64) -> HistoryEntry {
+        HistoryEntry {
+            scenario: "s".into(),
+            run_id: run.into(),
+            time: time::macros::datetime!(2026-01-01 0:00 UTC),
+            verdict: Verdict::Passed,
+            targets: vec![TargetHistory {
+                name: "data".into(),
+                rto_ms: Some(rto),
+                rpo_ms: Some(100),
+                rto_objective_ms: 120_000,
+                rpo_objective_ms: 30_000,
+            }],
+        }
+    }
+
+    #[test]
+    fn median_of_even_and_odd() {
+        assert_eq!(median(&mut [3, 1, 2]), Some(2));
+        assert_eq!(median(&mut [4, 1, 2, 3]), Some(2));
+        assert_eq!(median(&mut []), None);
+    }
+
+    #[test]
+    fn trend_table_has_one_row_per_run() {
+        let h = vec![entry("a", 1000), entry("b", 1200), entry("c", 900)];
+        let table = trend_table(&h, Some("s"));
+        assert_eq!(table.matches("│ s ").count(), 3, "{table}");
+        assert_eq!(trend_table(&h, Some("other")), "no runs recorded yet\n");
+    }
+
+    #[test]
+    fn svg_has_one_point_per_run() {
+        let h = [entry("a", 1000), entry("b", 1200), entry("c", 900)];
+        let refs: Vec<&HistoryEntry> = h.iter().collect();
+        let svg = trend_svg(&refs, "rto");
+        assert_eq!(svg.matches("class=\"rto-point\"").count(), 3);
+        assert_eq!(svg.matches("class=\"objective-line\"").count(), 1);
+    }
 }

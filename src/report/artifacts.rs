@@ -58,7 +58,10 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
                 .join("/");
-            if !rel.ends_with(".tmp") {
+            if !Path::new(&rel)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("tmp"))
+            {
                 out.push(rel);
             }
         }

@@ -51,7 +51,7 @@ pub(crate) const SCENARIO_TEXT: &str = "name = \"orders-drill\"\ncontrols = [\"S
 /// The fixed report.
 pub(crate) fn report() -> Report {
     let objectives = ObjectivesInfo {
-        rto: Duration::from_secs(120),
+        rto: Duration::from_mins(2),
         rpo: Duration::from_secs(30),
     };
     let mut backup = stage(

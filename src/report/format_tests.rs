@@ -1,4 +1,4 @@
-//! Every format rendered from the fixed report: insta snapshots, the JUnit
+//! Every format rendered from the fixed report: insta snapshots, the `JUnit`
 //! output parsed back, the HTML checked for self-containment and one
 //! timeline bar per timed stage.
 

@@ -67,7 +67,7 @@ fn objective_case(
     case
 }
 
-/// Build the JUnit report.
+/// Build the `JUnit` report.
 pub fn build(report: &Report) -> quick_junit::Report {
     let mut junit = quick_junit::Report::new(format!("firedrill {}", report.scenario.name));
     junit.set_time(report.duration);

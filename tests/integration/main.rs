@@ -4,4 +4,5 @@
 
 mod support;
 
+mod evidence;
 mod s3_drill;
