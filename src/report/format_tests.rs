@@ -195,3 +195,32 @@ fn regression_warning_when_rto_grows_past_the_threshold() {
     assert!(regressions_in(&history, "orders-drill", &r.targets, 1.0, 5).is_empty());
     assert!(regressions_in(&history, "other", &r.targets, 0.5, 5).is_empty());
 }
+
+#[test]
+fn regressions_read_the_history_file() {
+    use crate::history::{HistoryEntry, append, read, regressions};
+    let dir = tempfile::tempdir().unwrap();
+    let r = fixture::report();
+    assert!(regressions(dir.path(), "orders-drill", &r.targets, 0.5, 5).is_empty());
+    for rto in [1_000, 1_100, 900] {
+        let mut e = HistoryEntry::from_report(&r);
+        e.targets[0].rto_ms = Some(rto);
+        append(dir.path(), &e).unwrap();
+    }
+    // A torn last line (crash mid-write) is skipped, not fatal.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join(crate::history::FILE))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"scenario\":"))
+        .unwrap();
+    assert_eq!(read(dir.path()).unwrap().len(), 3);
+    let found = regressions(dir.path(), "orders-drill", &r.targets, 0.5, 5);
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0]
+            .message
+            .contains("median 1.0s of the last 3 run(s)"),
+        "{}",
+        found[0].message
+    );
+}

@@ -287,3 +287,17 @@ fn unknown_control_id_is_a_diagnostic_with_a_suggestion() {
     );
     assert!(all.contains("bad-controls.toml:3:"), "{all}");
 }
+
+#[test]
+fn regression_threshold_out_of_range_is_a_diagnostic() {
+    let ws = Workspace::new();
+    let text = format!(
+        "{}\n[run]\nregression_threshold = -0.5\n",
+        scenario("bad-threshold", "some-bucket")
+    );
+    let file = ws.scenario("bad-threshold", &text);
+    let out = ws.firedrill().arg("validate").arg(&file).run();
+    out.code(2);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains("`regression_threshold` is -0.5"), "{all}");
+}
