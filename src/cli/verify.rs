@@ -1,5 +1,6 @@
 //! `firedrill verify RUN_DIR`: check a run's evidence bundle.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -34,23 +35,31 @@ pub(crate) fn verify(args: VerifyArgs) -> u8 {
     };
     match evidence::verify(&args.run_dir, pinned.as_ref()) {
         Ok(v) => {
-            println!(
+            // Write errors (a closed pipe) must not turn a verified bundle
+            // into a crash.
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
                 "verified: {} artifact(s) of run {} ({})",
                 v.artifacts, v.manifest.run_id, v.manifest.scenario
             );
-            match (&v.signed_by, v.key_pinned) {
-                (Some(f), true) => println!("signature: valid, by the given key {f}"),
-                (Some(f), false) => println!(
+            let _ = match (&v.signed_by, v.key_pinned) {
+                (Some(f), true) => writeln!(out, "signature: valid, by the given key {f}"),
+                (Some(f), false) => writeln!(
+                    out,
                     "signature: valid, by the key recorded in the manifest {f} (pass --public-key to pin it)"
                 ),
-                (None, _) => println!("signature: none (manifest not signed)"),
-            }
-            match &v.chained_to {
-                Some(p) => println!("chain: previous run {p}'s manifest matches"),
-                None => println!("chain: first run of this scenario with a manifest"),
-            }
+                (None, _) => writeln!(out, "signature: none (manifest not signed)"),
+            };
+            let _ = match &v.chained_to {
+                Some(p) => writeln!(out, "chain: previous run {p}'s manifest matches"),
+                None => writeln!(out, "chain: first run of this scenario with a manifest"),
+            };
             for f in &v.unlisted {
-                println!("note: {f} was added after the manifest and is not covered");
+                let _ = writeln!(
+                    out,
+                    "note: {f} was added after the manifest and is not covered"
+                );
             }
             0
         }

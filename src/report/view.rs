@@ -140,8 +140,15 @@ pub(crate) struct RequestView {
     pub request_id: String,
 }
 
+/// UTC time to the millisecond, the precision every timing has.
 pub(crate) fn time(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&fmt)
+        .or_else(|_| t.format(&Rfc3339))
+        .unwrap_or_default()
 }
 
 fn measured(m: Option<&Measured>, objective: Duration) -> MeasuredView {
