@@ -288,6 +288,7 @@ pub(crate) fn report() -> Report {
             operator: "operator@drill-host".into(),
             scenario_text: SCENARIO_TEXT.into(),
             timing_source: "emulated".into(),
+            scenario_text_redacted: false,
         },
         controls: vec!["SOC2-A1.3".into(), "ISO27001-A.8.13".into()],
     }

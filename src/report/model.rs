@@ -57,6 +57,10 @@ pub struct Provenance {
     pub scenario_text: String,
     /// `real`, `emulated` or `mixed`: how the timings were measured.
     pub timing_source: String,
+    /// True when URL userinfo (`user:password@`) was removed from
+    /// `scenario_text`; the SHA-256 is that of the file as read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scenario_text_redacted: bool,
 }
 
 impl Provenance {
@@ -86,6 +90,28 @@ impl Report {
     }
 }
 
+/// Remove `user:password@` from every URL in a text (a scenario file).
+/// Returns the text and whether anything was removed.
+pub fn redact_userinfo(text: &str) -> (String, bool) {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut changed = false;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let end = rest
+            .find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | ' ' | '\n' | '\r' | '\t'))
+            .unwrap_or(rest.len());
+        if let Some(at) = rest[..end].rfind('@') {
+            out.push_str("***@");
+            rest = &rest[at + 1..];
+            changed = true;
+        }
+    }
+    out.push_str(rest);
+    (out, changed)
+}
+
 /// Remove `user:password@` from a URL so it can be shown.
 pub fn strip_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -112,6 +138,19 @@ mod tests {
             "http://127.0.0.1:4566"
         );
         assert_eq!(strip_userinfo("no-scheme"), "no-scheme");
+    }
+
+    #[test]
+    fn userinfo_is_redacted_from_scenario_text() {
+        let text = "endpoint_url = \"http://AKIA:s3cret@10.0.0.1:4566/x\"\nrds = \"http://127.0.0.1:5001\"\n";
+        let (red, changed) = super::redact_userinfo(text);
+        assert!(changed);
+        assert!(!red.contains("s3cret") && !red.contains("AKIA"));
+        assert!(red.contains("http://***@10.0.0.1:4566/x"));
+        assert_eq!(
+            super::redact_userinfo("owner = \"a@b.c\""),
+            ("owner = \"a@b.c\"".to_string(), false)
+        );
     }
 }
 

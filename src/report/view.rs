@@ -125,6 +125,7 @@ pub(crate) struct ProvenanceView {
     pub scenario_path: String,
     pub scenario_sha256: String,
     pub scenario_text: String,
+    pub scenario_text_redacted: bool,
     pub account: String,
     pub region: String,
     pub endpoints: Vec<(String, String)>,
@@ -357,6 +358,7 @@ pub(crate) fn build(report: &Report, artifacts: &[ArtifactRef]) -> View {
             scenario_path: report.scenario.path.clone(),
             scenario_sha256: report.scenario.sha256.clone(),
             scenario_text: report.provenance.scenario_text.clone(),
+            scenario_text_redacted: report.provenance.scenario_text_redacted,
             account: report.account_label(),
             region: report.environment.region.clone(),
             endpoints: report

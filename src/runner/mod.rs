@@ -439,10 +439,15 @@ pub async fn run(
             deleted: cleanup.deleted.len() + cleanup.already_gone.len(),
             remaining,
         },
-        provenance: crate::report::Provenance {
-            operator: crate::report::Provenance::operator_here(),
-            scenario_text: scenario.source.text.clone(),
-            timing_source: timing_source.to_string(),
+        provenance: {
+            let (scenario_text, scenario_text_redacted) =
+                crate::report::model::redact_userinfo(&scenario.source.text);
+            crate::report::Provenance {
+                operator: crate::report::Provenance::operator_here(),
+                scenario_text,
+                timing_source: timing_source.to_string(),
+                scenario_text_redacted,
+            }
         },
         controls: scenario.controls.clone(),
     };
