@@ -197,10 +197,7 @@ pub fn trend_table(entries: &[HistoryEntry], scenario: Option<&str>) -> String {
         .iter()
         .filter(|e| scenario.is_none_or(|s| s == e.scenario))
     {
-        let time = e
-            .time
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let time = crate::report::view::time(e.time);
         for t in &e.targets {
             rows += 1;
             b.push_record([

@@ -100,7 +100,7 @@ pub fn redact_userinfo(text: &str) -> (String, bool) {
         out.push_str(&rest[..i + 3]);
         rest = &rest[i + 3..];
         let end = rest
-            .find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | ' ' | '\n' | '\r' | '\t'))
+            .find(['/', '?', '#', '"', '\'', ' ', '\n', '\r', '\t'])
             .unwrap_or(rest.len());
         if let Some(at) = rest[..end].rfind('@') {
             out.push_str("***@");
