@@ -8,7 +8,10 @@
 pub mod aws;
 pub mod canary;
 pub mod cli;
+pub mod controls;
+pub mod evidence;
 pub mod exit;
+pub mod history;
 pub mod ledger;
 pub mod plan;
 pub mod report;

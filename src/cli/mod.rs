@@ -1,9 +1,13 @@
 //! Command line: parse arguments, set up tracing, dispatch, map outcomes to
 //! the documented exit codes. Each command lives in its own file.
 
+mod history;
+mod keygen;
 mod reap;
+mod report;
 mod run;
 mod validate;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +59,15 @@ pub enum Command {
     Schema,
     /// Delete scratch resources that earlier runs left behind.
     Reap(reap::ReapArgs),
+    /// Re-render reports of a run from its report.json, or the index page.
+    Report(report::ReportArgs),
+    /// Check a run's evidence bundle: hashes, signature, chain link.
+    #[command(after_help = verify::EXIT_CODES)]
+    Verify(verify::VerifyArgs),
+    /// Create an Ed25519 key pair for signing evidence manifests.
+    Keygen(keygen::KeygenArgs),
+    /// Show the RTO/RPO trend of earlier runs.
+    History(history::HistoryArgs),
 }
 
 /// Entry point for the binary.
@@ -101,6 +114,10 @@ async fn dispatch(cli: Cli) -> u8 {
             exit::PASSED
         }
         Command::Reap(args) => reap::reap(&cli.reports_dir, args).await,
+        Command::Report(args) => report::report(&cli.reports_dir, args),
+        Command::Verify(args) => verify::verify(args),
+        Command::Keygen(args) => keygen::keygen(args),
+        Command::History(args) => history::history(&cli.reports_dir, args),
     }
 }
 

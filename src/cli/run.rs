@@ -7,6 +7,7 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use crate::exit;
+use crate::report::artifacts::{FileReporter, Format};
 use crate::report::{self, Fanout, Reporter};
 use crate::runner::{self, RunOptions};
 use crate::scenario;
@@ -28,6 +29,14 @@ pub struct RunArgs {
     /// No progress output; the summary table is still printed.
     #[arg(long, short)]
     quiet: bool,
+    /// Extra report formats written into the run directory (repeatable);
+    /// `report.json` is always written.
+    #[arg(long = "format", value_enum)]
+    formats: Vec<Format>,
+    /// Ed25519 key to sign the evidence manifest: a key file from
+    /// `firedrill keygen`, or the base64 key itself.
+    #[arg(long, env = "FIREDRILL_SIGNING_KEY", hide_env_values = true)]
+    signing_key: Option<String>,
 }
 
 pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
@@ -35,6 +44,18 @@ pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
         Ok(s) => s,
         Err(e) => {
             super::validate::print_scenario_error(&e);
+            return exit::INVALID_SCENARIO;
+        }
+    };
+    let signing_key = match args
+        .signing_key
+        .as_deref()
+        .map(crate::evidence::load_signing_key)
+    {
+        None => None,
+        Some(Ok(k)) => Some(k),
+        Some(Err(e)) => {
+            eprintln!("firedrill: {e}");
             return exit::INVALID_SCENARIO;
         }
     };
@@ -68,6 +89,13 @@ pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
     let reporters: Vec<Box<dyn Reporter>> = vec![
         Box::new(report::progress::Progress::new(args.quiet)),
         Box::new(report::json::JsonReporter),
+        Box::new(FileReporter::new(
+            args.formats
+                .iter()
+                .copied()
+                .filter(|f| *f != Format::Json)
+                .collect(),
+        )),
     ];
     let fanout = Fanout::new(reporters);
     match runner::run(scenario, options, fanout.clone()).await {
@@ -80,6 +108,34 @@ pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
             );
             for e in fanout.errors() {
                 eprintln!("firedrill: a report could not be written: {e}");
+            }
+            if let Err(e) = crate::history::append(
+                reports_dir,
+                &crate::history::HistoryEntry::from_report(&outcome.report),
+            ) {
+                eprintln!("firedrill: cannot append to the run history: {e}");
+            }
+            match crate::evidence::seal(
+                &outcome.run_dir,
+                &outcome.report.scenario.name,
+                &outcome.report.run_id,
+                signing_key.as_ref(),
+            ) {
+                Ok(m) => println!(
+                    "evidence: {} ({} files{}{})",
+                    outcome
+                        .run_dir
+                        .join(crate::evidence::MANIFEST_FILE)
+                        .display(),
+                    m.artifacts.len(),
+                    m.signing
+                        .as_ref()
+                        .map_or(String::new(), |s| format!(", signed {}", s.fingerprint)),
+                    m.previous
+                        .as_ref()
+                        .map_or(String::new(), |p| format!(", chained to {}", p.run_id)),
+                ),
+                Err(e) => eprintln!("firedrill: cannot write the evidence manifest: {e}"),
             }
             outcome.report.exit_code
         }

@@ -1,16 +1,28 @@
 //! Reports: the model, the reporter fan-out, and one module per format.
 //! Reporters never call AWS; the runner never formats output.
 
+pub mod artifacts;
+#[cfg(test)]
+pub(crate) mod fixture;
+#[cfg(test)]
+mod format_tests;
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod markdown;
 pub mod model;
 pub mod progress;
 pub mod terminal;
+pub(crate) mod timeline;
+pub(crate) mod view;
+
+pub use view::ArtifactRef;
 
 use std::sync::{Arc, Mutex};
 
 pub use model::{
-    CleanupReport, EnvironmentInfo, MeasureMethod, Measured, ObjectivesInfo, Outcome, Report,
-    SCHEMA_VERSION, ScenarioInfo, Stage, StageRecord, TargetReport, Verdict,
+    CleanupReport, EnvironmentInfo, MeasureMethod, Measured, ObjectivesInfo, Outcome, Provenance,
+    Report, SCHEMA_VERSION, ScenarioInfo, Stage, StageRecord, TargetReport, Verdict,
 };
 
 use crate::runner::Event;

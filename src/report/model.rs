@@ -39,6 +39,119 @@ pub struct Report {
     /// Findings about the run as a whole (guards, environment, cleanup).
     pub findings: Vec<Finding>,
     pub cleanup: CleanupReport,
+    /// Who ran what, where, from which file: for auditors.
+    #[serde(default)]
+    pub provenance: Provenance,
+    /// Compliance control ids (catalogue ids) this drill gives evidence for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controls: Vec<String>,
+}
+
+/// Where a report came from. Never holds secrets: endpoint URLs have their
+/// userinfo removed and no environment value is copied.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// `user@host` of whoever ran the drill.
+    pub operator: String,
+    /// The scenario file exactly as it was read (its SHA-256 is in `scenario`).
+    pub scenario_text: String,
+    /// `real`, `emulated` or `mixed`: how the timings were measured.
+    pub timing_source: String,
+    /// True when URL userinfo (`user:password@`) was removed from
+    /// `scenario_text`; the SHA-256 is that of the file as read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scenario_text_redacted: bool,
+}
+
+impl Provenance {
+    /// `user@host` for this process: `USER` (or `LOGNAME`) and the kernel's
+    /// host name. Only these two values are read, never other variables.
+    pub fn operator_here() -> String {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".to_string());
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unknown-host".to_string());
+        format!("{user}@{host}")
+    }
+}
+
+impl Report {
+    /// The account the drill ran in, for people: the id, or `emulator`.
+    pub fn account_label(&self) -> String {
+        match (&self.environment.account_id, self.environment.emulated) {
+            (_, true) => "emulator".to_string(),
+            (Some(id), false) => id.clone(),
+            (None, false) => "unknown".to_string(),
+        }
+    }
+}
+
+/// Remove `user:password@` from every URL in a text (a scenario file).
+/// Returns the text and whether anything was removed.
+pub fn redact_userinfo(text: &str) -> (String, bool) {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut changed = false;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let end = rest
+            .find(['/', '?', '#', '"', '\'', ' ', '\n', '\r', '\t'])
+            .unwrap_or(rest.len());
+        if let Some(at) = rest[..end].rfind('@') {
+            out.push_str("***@");
+            rest = &rest[at + 1..];
+            changed = true;
+        }
+    }
+    out.push_str(rest);
+    (out, changed)
+}
+
+/// Remove `user:password@` from a URL so it can be shown.
+pub fn strip_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("{scheme}://{host}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_userinfo;
+
+    #[test]
+    fn userinfo_is_stripped_from_endpoints() {
+        assert_eq!(
+            strip_userinfo("http://key:secret@127.0.0.1:4566/x?y"),
+            "http://127.0.0.1:4566/x?y"
+        );
+        assert_eq!(
+            strip_userinfo("http://127.0.0.1:4566"),
+            "http://127.0.0.1:4566"
+        );
+        assert_eq!(strip_userinfo("no-scheme"), "no-scheme");
+    }
+
+    #[test]
+    fn userinfo_is_redacted_from_scenario_text() {
+        let text = "endpoint_url = \"http://AKIA:s3cret@10.0.0.1:4566/x\"\nrds = \"http://127.0.0.1:5001\"\n";
+        let (red, changed) = super::redact_userinfo(text);
+        assert!(changed);
+        assert!(!red.contains("s3cret") && !red.contains("AKIA"));
+        assert!(red.contains("http://***@10.0.0.1:4566/x"));
+        assert_eq!(
+            super::redact_userinfo("owner = \"a@b.c\""),
+            ("owner = \"a@b.c\"".to_string(), false)
+        );
+    }
 }
 
 /// Which scenario ran.

@@ -393,6 +393,29 @@ pub async fn run(
     } else {
         exit::OBJECTIVES_MISSED
     };
+    run_findings.extend(crate::history::regressions(
+        &options.reports_dir,
+        &scenario.name,
+        &targets,
+        scenario.run.regression_threshold,
+        crate::history::REGRESSION_WINDOW,
+    ));
+    let timing_source = {
+        let stages = targets.iter().flat_map(|t| t.stages.iter());
+        let (mut real, mut emulated) = (false, false);
+        for s in stages {
+            if s.emulated {
+                emulated = true;
+            } else {
+                real = true;
+            }
+        }
+        match (real, emulated) {
+            (true, true) => "mixed",
+            (false, true) => "emulated",
+            _ => "real",
+        }
+    };
     let finished = clock.now();
     let env = &scenario.environment;
     let report = Report {
@@ -412,8 +435,12 @@ pub async fn run(
             endpoints: Service::ALL
                 .iter()
                 .filter_map(|s| {
-                    env.endpoint(*s)
-                        .map(|u| (s.as_str().to_string(), u.to_string()))
+                    env.endpoint(*s).map(|u| {
+                        (
+                            s.as_str().to_string(),
+                            crate::report::model::strip_userinfo(u),
+                        )
+                    })
                 })
                 .collect(),
             account_id,
@@ -436,6 +463,17 @@ pub async fn run(
             deleted: cleanup.deleted.len() + cleanup.already_gone.len(),
             remaining,
         },
+        provenance: {
+            let (scenario_text, scenario_text_redacted) =
+                crate::report::model::redact_userinfo(&scenario.source.text);
+            crate::report::Provenance {
+                operator: crate::report::Provenance::operator_here(),
+                scenario_text,
+                timing_source: timing_source.to_string(),
+                scenario_text_redacted,
+            }
+        },
+        controls: scenario.controls.clone(),
     };
     events.emit(&Event::RunFinished {
         report: Box::new(report.clone()),

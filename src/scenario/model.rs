@@ -122,7 +122,7 @@ pub struct Objectives {
 }
 
 /// How the run as a whole behaves.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RunSettings {
     /// Abort the drill (and clean up) past this wall time.
     pub max_duration: Option<Duration>,
@@ -134,6 +134,9 @@ pub struct RunSettings {
     pub stage_timeout: Duration,
     /// Abort the whole drill as soon as one target fails.
     pub abort_on_failure: bool,
+    /// Warn when RTO grew by more than this share over the median of the
+    /// last runs of the scenario.
+    pub regression_threshold: f64,
 }
 
 impl Default for RunSettings {
@@ -144,6 +147,7 @@ impl Default for RunSettings {
             scratch_ttl: Duration::from_hours(6),
             stage_timeout: Duration::from_hours(1),
             abort_on_failure: false,
+            regression_threshold: 0.5,
         }
     }
 }

@@ -106,6 +106,9 @@ pub struct RawRun {
     pub stage_timeout: Option<HumanDuration>,
     /// Abort the whole drill (no further faults, clean up) as soon as one target fails.
     pub abort_on_failure: Option<bool>,
+    /// Warn when a target's RTO grew by more than this share over the median
+    /// of its last runs (default 0.5 = 50%).
+    pub regression_threshold: Option<Spanned<f64>>,
 }
 
 /// The common keys of a target table.

@@ -162,6 +162,7 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
             );
         }
         check_name(&h.name, "scenario name", diags);
+        check_controls(&h.controls, diags);
     }
 
     let environment = if let Some(v) = environment {
@@ -215,7 +216,10 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
         controls: header
             .controls
             .into_iter()
-            .map(Spanned::into_inner)
+            .map(|c| {
+                crate::controls::lookup(c.get_ref())
+                    .map_or_else(|| c.into_inner(), |k| k.id.to_string())
+            })
             .collect(),
         targets,
     })
@@ -270,6 +274,23 @@ fn parse_objectives(
         rto: rto?,
         rpo: rpo?,
     })
+}
+
+/// Every control id must be in the built-in catalogue.
+fn check_controls(controls: &[Spanned<String>], diags: &mut Vec<Diagnostic>) {
+    let known = crate::controls::ids();
+    for c in controls {
+        if crate::controls::lookup(c.get_ref()).is_some() {
+            continue;
+        }
+        let d = Diagnostic::new(format!("unknown control `{}`", c.get_ref()))
+            .at(c.span())
+            .label("not in the control catalogue");
+        diags.push(match did_you_mean(c.get_ref(), &known) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d.help(format!("known controls: {}", known.join(", "))),
+        });
+    }
 }
 
 fn unknown_key(key: &str, span: std::ops::Range<usize>, known: &[&str]) -> Diagnostic {
@@ -387,7 +408,21 @@ fn validate_run(raw: RawRun, diags: &mut Vec<Diagnostic>) -> RunSettings {
         Some(n) => usize::try_from(*n.get_ref()).unwrap_or(defaults.max_concurrency),
         None => defaults.max_concurrency,
     };
+    let regression_threshold = match raw.regression_threshold {
+        Some(t) if !(t.get_ref().is_finite() && *t.get_ref() > 0.0 && *t.get_ref() <= 100.0) => {
+            diags.push(
+                Diagnostic::new(format!("`regression_threshold` is {}", t.get_ref()))
+                    .at(t.span())
+                    .label("out of range")
+                    .help("use a share above 0, e.g. 0.5 to warn when RTO grows by more than 50%"),
+            );
+            defaults.regression_threshold
+        }
+        Some(t) => *t.get_ref(),
+        None => defaults.regression_threshold,
+    };
     RunSettings {
+        regression_threshold,
         max_duration: raw.max_duration.map(|d| d.0),
         max_concurrency,
         scratch_ttl: raw.scratch_ttl.map_or(defaults.scratch_ttl, |d| d.0),

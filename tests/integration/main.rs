@@ -4,6 +4,7 @@
 
 mod support;
 
+mod evidence;
 mod rds;
 mod s3_drill;
 mod scenario_errors;

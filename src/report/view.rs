@@ -1,0 +1,409 @@
+//! The flattened, pre-formatted view of a [`Report`] that the Markdown and
+//! HTML templates render. Formatting lives here once, so both formats say
+//! the same thing in the same words.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::{Measured, Outcome, Report};
+use crate::targets::{CheckStatus, Severity};
+use crate::timing::human;
+
+/// A file in the run directory, as listed in the reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ArtifactRef {
+    pub name: String,
+    /// Size in bytes, when the file already exists.
+    pub size: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct View {
+    pub run_id: String,
+    pub scenario: String,
+    pub description: String,
+    pub owner: String,
+    pub verdict: String,
+    pub verdict_class: String,
+    pub exit_code: u8,
+    pub duration: String,
+    pub started: String,
+    pub finished: String,
+    pub aborted: Option<String>,
+    pub objectives: String,
+    pub targets: Vec<TargetView>,
+    pub findings: Vec<FindingView>,
+    pub controls: Vec<ControlView>,
+    pub provenance: ProvenanceView,
+    pub cleanup: String,
+    pub artifacts: Vec<ArtifactRef>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct TargetView {
+    pub name: String,
+    pub kind: String,
+    pub resource: String,
+    pub verdict: String,
+    pub verdict_class: String,
+    pub rto: MeasuredView,
+    pub rpo: MeasuredView,
+    pub stages: Vec<StageView>,
+    pub checks: Vec<CheckView>,
+    pub canary: Option<CanaryView>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct MeasuredView {
+    pub measured: String,
+    pub error: String,
+    pub objective: String,
+    pub status: String,
+    pub status_class: String,
+    pub method: String,
+    pub timing: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct StageView {
+    pub stage: String,
+    pub outcome: String,
+    pub outcome_class: String,
+    pub started: String,
+    pub duration: String,
+    pub error: String,
+    pub timing: String,
+    pub detail: String,
+    pub request_ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct CheckView {
+    pub name: String,
+    pub status: String,
+    pub status_class: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct CanaryView {
+    pub location: String,
+    pub interval: String,
+    pub written: u64,
+    pub lost_writes: u64,
+    pub measured_rpo: String,
+    pub snapshot_rpo: String,
+    pub last_written: String,
+    pub newest_recovered: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct FindingView {
+    pub severity: String,
+    pub scope: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ControlView {
+    pub id: String,
+    pub framework: String,
+    pub reference: String,
+    pub title: String,
+    pub evidence: String,
+    pub source: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ProvenanceView {
+    pub firedrill_version: String,
+    pub operator: String,
+    pub scenario_path: String,
+    pub scenario_sha256: String,
+    pub scenario_text: String,
+    pub scenario_text_redacted: bool,
+    pub account: String,
+    pub region: String,
+    pub endpoints: Vec<(String, String)>,
+    pub timing_source: String,
+    pub request_ids: Vec<RequestView>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct RequestView {
+    pub target: String,
+    pub stage: String,
+    pub operation: String,
+    pub request_id: String,
+}
+
+/// UTC time to the millisecond, the precision every timing has.
+pub(crate) fn time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&fmt)
+        .or_else(|_| t.format(&Rfc3339))
+        .unwrap_or_default()
+}
+
+fn measured(m: Option<&Measured>, objective: Duration) -> MeasuredView {
+    match m {
+        None => MeasuredView {
+            measured: "-".into(),
+            error: String::new(),
+            objective: human(objective),
+            status: "NOT MEASURED".into(),
+            status_class: "fail".into(),
+            method: "-".into(),
+            timing: "-".into(),
+        },
+        Some(m) => MeasuredView {
+            measured: human(m.value),
+            error: format!("±{}", human(m.error)),
+            objective: human(m.objective),
+            status: if m.met { "met" } else { "MISSED" }.into(),
+            status_class: if m.met { "pass" } else { "fail" }.into(),
+            method: serde_json::to_value(m.method)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            timing: if m.emulated { "emulated" } else { "real" }.into(),
+        },
+    }
+}
+
+fn verdict_class(v: super::Verdict) -> String {
+    match v {
+        super::Verdict::Passed => "pass",
+        super::Verdict::Failed => "fail",
+        super::Verdict::Aborted | super::Verdict::Error => "error",
+    }
+    .into()
+}
+
+fn severity(s: Severity) -> String {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "info",
+    }
+    .into()
+}
+
+pub(crate) fn build(report: &Report, artifacts: &[ArtifactRef]) -> View {
+    let mut findings = Vec::new();
+    for f in &report.findings {
+        findings.push(FindingView {
+            severity: severity(f.severity),
+            scope: "run".into(),
+            code: f.code.clone(),
+            message: f.message.clone(),
+        });
+    }
+    let mut request_ids = Vec::new();
+    let targets = report
+        .targets
+        .iter()
+        .map(|t| {
+            for f in &t.findings {
+                findings.push(FindingView {
+                    severity: severity(f.severity),
+                    scope: t.name.clone(),
+                    code: f.code.clone(),
+                    message: f.message.clone(),
+                });
+            }
+            for s in &t.stages {
+                for r in &s.request_ids {
+                    request_ids.push(RequestView {
+                        target: t.name.clone(),
+                        stage: s.stage.to_string(),
+                        operation: r.operation.clone(),
+                        request_id: r.request_id.clone(),
+                    });
+                }
+            }
+            TargetView {
+                name: t.name.clone(),
+                kind: t.kind.clone(),
+                resource: t.resource.clone(),
+                verdict: t.verdict.to_string(),
+                verdict_class: verdict_class(t.verdict),
+                rto: measured(t.rto.as_ref(), t.objectives.rto),
+                rpo: measured(t.rpo.as_ref(), t.objectives.rpo),
+                stages: t
+                    .stages
+                    .iter()
+                    .map(|s| StageView {
+                        stage: s.stage.to_string(),
+                        outcome: s.outcome.to_string(),
+                        outcome_class: match s.outcome {
+                            Outcome::Passed => "pass",
+                            Outcome::Skipped => "skip",
+                            _ => "fail",
+                        }
+                        .into(),
+                        started: s.timing.map(|t| time(t.started_at)).unwrap_or_default(),
+                        duration: s.timing.map_or("-".into(), |t| human(t.duration)),
+                        error: s
+                            .timing
+                            .map_or("-".into(), |t| format!("±{}", human(t.error))),
+                        timing: if s.emulated { "emulated" } else { "real" }.into(),
+                        detail: s.detail.clone(),
+                        request_ids: s
+                            .request_ids
+                            .iter()
+                            .map(|r| format!("{} {}", r.operation, r.request_id))
+                            .collect(),
+                    })
+                    .collect(),
+                checks: t
+                    .checks
+                    .iter()
+                    .map(|c| {
+                        let (status, class) = match c.status {
+                            CheckStatus::Passed => ("passed", "pass"),
+                            CheckStatus::Failed => ("FAILED", "fail"),
+                            CheckStatus::NotVerified => ("not verified", "skip"),
+                            CheckStatus::Emulated => ("emulated", "skip"),
+                        };
+                        CheckView {
+                            name: c.name.clone(),
+                            status: status.into(),
+                            status_class: class.into(),
+                            detail: c.detail.clone(),
+                        }
+                    })
+                    .collect(),
+                canary: t.canary.as_ref().map(|c| CanaryView {
+                    location: c.location.clone(),
+                    interval: human(c.interval),
+                    written: c.written,
+                    lost_writes: c.lost_writes,
+                    measured_rpo: c.measured_rpo.map_or("-".into(), human),
+                    snapshot_rpo: c.snapshot_rpo.map_or("-".into(), human),
+                    last_written: c.last_written.map_or("-".into(), |w| {
+                        format!("#{} at {}", w.seq, time(w.written_at))
+                    }),
+                    newest_recovered: c.newest_recovered.map_or("none".into(), |w| {
+                        format!("#{} written at {}", w.seq, time(w.written_at))
+                    }),
+                }),
+            }
+        })
+        .collect();
+    let c = &report.cleanup;
+    let cleanup = if c.complete {
+        format!(
+            "complete: {} scratch resource(s) created, {} deleted, none left",
+            c.created, c.deleted
+        )
+    } else {
+        format!(
+            "INCOMPLETE: {} scratch resource(s) remain ({}); run `firedrill reap`",
+            c.remaining.len(),
+            c.remaining.join(", ")
+        )
+    };
+    View {
+        run_id: report.run_id.clone(),
+        scenario: report.scenario.name.clone(),
+        description: report.scenario.description.clone(),
+        owner: report.scenario.owner.clone(),
+        verdict: report.verdict.to_string(),
+        verdict_class: verdict_class(report.verdict),
+        exit_code: report.exit_code,
+        duration: human(report.duration),
+        started: time(report.started_at),
+        finished: time(report.finished_at),
+        aborted: report.aborted.clone(),
+        objectives: format!(
+            "RTO {} · RPO {}",
+            human(report.objectives.rto),
+            human(report.objectives.rpo)
+        ),
+        targets,
+        findings,
+        controls: report
+            .controls
+            .iter()
+            .map(|id| match crate::controls::lookup(id) {
+                Some(c) => ControlView {
+                    id: c.id.into(),
+                    framework: c.framework.into(),
+                    reference: c.reference.into(),
+                    title: c.title.into(),
+                    evidence: c.evidence.into(),
+                    source: c.source.into(),
+                },
+                None => ControlView {
+                    id: id.clone(),
+                    framework: "unknown".into(),
+                    reference: id.clone(),
+                    title: "not in this firedrill's catalogue".into(),
+                    evidence: "-".into(),
+                    source: "-".into(),
+                },
+            })
+            .collect(),
+        provenance: ProvenanceView {
+            firedrill_version: report.firedrill_version.clone(),
+            operator: report.provenance.operator.clone(),
+            scenario_path: report.scenario.path.clone(),
+            scenario_sha256: report.scenario.sha256.clone(),
+            scenario_text: report.provenance.scenario_text.clone(),
+            scenario_text_redacted: report.provenance.scenario_text_redacted,
+            account: report.account_label(),
+            region: report.environment.region.clone(),
+            endpoints: report
+                .environment
+                .endpoints
+                .iter()
+                .map(|(k, v)| (k.clone(), super::model::strip_userinfo(v)))
+                .collect(),
+            timing_source: report.provenance.timing_source.clone(),
+            request_ids,
+        },
+        cleanup,
+        artifacts: artifacts.to_vec(),
+    }
+}
+
+/// The template environment: templates are compiled into the binary.
+/// `.html` templates auto-escape; the Markdown template escapes table cells
+/// with the `cell` filter.
+pub(crate) fn environment() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_filter("cell", |s: String| {
+        s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    });
+    env.add_template("report.html", include_str!("templates/report.html"))
+        .expect("report.html template compiles");
+    env.add_template("report.md", include_str!("templates/report.md"))
+        .expect("report.md template compiles");
+    env.add_template("index.html", include_str!("templates/index.html"))
+        .expect("index.html template compiles");
+    env
+}
+
+/// Render a template into a writer, turning template errors into I/O errors.
+pub(crate) fn render<W: std::io::Write>(
+    name: &str,
+    ctx: minijinja::Value,
+    out: W,
+) -> std::io::Result<()> {
+    let env = environment();
+    let tmpl = env
+        .get_template(name)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    tmpl.render_captured_to(ctx, out)
+        .map(|_| ())
+        .map_err(|e| std::io::Error::other(format!("cannot render {name}: {e:#}")))
+}
