@@ -271,7 +271,12 @@ pub async fn instance(ec2: &Client, id: &str) -> Result<Option<InstanceInfo>, Aw
     )?;
     let Some(info) = out
         .as_ref()
-        .and_then(|o| o.reservations().iter().flat_map(aws_sdk_ec2::types::Reservation::instances).next())
+        .and_then(|o| {
+            o.reservations()
+                .iter()
+                .flat_map(aws_sdk_ec2::types::Reservation::instances)
+                .next()
+        })
         .map(instance_info)
     else {
         return Ok(None);

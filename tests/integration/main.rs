@@ -4,4 +4,5 @@
 
 mod support;
 
+mod ec2;
 mod s3_drill;

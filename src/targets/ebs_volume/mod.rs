@@ -84,9 +84,10 @@ impl VolumeTarget {
             .volume_type
             .as_deref()
             .unwrap_or(&src.volume_type);
+        // The source's IOPS carry over only to a volume of the same type.
         self.restore
             .iops
-            .or(src.iops)
+            .or(src.iops.filter(|_| vtype == src.volume_type))
             .filter(|_| IOPS_TYPES.contains(&vtype))
     }
 }
