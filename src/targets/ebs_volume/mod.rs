@@ -256,7 +256,8 @@ impl Target for VolumeTarget {
         .await?;
         cx.created(ledger_id, created.request_id.as_deref())?;
         out.request("ec2:CreateSnapshot", created.request_id.as_deref());
-        let polled = wait::snapshot_completed(cx, ec2, &created.id).await?;
+        let polled =
+            wait::snapshot_completed(&cx.clock, cx.poll_policy(), ec2, &created.id).await?;
         wait::record(&mut out, &polled);
         out.detail = format!("snapshot {} ({name}) completed", created.id);
         out = out.fact("snapshot_id", &created.id);
@@ -286,7 +287,8 @@ impl Target for VolumeTarget {
         .await?;
         cx.created(ledger_id, created.request_id.as_deref())?;
         out.request("ec2:CopySnapshot", created.request_id.as_deref());
-        let polled = wait::snapshot_completed(cx, &ec2, &created.id).await?;
+        let polled =
+            wait::snapshot_completed(&cx.clock, cx.poll_policy(), &ec2, &created.id).await?;
         wait::record(&mut out, &polled);
         out.detail = format!("copied snapshot {} to {dr} as {}", snap.id, created.id);
         out = out
@@ -309,13 +311,14 @@ impl Target for VolumeTarget {
                     })?;
                 let rid = api::detach_volume(ec2, &id, &a.instance_id, &a.device).await?;
                 out.request("ec2:DetachVolume", rid.as_deref());
-                let polled = wait::volume_state(cx, ec2, &id, "available").await?;
+                let polled =
+                    wait::volume_state(&cx.clock, cx.poll_policy(), ec2, &id, "available").await?;
                 wait::record(&mut out, &polled);
                 out.detail = format!("detached volume {id} from {} ({})", a.instance_id, a.device);
             }
             Fault::Delete => {
                 api::delete_volume(ec2, &id).await?;
-                let polled = wait::volume_gone(cx, ec2, &id).await?;
+                let polled = wait::volume_gone(&cx.clock, cx.poll_policy(), ec2, &id).await?;
                 wait::record(&mut out, &polled);
                 out.detail = format!("deleted volume {id}");
             }
@@ -363,7 +366,8 @@ impl Target for VolumeTarget {
         cx.created(ledger_id, created.request_id.as_deref())?;
         out.request("ec2:CreateVolume", created.request_id.as_deref());
         self.state.restored = Some((created.id.clone(), region.clone()));
-        let polled = wait::volume_state(cx, &ec2, &created.id, "available").await?;
+        let polled =
+            wait::volume_state(&cx.clock, cx.poll_policy(), &ec2, &created.id, "available").await?;
         wait::record(&mut out, &polled);
         let v = polled.value;
         out.detail = format!(

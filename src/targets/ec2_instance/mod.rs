@@ -358,7 +358,7 @@ impl Target for InstanceTarget {
         if emulated {
             api::create_tags(ec2, &[&created.id], &tags).await?;
         }
-        let polled = wait::image_available(cx, ec2, &created.id).await?;
+        let polled = wait::image_available(&cx.clock, cx.poll_policy(), ec2, &created.id).await?;
         wait::record(&mut out, &polled);
         let image = polled.value;
         Self::record_snapshots(cx, &image, &name, cx.clients.region())?;
@@ -405,7 +405,7 @@ impl Target for InstanceTarget {
         cx.created(ledger_id, created.request_id.as_deref())?;
         out.request("ec2:CopyImage", created.request_id.as_deref());
         api::create_tags(&ec2, &[&created.id], &tags).await?;
-        let polled = wait::image_available(cx, &ec2, &created.id).await?;
+        let polled = wait::image_available(&cx.clock, cx.poll_policy(), &ec2, &created.id).await?;
         wait::record(&mut out, &polled);
         let copy = polled.value;
         Self::record_snapshots(cx, &copy, &name, &dr)?;
@@ -426,9 +426,15 @@ impl Target for InstanceTarget {
             Fault::Stop { .. } => {
                 let rid = api::stop_instance(ec2, &id).await?;
                 out.request("ec2:StopInstances", rid.as_deref());
-                let polled =
-                    wait::instance_state(cx, ec2, &id, "stopped", &["terminated", "shutting-down"])
-                        .await?;
+                let polled = wait::instance_state(
+                    &cx.clock,
+                    cx.poll_policy(),
+                    ec2,
+                    &id,
+                    "stopped",
+                    &["terminated", "shutting-down"],
+                )
+                .await?;
                 wait::record(&mut out, &polled);
                 out.detail = format!("stopped instance {id}");
             }
@@ -440,7 +446,9 @@ impl Target for InstanceTarget {
             Fault::Terminate => {
                 let (_, rid) = api::terminate_instance(ec2, &id).await?;
                 out.request("ec2:TerminateInstances", rid.as_deref());
-                let polled = wait::instance_state(cx, ec2, &id, "terminated", &[]).await?;
+                let polled =
+                    wait::instance_state(&cx.clock, cx.poll_policy(), ec2, &id, "terminated", &[])
+                        .await?;
                 wait::record(&mut out, &polled);
                 out.detail = format!("terminated instance {id}");
             }
@@ -450,7 +458,8 @@ impl Target for InstanceTarget {
                 })?;
                 let rid = api::detach_volume(ec2, &vol, &id, &device).await?;
                 out.request("ec2:DetachVolume", rid.as_deref());
-                let polled = wait::volume_state(cx, ec2, &vol, "available").await?;
+                let polled =
+                    wait::volume_state(&cx.clock, cx.poll_policy(), ec2, &vol, "available").await?;
                 wait::record(&mut out, &polled);
                 out.detail = format!("detached volume {vol} ({device}) from {id}");
             }
@@ -510,7 +519,8 @@ impl Target for InstanceTarget {
         out.request("ec2:RunInstances", created.request_id.as_deref());
         self.state.restored = Some((created.id.clone(), region.clone()));
         let polled = wait::instance_state(
-            cx,
+            &cx.clock,
+            cx.poll_policy(),
             &ec2,
             &created.id,
             "running",
@@ -610,7 +620,15 @@ impl Target for InstanceTarget {
             let home = cx.clients.ec2();
             let rid = api::start_instance(home, &self.instance_id).await?;
             out.request("ec2:StartInstances", rid.as_deref());
-            wait::instance_state(cx, home, &self.instance_id, "running", &["terminated"]).await?;
+            wait::instance_state(
+                &cx.clock,
+                cx.poll_policy(),
+                home,
+                &self.instance_id,
+                "running",
+                &["terminated"],
+            )
+            .await?;
             out.findings.push(Finding::info(
                 "ec2.source-restarted",
                 format!("started {} again after validation", self.instance_id),
