@@ -734,3 +734,100 @@ async fn ebs_volume_run_killed_during_restore_is_reaped() {
         "the unrelated volume still exists, untagged"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ec2_instance_stop_with_restart_after_leaves_the_source_running() {
+    let ec2 = ec2("us-east-1");
+    let source = launch_source(&ec2, "fd-web-restart").await;
+    let ws = Workspace::new();
+    let text = example("ec2-instance.toml", "i-0123456789abcdef0", &source, |t| {
+        t.replace(
+            "action = \"stop\"",
+            "action = \"stop\"\nrestart_after = true",
+        )
+    });
+    let file = ws.scenario("ec2-restart", &text);
+    let ran = run_cli(&ws, &file).await;
+    let state = instance_state(&ec2, &source).await;
+    terminate(&ec2, &source).await;
+    ran.code(0);
+    assert_eq!(state.as_deref(), Some("running"), "started again");
+    let report = ws.report("ec2-instance");
+    let t = &report["targets"][0];
+    assert_eq!(
+        stage(t, "fault")["detail"],
+        format!("stopped instance {source}")
+    );
+    assert!(
+        t["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "ec2.source-restarted"),
+        "{t:#}"
+    );
+    let run_id = report["run_id"].as_str().unwrap();
+    assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ebs_volume_detach_fault_detaches_only_the_named_volume() {
+    let ec2 = ec2("us-east-1");
+    let instance = launch_source(&ec2, "fd-data-host").await;
+    let source = create_source_volume(&ec2, "fd-data-attached").await;
+    let bystander = create_bystander_volume(&ec2).await;
+    ec2.attach_volume()
+        .volume_id(&source)
+        .instance_id(&instance)
+        .device("/dev/sdf")
+        .send()
+        .await
+        .unwrap();
+    ec2.attach_volume()
+        .volume_id(&bystander)
+        .instance_id(&instance)
+        .device("/dev/sdg")
+        .send()
+        .await
+        .unwrap();
+    let ws = Workspace::new();
+    let text = example("ebs-volume.toml", "vol-0123456789abcdef0", &source, |t| {
+        t.replace("action = \"delete\"", "action = \"detach\"")
+    });
+    let file = ws.scenario("ebs-detach", &text);
+    let started = Instant::now();
+    let ran = run_cli(&ws, &file).await;
+    let wall = started.elapsed();
+    let states = ec2
+        .describe_volumes()
+        .volume_ids(&source)
+        .volume_ids(&bystander)
+        .send()
+        .await
+        .unwrap();
+    let state_of = |id: &str| {
+        states
+            .volumes()
+            .iter()
+            .find(|v| v.volume_id() == Some(id))
+            .and_then(|v| v.state().map(|s| s.as_str().to_string()))
+    };
+    let (source_state, bystander_state) = (state_of(&source), state_of(&bystander));
+    terminate(&ec2, &instance).await;
+    let _ = ec2
+        .detach_volume()
+        .volume_id(&bystander)
+        .instance_id(&instance)
+        .device("/dev/sdg")
+        .send()
+        .await;
+    delete_volume(&ec2, &source).await;
+    delete_volume(&ec2, &bystander).await;
+    ran.code(0);
+    assert_eq!(source_state.as_deref(), Some("available"), "detached");
+    assert_eq!(bystander_state.as_deref(), Some("in-use"), "left attached");
+    let report = ws.report("ebs-volume");
+    assert_passed(&report, "ebs-volume", wall);
+    let run_id = report["run_id"].as_str().unwrap();
+    assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
+}

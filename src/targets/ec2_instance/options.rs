@@ -132,7 +132,7 @@ pub(crate) fn ec2_id(
         diags.push(
             Diagnostic::new(format!("invalid {what} `{}`", value.get_ref()))
                 .at(value.span())
-                .label(format!("not a {what}"))
+                .label(format!("not a valid {what}"))
                 .help(format!(
                     "{what}s look like `{prefix}-0123456789abcdef0`: `{prefix}-` and 8 or 17 lowercase hex digits"
                 )),
@@ -431,5 +431,11 @@ mod tests {
             d[0].help.as_deref().unwrap_or("").contains("no_reboot"),
             "{d:?}"
         );
+    }
+    #[test]
+    fn every_error_in_a_bad_target_is_rendered_with_its_location() {
+        let text = "name = \"t\"\n[environment]\nregion = \"us-east-1\"\n[objectives]\nrto = \"5m\"\nrpo = \"5m\"\n[[targets]]\nname = \"web\"\nkind = \"ec2-instance\"\ninstance_id = \"i-123\"\n[targets.fault]\naction = \"terminat\"\n[targets.restore]\ndr_region = \"us-west\"\n";
+        let err = crate::scenario::parse(std::path::Path::new("web.toml"), text).unwrap_err();
+        insta::assert_snapshot!(err.render());
     }
 }
