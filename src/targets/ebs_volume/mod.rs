@@ -494,8 +494,9 @@ async fn delete_volumes(ec2: &aws_sdk_ec2::Client, name_or_id: &str) -> Result<b
     };
     let mut any = false;
     for id in ids {
-        if wait::until_volume_free(ec2, &id).await? {
-            any |= api::delete_volume(ec2, &id).await?;
+        if wait::until_volume_free(ec2, &id).await? && api::delete_volume(ec2, &id).await? {
+            any = true;
+            wait::until_volume_gone(ec2, &id).await?;
         }
     }
     Ok(any)

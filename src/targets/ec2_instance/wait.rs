@@ -222,6 +222,22 @@ pub(crate) async fn until_volume_free(ec2: &Client, id: &str) -> Result<bool, St
     .map(|p| p.value)
 }
 
+/// Wait (in a delete function) until a deleted volume is gone, so that the
+/// snapshot it was created from can be deleted next.
+pub(crate) async fn until_volume_gone(ec2: &Client, id: &str) -> Result<(), StageError> {
+    let clock = client_clock(ec2);
+    let policy = PollPolicy::with_deadline(std::time::Duration::from_mins(5));
+    wait(&clock, policy, || async {
+        Ok(match api::volume(ec2, id).await? {
+            None => Probe::Ready(()),
+            Some(v) if v.state == "deleted" => Probe::Ready(()),
+            Some(v) => Probe::Pending(v.state),
+        })
+    })
+    .await
+    .map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, SystemTime};
