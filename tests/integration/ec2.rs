@@ -520,6 +520,8 @@ async fn ec2_instance_type_override_fails_the_comparison() {
 /// still reaches the emulator, as a request would reach AWS.
 struct DelayProxy {
     endpoint: String,
+    /// Requests being held.
+    held: Arc<AtomicUsize>,
     /// Held requests already passed on.
     forwarded: Arc<AtomicUsize>,
 }
@@ -532,7 +534,9 @@ async fn delay_proxy(hold: &'static str, delay: Duration) -> DelayProxy {
         .trim_end_matches('/')
         .to_string();
     let forwarded = Arc::new(AtomicUsize::new(0));
+    let held_count = Arc::new(AtomicUsize::new(0));
     let counter = forwarded.clone();
+    let holding = held_count.clone();
     tokio::spawn(async move {
         loop {
             let Ok((client, _)) = listener.accept().await else {
@@ -540,6 +544,7 @@ async fn delay_proxy(hold: &'static str, delay: Duration) -> DelayProxy {
             };
             let upstream = upstream.clone();
             let counter = counter.clone();
+            let holding = holding.clone();
             tokio::spawn(async move {
                 let Ok(server) = TcpStream::connect(&upstream).await else {
                     return;
@@ -552,6 +557,7 @@ async fn delay_proxy(hold: &'static str, delay: Duration) -> DelayProxy {
                 while let Some(request) = read_request(&mut cr).await {
                     let held = request.windows(hold.len()).any(|w| w == hold.as_bytes());
                     if held {
+                        holding.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(delay).await;
                     }
                     if sw.write_all(&request).await.is_err() {
@@ -566,6 +572,7 @@ async fn delay_proxy(hold: &'static str, delay: Duration) -> DelayProxy {
     });
     DelayProxy {
         endpoint,
+        held: held_count,
         forwarded,
     }
 }
@@ -637,8 +644,10 @@ async fn kill_during_restore(
     let mut child = ws.firedrill().args(["run", "--yes"]).arg(&file).spawn();
     let deadline = Instant::now() + Duration::from_mins(1);
     let ledger = loop {
+        // The intent is in the ledger and the create call is in flight.
         if let Some(p) = ledger_path(ws, scenario)
             && ledger_has_intent(&p, rtype)
+            && proxy.held.load(Ordering::SeqCst) > 0
         {
             break p;
         }
@@ -830,4 +839,48 @@ async fn ebs_volume_detach_fault_detaches_only_the_named_volume() {
     assert_passed(&report, "ebs-volume", wall);
     let run_id = report["run_id"].as_str().unwrap();
     assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
+}
+
+#[test]
+fn plans_name_every_ec2_call_without_calling_aws() {
+    let ws = Workspace::new();
+    for (file, calls) in [
+        (
+            "ec2-instance.toml",
+            &[
+                "ec2:CreateImage",
+                "ec2:StopInstances",
+                "ec2:RunInstances",
+                "ec2:DeregisterImage",
+            ][..],
+        ),
+        (
+            "ebs-volume.toml",
+            &[
+                "ec2:CreateSnapshot",
+                "ec2:DeleteVolume",
+                "ec2:CreateVolume",
+                "ec2:DeleteSnapshot",
+            ][..],
+        ),
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(file);
+        // An unreachable endpoint: the plan must not need it.
+        let text = with_endpoint(
+            &std::fs::read_to_string(path).unwrap(),
+            "http://127.0.0.1:9",
+        );
+        let scenario = ws.scenario(file.trim_end_matches(".toml"), &text);
+        let ran = ws.firedrill().arg("plan").arg(&scenario).run();
+        ran.code(0);
+        for call in calls {
+            assert!(
+                ran.stdout.contains(call),
+                "{file}: no {call} in\n{}",
+                ran.stdout
+            );
+        }
+    }
 }
