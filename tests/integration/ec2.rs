@@ -623,6 +623,23 @@ fn ledger_has_intent(path: &Path, rtype: &str) -> bool {
     })
 }
 
+/// Whether the intent for `rtype` was followed by a `created` record.
+fn intent_created(path: &Path, rtype: &str) -> bool {
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    records
+        .iter()
+        .filter(|r| r["record"] == "intent" && r["resource"]["rtype"] == rtype)
+        .any(|i| {
+            records
+                .iter()
+                .any(|r| r["record"] == "created" && r["id"] == i["id"])
+        })
+}
+
 fn run_id_of(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
@@ -668,6 +685,10 @@ async fn kill_during_restore(
         proxy.forwarded.load(Ordering::SeqCst),
         0,
         "killed while held"
+    );
+    assert!(
+        !intent_created(&ledger, rtype),
+        "the ledger recorded the intent before the create call"
     );
     // The create call reaches the emulator after the process died.
     let deadline = Instant::now() + Duration::from_secs(30);
