@@ -816,4 +816,141 @@ mod tests {
         let t = tagged("ebs-volume", "volume", "vol-1", &tags, "us-east-1").unwrap();
         assert_eq!(t.run_id, "run1");
     }
+    mod deletes {
+        use aws_sdk_ec2::Client;
+        use aws_sdk_ec2::config::retry::RetryConfig;
+        use aws_sdk_ec2::operation::delete_snapshot::DeleteSnapshotOutput;
+        use aws_sdk_ec2::operation::delete_volume::DeleteVolumeOutput;
+        use aws_sdk_ec2::operation::deregister_image::DeregisterImageOutput;
+        use aws_sdk_ec2::operation::describe_images::DescribeImagesOutput;
+        use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
+        use aws_sdk_ec2::operation::describe_volumes::DescribeVolumesOutput;
+        use aws_sdk_ec2::operation::terminate_instances::TerminateInstancesOutput;
+        use aws_sdk_ec2::types::{
+            BlockDeviceMapping, EbsBlockDevice, Image, ImageState, Instance, InstanceState,
+            InstanceStateName, Reservation, Tag, Volume, VolumeState,
+        };
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+        use super::super::{TAG_RUN_ID, delete_image, delete_instance};
+
+        fn no_retries(c: aws_sdk_ec2::config::Builder) -> aws_sdk_ec2::config::Builder {
+            c.retry_config(RetryConfig::disabled())
+        }
+
+        fn run_tag() -> Tag {
+            Tag::builder().key(TAG_RUN_ID).value("r1").build()
+        }
+
+        fn instances(state: InstanceStateName) -> DescribeInstancesOutput {
+            DescribeInstancesOutput::builder()
+                .reservations(
+                    Reservation::builder()
+                        .instances(
+                            Instance::builder()
+                                .instance_id("i-12345678")
+                                .state(InstanceState::builder().name(state).build())
+                                .tags(run_tag())
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        }
+
+        fn volumes(state: VolumeState) -> DescribeVolumesOutput {
+            DescribeVolumesOutput::builder()
+                .volumes(
+                    Volume::builder()
+                        .volume_id("vol-12345678")
+                        .state(state)
+                        .tags(run_tag())
+                        .build(),
+                )
+                .build()
+        }
+
+        /// Terminate, wait through `shutting-down`, then delete the volume
+        /// the launch left once it is free: in this order and no other.
+        #[tokio::test]
+        async fn instance_is_terminated_before_its_leftover_volume_is_deleted() {
+            let find = mock!(Client::describe_instances)
+                .then_output(|| instances(InstanceStateName::Running));
+            let terminate = mock!(Client::terminate_instances)
+                .match_requests(|r| r.instance_ids() == ["i-12345678"])
+                .then_output(|| TerminateInstancesOutput::builder().build());
+            let wait = mock!(Client::describe_instances)
+                .sequence()
+                .output(|| instances(InstanceStateName::ShuttingDown))
+                .output(|| instances(InstanceStateName::Terminated))
+                .build();
+            let vols = mock!(Client::describe_volumes)
+                .sequence()
+                .output(|| volumes(VolumeState::InUse))
+                .times(2)
+                .output(|| volumes(VolumeState::Available))
+                .build();
+            let delete = mock!(Client::delete_volume)
+                .match_requests(|r| r.volume_id() == Some("vol-12345678"))
+                .then_output(|| DeleteVolumeOutput::builder().build());
+            let ec2 = mock_client!(
+                aws_sdk_ec2,
+                RuleMode::Sequential,
+                [&find, &terminate, &wait, &vols, &delete],
+                no_retries
+            );
+            assert!(
+                delete_instance(&ec2, "firedrill-r1-0-restore")
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(wait.num_calls(), 2);
+            assert_eq!(vols.num_calls(), 3);
+            assert_eq!(delete.num_calls(), 1);
+        }
+
+        /// An AMI's snapshots are in use until it is deregistered.
+        #[tokio::test]
+        async fn image_is_deregistered_before_its_snapshots_are_deleted() {
+            let find = mock!(Client::describe_images).then_output(|| {
+                DescribeImagesOutput::builder()
+                    .images(
+                        Image::builder()
+                            .image_id("ami-12345678")
+                            .name("firedrill-r1-0-image")
+                            .state(ImageState::Available)
+                            .set_block_device_mappings(Some(
+                                ["snap-11111111", "snap-22222222"]
+                                    .iter()
+                                    .map(|s| {
+                                        BlockDeviceMapping::builder()
+                                            .device_name("/dev/xvda")
+                                            .ebs(EbsBlockDevice::builder().snapshot_id(*s).build())
+                                            .build()
+                                    })
+                                    .collect(),
+                            ))
+                            .build(),
+                    )
+                    .build()
+            });
+            let deregister = mock!(Client::deregister_image)
+                .match_requests(|r| r.image_id() == Some("ami-12345678"))
+                .then_output(|| DeregisterImageOutput::builder().build());
+            let snaps = mock!(Client::delete_snapshot)
+                .sequence()
+                .output(|| DeleteSnapshotOutput::builder().build())
+                .times(2)
+                .build();
+            let ec2 = mock_client!(
+                aws_sdk_ec2,
+                RuleMode::Sequential,
+                [&find, &deregister, &snaps],
+                no_retries
+            );
+            assert!(delete_image(&ec2, "firedrill-r1-0-image").await.unwrap());
+            assert_eq!(deregister.num_calls(), 1);
+            assert_eq!(snaps.num_calls(), 2);
+        }
+    }
 }
