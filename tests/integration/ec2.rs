@@ -658,7 +658,7 @@ async fn kill_during_restore(
 ) -> String {
     let proxy = delay_proxy(hold, Duration::from_secs(2)).await;
     let file = ws.scenario(scenario, &with_endpoint(text, &proxy.endpoint));
-    let mut child = ws.firedrill().args(["run", "--yes"]).arg(&file).spawn();
+    let mut child = KillOnDrop(ws.firedrill().args(["run", "--yes"]).arg(&file).spawn());
     let deadline = Instant::now() + Duration::from_mins(1);
     let ledger = loop {
         // The intent is in the ledger and the create call is in flight.
@@ -669,7 +669,7 @@ async fn kill_during_restore(
             break p;
         }
         assert!(
-            child.try_wait().unwrap().is_none(),
+            child.0.try_wait().unwrap().is_none(),
             "the run ended before its restore intent"
         );
         assert!(
@@ -678,8 +678,8 @@ async fn kill_during_restore(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
+    child.0.kill().unwrap();
+    let status = child.0.wait().unwrap();
     assert!(!status.success(), "killed run: {status:?}");
     assert_eq!(
         proxy.forwarded.load(Ordering::SeqCst),
@@ -707,6 +707,37 @@ async fn kill_during_restore(
     run_id
 }
 
+/// Kills the run if the test fails while it is still going.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// [`kill_during_restore`], reaping anyway if it fails part-way, so that a
+/// failing test leaves no scratch resources either.
+async fn crash_and_reap(
+    ws: &Workspace,
+    scenario: &str,
+    text: &str,
+    hold: &'static str,
+    rtype: &str,
+) -> std::thread::Result<String> {
+    use futures::FutureExt;
+    let outcome =
+        std::panic::AssertUnwindSafe(kill_during_restore(ws, scenario, text, hold, rtype))
+            .catch_unwind()
+            .await;
+    if outcome.is_err() {
+        let reap = ws.firedrill().arg("reap");
+        let _ = tokio::task::spawn_blocking(move || reap.run()).await;
+    }
+    outcome
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ec2_instance_run_killed_during_restore_is_reaped() {
     let ec2 = ec2("us-east-1");
@@ -716,7 +747,7 @@ async fn ec2_instance_run_killed_during_restore_is_reaped() {
     let text = example("ec2-instance.toml", "i-0123456789abcdef0", &source, |t| {
         t.replace("action = \"stop\"", "action = \"none\"")
     });
-    let run_id = kill_during_restore(
+    let outcome = crash_and_reap(
         &ws,
         "ec2-instance",
         &text,
@@ -724,11 +755,12 @@ async fn ec2_instance_run_killed_during_restore_is_reaped() {
         "instance",
     )
     .await;
-    let left = leftovers("us-east-1", &run_id).await;
     let source_state = instance_state(&ec2, &source).await;
     let bystander_tags = volume_tags(&ec2, &bystander).await;
     terminate(&ec2, &source).await;
     delete_volume(&ec2, &bystander).await;
+    let run_id = outcome.unwrap_or_else(|p| std::panic::resume_unwind(p));
+    let left = leftovers("us-east-1", &run_id).await;
     assert_eq!(left, Vec::<String>::new(), "reap left scratch resources");
     assert_eq!(source_state.as_deref(), Some("running"), "source untouched");
     assert_eq!(
@@ -747,13 +779,13 @@ async fn ebs_volume_run_killed_during_restore_is_reaped() {
     let text = example("ebs-volume.toml", "vol-0123456789abcdef0", &source, |t| {
         t.replace("action = \"delete\"", "action = \"none\"")
     });
-    let run_id =
-        kill_during_restore(&ws, "ebs-volume", &text, "Action=CreateVolume", "volume").await;
-    let left = leftovers("us-east-1", &run_id).await;
+    let outcome = crash_and_reap(&ws, "ebs-volume", &text, "Action=CreateVolume", "volume").await;
     let source_tags = volume_tags(&ec2, &source).await;
     let bystander_tags = volume_tags(&ec2, &bystander).await;
     delete_volume(&ec2, &source).await;
     delete_volume(&ec2, &bystander).await;
+    let run_id = outcome.unwrap_or_else(|p| std::panic::resume_unwind(p));
+    let left = leftovers("us-east-1", &run_id).await;
     assert_eq!(left, Vec::<String>::new(), "reap left scratch resources");
     let source_tags = source_tags.expect("the source volume still exists");
     assert_eq!(source_tags.get("app").map(String::as_str), Some("shop"));
