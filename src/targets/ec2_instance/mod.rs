@@ -234,6 +234,17 @@ impl Target for InstanceTarget {
                 life,
             ),
         ];
+        if !self.no_reboot {
+            // `no_reboot = false` asks EC2 to reboot the instance for a
+            // consistent image: a change to the named resource.
+            p.push(action(
+                "backup",
+                "change",
+                "ec2:CreateImage (NoReboot=false)",
+                format!("reboot instance {} for the image", self.instance_id),
+                None,
+            ));
+        }
         if let Some(f) = self.fault() {
             let call = match &self.fault {
                 Fault::Stop { .. } => "ec2:StopInstances",
