@@ -2,6 +2,7 @@
 //! endpoints (`LocalStack` for S3/EC2, moto for RDS), and a domain error that
 //! keeps the AWS error code, message and request id.
 
+pub mod ec2;
 mod error;
 pub mod rds;
 pub mod s3;

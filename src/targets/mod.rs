@@ -6,6 +6,8 @@
 //! they are created and deleted by the kind's `delete` function, which is the
 //! same code path for end-of-run cleanup and for `firedrill reap`.
 
+pub mod ebs_volume;
+pub mod ec2_instance;
 pub mod rds_cluster;
 pub mod rds_instance;
 pub mod s3;
@@ -83,7 +85,13 @@ impl fmt::Debug for KindSpec {
 }
 
 /// Every target kind firedrill knows.
-pub static REGISTRY: &[KindSpec] = &[s3::KIND, rds_instance::KIND, rds_cluster::KIND];
+pub static REGISTRY: &[KindSpec] = &[
+    s3::KIND,
+    rds_instance::KIND,
+    rds_cluster::KIND,
+    ec2_instance::KIND,
+    ebs_volume::KIND,
+];
 
 /// Look a kind up by its `kind = "..."` name.
 pub fn kind(name: &str) -> Option<&'static KindSpec> {

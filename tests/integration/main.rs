@@ -4,6 +4,7 @@
 
 mod support;
 
+mod ec2;
 mod evidence;
 mod rds;
 mod s3_drill;

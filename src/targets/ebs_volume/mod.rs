@@ -1,0 +1,542 @@
+//! `ebs-volume`: snapshot a volume, detach or delete it, restore the
+//! snapshot (optionally copied to a disaster-recovery region) into a scratch
+//! volume, and compare size, type, IOPS, encryption and tags with the source.
+//!
+//! Scratch resources in the ledger are recorded by their `Name` tag, which
+//! firedrill chooses before the create call: `snapshot` and `volume`.
+
+mod options;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use schemars::JsonSchema;
+
+use self::options::{Fault, IOPS_TYPES, RawVolume, Restore};
+use super::ec2_instance::{emulated_check, scratch_tags, show_tags, tagged, user_tags, wait};
+use super::{
+    CheckStatus, DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight,
+    StageContext, StageError, StageOutput, TAG_RUN_ID, Tagged, Target, TargetInput, Validation,
+};
+use crate::aws::Clients;
+use crate::aws::ec2::{self as api, SnapshotInfo, VolumeInfo};
+use crate::ledger::ScratchResource;
+use crate::scenario::{Diagnostic, Service};
+use crate::targets::Check;
+
+/// Registry entry.
+pub const KIND: KindSpec = KindSpec {
+    name: "ebs-volume",
+    summary: "An EBS volume: snapshot, detach/delete, restore the snapshot into a scratch volume.",
+    parse,
+    schema: |g| RawVolume::json_schema(g),
+    delete,
+    find_tagged,
+};
+
+fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn Target>> {
+    let raw: RawVolume = crate::scenario::validate::deserialize_kind_options(input, diags)?;
+    super::ec2_instance::ec2_id(&raw.volume_id, "vol", "volume id", diags);
+    let fault = options::fault(raw.fault.as_ref(), diags);
+    let restore = options::restore(&raw.restore, diags);
+    Some(Box::new(VolumeTarget {
+        volume_id: raw.volume_id.into_inner(),
+        fault,
+        restore,
+        state: State::default(),
+    }))
+}
+
+#[derive(Debug, Default)]
+struct State {
+    source: Option<VolumeInfo>,
+    snapshot: Option<SnapshotInfo>,
+    dr_snapshot: Option<SnapshotInfo>,
+    restored: Option<(String, String)>,
+}
+
+/// A validated `ebs-volume` target.
+#[derive(Debug)]
+pub struct VolumeTarget {
+    volume_id: String,
+    fault: Fault,
+    restore: Restore,
+    state: State,
+}
+
+fn iops_text(v: Option<i32>) -> String {
+    v.map_or_else(|| "none".into(), |i| i.to_string())
+}
+
+impl VolumeTarget {
+    fn source(&self) -> Result<&VolumeInfo, StageError> {
+        self.state
+            .source
+            .as_ref()
+            .ok_or_else(|| StageError::Failed("preflight did not describe the volume".into()))
+    }
+
+    /// The IOPS the scratch volume is created with and expected to have.
+    fn expected_iops(&self, src: &VolumeInfo) -> Option<i32> {
+        let vtype = self
+            .restore
+            .volume_type
+            .as_deref()
+            .unwrap_or(&src.volume_type);
+        // The source's IOPS carry over only to a volume of the same type.
+        self.restore
+            .iops
+            .or(src.iops.filter(|_| vtype == src.volume_type))
+            .filter(|_| IOPS_TYPES.contains(&vtype))
+    }
+}
+
+#[async_trait]
+impl Target for VolumeTarget {
+    fn resource(&self) -> String {
+        format!("ebs:{}", self.volume_id)
+    }
+
+    fn services(&self) -> &'static [Service] {
+        &[Service::Ec2]
+    }
+
+    fn fault(&self) -> Option<FaultSpec> {
+        let (action, description) = match self.fault {
+            Fault::None => return None,
+            Fault::Detach => (
+                "detach",
+                format!("detach volume {} from its instance", self.volume_id),
+            ),
+            Fault::Delete => (
+                "delete",
+                format!("delete volume {} (irreversible)", self.volume_id),
+            ),
+        };
+        Some(FaultSpec {
+            action: action.to_string(),
+            description,
+            destructive: true,
+            service: Service::Ec2,
+        })
+    }
+
+    fn dr_region(&self) -> Option<&str> {
+        self.restore.dr_region.as_deref()
+    }
+
+    fn plan(&self, run_id: &str, index: usize) -> Vec<PlannedAction> {
+        let scratch = |s: &str| format!("firedrill-{run_id}-{index}-{s}");
+        let life = Some(Duration::from_mins(20));
+        let action =
+            |stage: &str, effect: &str, call: &str, resource: String, lifetime| PlannedAction {
+                stage: stage.into(),
+                effect: effect.into(),
+                api_call: call.into(),
+                resource,
+                scratch_lifetime: lifetime,
+            };
+        let mut p = vec![
+            action(
+                "preflight",
+                "read",
+                "ec2:DescribeVolumes",
+                self.resource(),
+                None,
+            ),
+            action(
+                "backup",
+                "create",
+                "ec2:CreateSnapshot",
+                format!("snapshot {}", scratch("snapshot")),
+                life,
+            ),
+        ];
+        if let Some(f) = self.fault() {
+            let (effect, call) = match self.fault {
+                Fault::Delete => ("delete", "ec2:DeleteVolume"),
+                _ => ("change", "ec2:DetachVolume"),
+            };
+            p.push(action("fault", effect, call, f.description, None));
+        }
+        if let Some(dr) = &self.restore.dr_region {
+            p.push(action(
+                "copy",
+                "create",
+                "ec2:CopySnapshot",
+                format!("snapshot {} in {dr}", scratch("dr-snapshot")),
+                life,
+            ));
+        }
+        p.push(action(
+            "restore",
+            "create",
+            "ec2:CreateVolume",
+            format!(
+                "volume {}{}",
+                scratch("restore"),
+                self.restore
+                    .dr_region
+                    .as_ref()
+                    .map(|r| format!(" in {r}"))
+                    .unwrap_or_default()
+            ),
+            life,
+        ));
+        p.push(action(
+            "cleanup",
+            "delete",
+            "ec2:DeleteVolume, ec2:DeleteSnapshot",
+            "every scratch resource above".into(),
+            None,
+        ));
+        p
+    }
+
+    async fn preflight(&mut self, cx: &StageContext) -> Result<Preflight, StageError> {
+        let Some(src) = api::volume(cx.clients.ec2(), &self.volume_id).await? else {
+            return Err(StageError::Environment(format!(
+                "volume {} does not exist in {} (hint: check `volume_id` and `[environment] region`)",
+                self.volume_id,
+                cx.clients.region()
+            )));
+        };
+        if matches!(src.state.as_str(), "deleting" | "deleted" | "error") {
+            return Err(StageError::Environment(format!(
+                "volume {} is {}: there is nothing to snapshot",
+                self.volume_id, src.state
+            )));
+        }
+        match self.fault {
+            Fault::Detach if src.attachments.is_empty() => {
+                return Err(StageError::Environment(format!(
+                    "fault `detach`: volume {} is not attached to an instance (hint: use `delete` or `none`)",
+                    self.volume_id
+                )));
+            }
+            Fault::Delete if !src.attachments.is_empty() => {
+                return Err(StageError::Environment(format!(
+                    "fault `delete`: volume {} is attached to {}; EC2 deletes only detached volumes (hint: use `detach`)",
+                    self.volume_id, src.attachments[0].instance_id
+                )));
+            }
+            _ => {}
+        }
+        let detail = format!(
+            "{}: {} {} GiB {}{} in {}{}",
+            self.volume_id,
+            src.state,
+            src.size_gib,
+            src.volume_type,
+            if src.encrypted { " encrypted" } else { "" },
+            src.availability_zone,
+            src.attachments
+                .first()
+                .map(|a| format!(", attached to {} at {}", a.instance_id, a.device))
+                .unwrap_or_default()
+        );
+        let tags = src.tags.clone();
+        self.state.source = Some(src);
+        Ok(Preflight { detail, tags })
+    }
+
+    async fn backup(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
+        let ec2 = cx.clients.ec2();
+        let mut out = StageOutput::default().emulated(cx.emulated(Service::Ec2));
+        let name = cx.scratch_name("snapshot");
+        let tags = scratch_tags(cx, &name, KIND.name);
+        let ledger_id = cx.intend(cx.resource(KIND.name, "snapshot", &name, Service::Ec2))?;
+        let created = api::create_snapshot(
+            ec2,
+            &self.volume_id,
+            &format!("firedrill backup of {}", self.volume_id),
+            &tags,
+        )
+        .await?;
+        cx.created(ledger_id, created.request_id.as_deref())?;
+        out.request("ec2:CreateSnapshot", created.request_id.as_deref());
+        let polled =
+            wait::snapshot_completed(&cx.clock, cx.poll_policy(), ec2, &created.id).await?;
+        wait::record(&mut out, &polled);
+        out.detail = format!("snapshot {} ({name}) completed", created.id);
+        out = out.fact("snapshot_id", &created.id);
+        self.state.snapshot = Some(polled.value);
+        Ok(out)
+    }
+
+    async fn copy(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
+        let (Some(dr), Some(snap)) = (self.restore.dr_region.clone(), self.state.snapshot.clone())
+        else {
+            return Err(StageError::Failed("no snapshot to copy".into()));
+        };
+        let ec2 = cx.clients.in_region(&dr).ec2;
+        let mut out = StageOutput::default().emulated(cx.emulated(Service::Ec2));
+        let name = cx.scratch_name("dr-snapshot");
+        let tags = scratch_tags(cx, &name, KIND.name);
+        let mut r = cx.resource(KIND.name, "snapshot", &name, Service::Ec2);
+        r.region.clone_from(&dr);
+        let ledger_id = cx.intend(r)?;
+        let created = api::copy_snapshot(
+            &ec2,
+            cx.clients.region(),
+            &snap.id,
+            &format!("firedrill copy of {} from {}", snap.id, cx.clients.region()),
+            &tags,
+        )
+        .await?;
+        cx.created(ledger_id, created.request_id.as_deref())?;
+        out.request("ec2:CopySnapshot", created.request_id.as_deref());
+        let polled =
+            wait::snapshot_completed(&cx.clock, cx.poll_policy(), &ec2, &created.id).await?;
+        wait::record(&mut out, &polled);
+        out.detail = format!("copied snapshot {} to {dr} as {}", snap.id, created.id);
+        out = out
+            .fact("dr_snapshot_id", &created.id)
+            .fact("dr_region", &dr);
+        self.state.dr_snapshot = Some(polled.value);
+        Ok(out)
+    }
+
+    async fn inject(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
+        let ec2 = cx.clients.ec2();
+        let mut out = StageOutput::default().emulated(cx.emulated(Service::Ec2));
+        let id = self.volume_id.clone();
+        match self.fault {
+            Fault::None => out.detail = "no fault injected".into(),
+            Fault::Detach => {
+                let a =
+                    self.source()?.attachments.first().cloned().ok_or_else(|| {
+                        StageError::Failed(format!("volume {id} is not attached"))
+                    })?;
+                let rid = api::detach_volume(ec2, &id, &a.instance_id, &a.device).await?;
+                out.request("ec2:DetachVolume", rid.as_deref());
+                let polled =
+                    wait::volume_state(&cx.clock, cx.poll_policy(), ec2, &id, "available").await?;
+                wait::record(&mut out, &polled);
+                out.detail = format!("detached volume {id} from {} ({})", a.instance_id, a.device);
+            }
+            Fault::Delete => {
+                api::delete_volume(ec2, &id).await?;
+                let polled = wait::volume_gone(&cx.clock, cx.poll_policy(), ec2, &id).await?;
+                wait::record(&mut out, &polled);
+                out.detail = format!("deleted volume {id}");
+            }
+        }
+        Ok(out)
+    }
+
+    async fn restore(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
+        let src = self.source()?.clone();
+        let (region, snap) = match &self.restore.dr_region {
+            Some(dr) => (dr.clone(), self.state.dr_snapshot.clone()),
+            None => (cx.clients.region().to_string(), self.state.snapshot.clone()),
+        };
+        let snap = snap.ok_or_else(|| StageError::Failed("no snapshot to restore".into()))?;
+        let ec2 = cx.clients.in_region(&region).ec2;
+        let mut out = StageOutput::default().emulated(cx.emulated(Service::Ec2));
+        let availability_zone = match (&self.restore.availability_zone, &self.restore.dr_region) {
+            (Some(z), _) => z.clone(),
+            (None, None) => src.availability_zone.clone(),
+            (None, Some(dr)) => api::first_zone(&ec2).await?.ok_or_else(|| {
+                StageError::Environment(format!(
+                    "no available zone in {dr} (hint: set `[targets.restore] availability_zone`)"
+                ))
+            })?,
+        };
+        let name = cx.scratch_name("restore");
+        let mut tags: Vec<(String, String)> = user_tags(&src.tags).into_iter().collect();
+        tags.extend(scratch_tags(cx, &name, KIND.name));
+        let spec = api::VolumeSpec {
+            snapshot_id: snap.id.clone(),
+            availability_zone,
+            volume_type: Some(
+                self.restore
+                    .volume_type
+                    .clone()
+                    .unwrap_or_else(|| src.volume_type.clone()),
+            ),
+            iops: self.expected_iops(&src),
+            tags,
+        };
+        let mut res = cx.resource(KIND.name, "volume", &name, Service::Ec2);
+        res.region.clone_from(&region);
+        let ledger_id = cx.intend(res)?;
+        let created = api::create_volume(&ec2, &spec).await?;
+        cx.created(ledger_id, created.request_id.as_deref())?;
+        out.request("ec2:CreateVolume", created.request_id.as_deref());
+        self.state.restored = Some((created.id.clone(), region.clone()));
+        let polled =
+            wait::volume_state(&cx.clock, cx.poll_policy(), &ec2, &created.id, "available").await?;
+        wait::record(&mut out, &polled);
+        let v = polled.value;
+        out.detail = format!(
+            "created volume {} ({name}) from snapshot {} in {}: available",
+            v.id, snap.id, v.availability_zone
+        );
+        Ok(out
+            .fact("restored_volume", &v.id)
+            .fact("region", &region)
+            .fact("availability_zone", &v.availability_zone))
+    }
+
+    async fn validate(&mut self, cx: &StageContext) -> Result<Validation, StageError> {
+        let src = self.source()?.clone();
+        let (id, region) = self
+            .state
+            .restored
+            .clone()
+            .ok_or_else(|| StageError::Failed("nothing restored".into()))?;
+        let ec2 = cx.clients.in_region(&region).ec2;
+        let emulated = cx.emulated(Service::Ec2);
+        let mut out = StageOutput::default().emulated(emulated);
+        let v = api::volume(&ec2, &id)
+            .await?
+            .ok_or_else(|| StageError::Failed(format!("restored volume {id} vanished")))?;
+        let src_iops = src
+            .iops
+            .filter(|_| IOPS_TYPES.contains(&src.volume_type.as_str()));
+        let got_iops = v
+            .iops
+            .filter(|_| IOPS_TYPES.contains(&v.volume_type.as_str()));
+        let raw = vec![
+            (
+                "state",
+                Check::compare("volume available", "available", &v.state),
+            ),
+            (
+                "size",
+                Check::compare("size (GiB)", src.size_gib, v.size_gib),
+            ),
+            (
+                "volume-type",
+                Check::compare("volume type", &src.volume_type, &v.volume_type),
+            ),
+            (
+                "iops",
+                Check::compare("iops", iops_text(src_iops), iops_text(got_iops)),
+            ),
+            (
+                "encryption",
+                Check::compare("encrypted", src.encrypted, v.encrypted),
+            ),
+            (
+                "tags",
+                Check::compare(
+                    "tags",
+                    show_tags(&user_tags(&src.tags)),
+                    show_tags(&user_tags(&v.tags)),
+                ),
+            ),
+        ];
+        let mut checks = Vec::new();
+        for (slug, c) in raw {
+            if c.status == CheckStatus::Failed {
+                out.findings.push(Finding::error(
+                    &format!("ebs.{slug}-mismatch"),
+                    format!(
+                        "restored volume {id} differs from {}: {}: {}",
+                        self.volume_id, c.name, c.detail
+                    ),
+                ));
+            }
+            checks.push(emulated_check(c, emulated));
+        }
+        if emulated {
+            out.findings.push(Finding::info(
+                "ebs.emulated",
+                "EBS served by an emulator: snapshot contents and timings are not evidence about AWS",
+            ));
+        }
+        let failed = checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Failed)
+            .count();
+        out.detail = format!(
+            "{id}: {} GiB {}{}; {failed} check(s) failed",
+            v.size_gib,
+            v.volume_type,
+            if v.encrypted { " encrypted" } else { "" }
+        );
+        Ok(Validation {
+            output: out,
+            checks,
+            canary: None,
+        })
+    }
+}
+
+/// Snapshots named `name_or_id` (scratch ones only, unless given by id).
+async fn delete_snapshots(ec2: &aws_sdk_ec2::Client, name_or_id: &str) -> Result<bool, StageError> {
+    if name_or_id.starts_with("snap-") {
+        return Ok(api::delete_snapshot(ec2, name_or_id).await?);
+    }
+    let mut any = false;
+    for s in api::snapshots_named(ec2, name_or_id).await? {
+        if s.tags.contains_key(TAG_RUN_ID) {
+            any |= api::delete_snapshot(ec2, &s.id).await?;
+        }
+    }
+    Ok(any)
+}
+
+/// Volumes named `name_or_id` (scratch ones only, unless given by id).
+async fn delete_volumes(ec2: &aws_sdk_ec2::Client, name_or_id: &str) -> Result<bool, StageError> {
+    let ids: Vec<String> = if name_or_id.starts_with("vol-") {
+        vec![name_or_id.to_string()]
+    } else {
+        api::volumes_named(ec2, name_or_id)
+            .await?
+            .into_iter()
+            .filter(|v| v.tags.contains_key(TAG_RUN_ID))
+            .map(|v| v.id)
+            .collect()
+    };
+    let mut any = false;
+    for id in ids {
+        if wait::until_volume_free(ec2, &id).await? && api::delete_volume(ec2, &id).await? {
+            any = true;
+            wait::until_volume_gone(ec2, &id).await?;
+        }
+    }
+    Ok(any)
+}
+
+fn delete<'a>(
+    r: &'a ScratchResource,
+    clients: &'a Clients,
+) -> BoxFuture<'a, Result<DeleteOutcome, StageError>> {
+    Box::pin(async move {
+        let ec2 = clients.in_region(&r.region).ec2;
+        let existed = match r.rtype.as_str() {
+            "snapshot" => delete_snapshots(&ec2, &r.id).await?,
+            "volume" => delete_volumes(&ec2, &r.id).await?,
+            other => {
+                return Err(StageError::Failed(format!(
+                    "{} cannot delete a `{other}`",
+                    KIND.name
+                )));
+            }
+        };
+        Ok(if existed {
+            DeleteOutcome::Deleted
+        } else {
+            DeleteOutcome::AlreadyGone
+        })
+    })
+}
+
+fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>, StageError>> {
+    Box::pin(async move {
+        let ec2 = clients.ec2();
+        let region = clients.region();
+        let mut found = Vec::new();
+        for v in api::volumes_tagged(ec2, TAG_RUN_ID).await? {
+            found.extend(tagged(KIND.name, "volume", &v.id, &v.tags, region));
+        }
+        for s in api::snapshots_tagged(ec2, TAG_RUN_ID).await? {
+            found.extend(tagged(KIND.name, "snapshot", &s.id, &s.tags, region));
+        }
+        Ok(found)
+    })
+}

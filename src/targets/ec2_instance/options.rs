@@ -1,0 +1,441 @@
+//! The `ec2-instance` keys of a `[[targets]]` table, their validation, and
+//! the EC2 id checks `ebs-volume` shares.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::scenario::Diagnostic;
+use crate::scenario::raw::Spanned;
+
+/// `kind = "ec2-instance"`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawInstance {
+    /// The instance the drill protects: `i-0123456789abcdef0`.
+    pub instance_id: Spanned<String>,
+    #[serde(default)]
+    pub backup: RawBackup,
+    pub fault: Option<RawFault>,
+    #[serde(default)]
+    pub restore: RawRestore,
+}
+
+/// `[targets.backup]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackup {
+    /// Create the AMI without rebooting the instance (default true).
+    /// `false` reboots it for file-system consistency.
+    pub no_reboot: Option<bool>,
+}
+
+/// `[targets.fault]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    /// `stop`, `reboot`, `terminate`, `detach-volume` or `none`.
+    pub action: Spanned<String>,
+    /// Device to detach, for `detach-volume`: `/dev/sdf`.
+    pub device: Option<Spanned<String>>,
+    /// Volume to detach, for `detach-volume`: `vol-…`.
+    pub volume_id: Option<Spanned<String>>,
+    /// Start the instance again after the drill validated (for `stop`).
+    pub restart_after: Option<Spanned<bool>>,
+}
+
+/// `[targets.restore]`: where the scratch instance is launched. Every key
+/// defaults to the source instance's setting.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRestore {
+    pub availability_zone: Option<Spanned<String>>,
+    pub instance_type: Option<Spanned<String>>,
+    pub subnet_id: Option<Spanned<String>>,
+    pub security_group_ids: Option<Vec<Spanned<String>>>,
+    /// Copy the AMI to this region and launch there.
+    pub dr_region: Option<Spanned<String>>,
+}
+
+/// The fault to inject.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    Stop { restart_after: bool },
+    Reboot,
+    Terminate,
+    DetachVolume(VolumeRef),
+}
+
+/// Which volume `detach-volume` detaches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VolumeRef {
+    Device(String),
+    Id(String),
+}
+
+/// Validated restore settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Restore {
+    pub availability_zone: Option<String>,
+    pub instance_type: Option<String>,
+    pub subnet_id: Option<String>,
+    pub security_group_ids: Option<Vec<String>>,
+    pub dr_region: Option<String>,
+}
+
+pub const FAULT_ACTIONS: &[&str] = &["stop", "reboot", "terminate", "detach-volume", "none"];
+
+/// Push "unknown X" with a did-you-mean or the list of choices.
+pub(crate) fn one_of(
+    value: &Spanned<String>,
+    what: &str,
+    allowed: &[&str],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let v = value.get_ref();
+    let d = Diagnostic::new(format!("unknown {what} `{v}`"))
+        .at(value.span())
+        .label(format!("unknown {what}"));
+    diags.push(match crate::scenario::suggest::did_you_mean(v, allowed) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d.help(format!(
+            "expected one of {}",
+            allowed
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    });
+}
+
+/// Whether `id` is `<prefix>-` followed by 8 or 17 lowercase hex digits.
+pub(crate) fn is_ec2_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hex| {
+            (hex.len() == 8 || hex.len() == 17)
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+}
+
+/// Check an EC2 id (`i`, `vol`, `subnet`, `sg`) and push a diagnostic.
+pub(crate) fn ec2_id(
+    value: &Spanned<String>,
+    prefix: &str,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if !is_ec2_id(value.get_ref(), prefix) {
+        diags.push(
+            Diagnostic::new(format!("invalid {what} `{}`", value.get_ref()))
+                .at(value.span())
+                .label(format!("not a valid {what}"))
+                .help(format!(
+                    "{what}s look like `{prefix}-0123456789abcdef0`: `{prefix}-` and 8 or 17 lowercase hex digits"
+                )),
+        );
+    }
+}
+
+/// Whether `r` looks like an AWS region: `us-west-2`, `ap-southeast-1`.
+pub(crate) fn is_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Check a region name and that it differs from the home region's role.
+pub(crate) fn region(value: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
+    if !is_region(value.get_ref()) {
+        diags.push(
+            Diagnostic::new(format!("invalid region `{}`", value.get_ref()))
+                .at(value.span())
+                .label("not an AWS region name")
+                .help("write a region name such as `us-west-2`"),
+        );
+    }
+}
+
+/// Whether `z` looks like an availability zone: `us-east-1a`.
+pub(crate) fn zone(value: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
+    let z = value.get_ref();
+    let ok = z.len() > 1
+        && z.as_bytes().last().is_some_and(u8::is_ascii_lowercase)
+        && is_region(&z[..z.len() - 1]);
+    if !ok {
+        diags.push(
+            Diagnostic::new(format!("invalid availability zone `{z}`"))
+                .at(value.span())
+                .label("not an availability zone")
+                .help("write a zone name such as `us-east-1b`"),
+        );
+    }
+}
+
+/// Check an instance type: `t3.micro`, `m7g.large`.
+pub(crate) fn instance_type(value: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
+    let t = value.get_ref();
+    let ok = t.split_once('.').is_some_and(|(family, size)| {
+        !family.is_empty()
+            && !size.is_empty()
+            && family
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && size
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    });
+    if !ok {
+        diags.push(
+            Diagnostic::new(format!("invalid instance type `{t}`"))
+                .at(value.span())
+                .label("not an instance type")
+                .help("write an instance type such as `t3.micro`"),
+        );
+    }
+}
+
+/// Validate the fault.
+pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
+    let Some(raw) = raw else {
+        return Fault::None;
+    };
+    let action = raw.action.get_ref().as_str();
+    let misplaced = |key: &str, span: std::ops::Range<usize>| {
+        Diagnostic::new(format!("`{key}` does not apply to fault `{action}`"))
+            .at(span)
+            .label("not used by this action")
+            .help(format!("remove `{key}`, or use an action that takes it"))
+    };
+    if action != "detach-volume" {
+        if let Some(d) = &raw.device {
+            diags.push(misplaced("device", d.span()));
+        }
+        if let Some(v) = &raw.volume_id {
+            diags.push(misplaced("volume_id", v.span()));
+        }
+    }
+    if action != "stop"
+        && let Some(r) = &raw.restart_after
+    {
+        diags.push(misplaced("restart_after", r.span()));
+    }
+    match action {
+        "none" => Fault::None,
+        "stop" => Fault::Stop {
+            restart_after: raw.restart_after.as_ref().is_some_and(|r| *r.get_ref()),
+        },
+        "reboot" => Fault::Reboot,
+        "terminate" => Fault::Terminate,
+        "detach-volume" => match (&raw.device, &raw.volume_id) {
+            (Some(d), None) => {
+                if !d.get_ref().starts_with('/') && !d.get_ref().starts_with("xvd") {
+                    diags.push(
+                        Diagnostic::new(format!("invalid device `{}`", d.get_ref()))
+                            .at(d.span())
+                            .label("not a device name")
+                            .help("write the device as the instance lists it, e.g. `/dev/sdf`"),
+                    );
+                }
+                Fault::DetachVolume(VolumeRef::Device(d.get_ref().clone()))
+            }
+            (None, Some(v)) => {
+                ec2_id(v, "vol", "volume id", diags);
+                Fault::DetachVolume(VolumeRef::Id(v.get_ref().clone()))
+            }
+            (Some(d), Some(_)) => {
+                diags.push(
+                    Diagnostic::new("give `device` or `volume_id`, not both")
+                        .at(d.span())
+                        .help("keep the one that names the volume to detach"),
+                );
+                Fault::None
+            }
+            (None, None) => {
+                diags.push(
+                    Diagnostic::new("fault `detach-volume` needs `device` or `volume_id`")
+                        .at(raw.action.span())
+                        .label("no volume named")
+                        .help("add `device = \"/dev/sdf\"` or `volume_id = \"vol-…\"`"),
+                );
+                Fault::None
+            }
+        },
+        _ => {
+            one_of(&raw.action, "fault action", FAULT_ACTIONS, diags);
+            Fault::None
+        }
+    }
+}
+
+/// Validate the restore settings.
+pub fn restore(raw: &RawRestore, diags: &mut Vec<Diagnostic>) -> Restore {
+    if let Some(z) = &raw.availability_zone {
+        zone(z, diags);
+    }
+    if let Some(t) = &raw.instance_type {
+        instance_type(t, diags);
+    }
+    if let Some(s) = &raw.subnet_id {
+        ec2_id(s, "subnet", "subnet id", diags);
+    }
+    for g in raw.security_group_ids.iter().flatten() {
+        ec2_id(g, "sg", "security group id", diags);
+    }
+    if let Some(r) = &raw.dr_region {
+        region(r, diags);
+    }
+    Restore {
+        availability_zone: raw.availability_zone.as_ref().map(|v| v.get_ref().clone()),
+        instance_type: raw.instance_type.as_ref().map(|v| v.get_ref().clone()),
+        subnet_id: raw.subnet_id.as_ref().map(|v| v.get_ref().clone()),
+        security_group_ids: raw
+            .security_group_ids
+            .as_ref()
+            .map(|v| v.iter().map(|g| g.get_ref().clone()).collect()),
+        dr_region: raw.dr_region.as_ref().map(|v| v.get_ref().clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Diagnostics for a scenario with one `ec2-instance` target.
+    pub(crate) fn diagnostics(kind: &str, keys: &str) -> Vec<Diagnostic> {
+        let text = format!(
+            "name = \"t\"\n[environment]\nregion = \"us-east-1\"\nendpoint_url = \"http://127.0.0.1:4566\"\n[objectives]\nrto = \"5m\"\nrpo = \"5m\"\n[[targets]]\nname = \"x\"\nkind = \"{kind}\"\n{keys}"
+        );
+        match crate::scenario::parse(std::path::Path::new("t.toml"), &text) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.diagnostics,
+        }
+    }
+
+    #[test]
+    fn ids_need_prefix_and_8_or_17_hex_digits() {
+        assert!(is_ec2_id("i-0123456789abcdef0", "i"));
+        assert!(is_ec2_id("i-12345678", "i"));
+        assert!(!is_ec2_id("i-0123456789ABCDEF0", "i"));
+        assert!(!is_ec2_id("i-123", "i"));
+        assert!(!is_ec2_id("vol-12345678", "i"));
+        assert!(!is_ec2_id("i12345678", "i"));
+        assert!(is_ec2_id("sg-12345678", "sg"));
+    }
+
+    #[test]
+    fn regions_and_zones() {
+        assert!(is_region("us-west-2"));
+        assert!(is_region("ap-southeast-1"));
+        assert!(is_region("us-gov-west-1"));
+        assert!(!is_region("us-west"));
+        assert!(!is_region("US-west-2"));
+        assert!(!is_region("us-west-2a"));
+    }
+
+    #[test]
+    fn valid_instance_target_parses() {
+        let d = diagnostics(
+            "ec2-instance",
+            "instance_id = \"i-0123456789abcdef0\"\n[targets.fault]\naction = \"detach-volume\"\ndevice = \"/dev/sdf\"\n[targets.restore]\ninstance_type = \"t3.small\"\ndr_region = \"us-west-2\"\nsecurity_group_ids = [\"sg-12345678\"]\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn bad_instance_id_is_reported_at_its_span() {
+        let d = diagnostics("ec2-instance", "instance_id = \"vol-0123456789abcdef0\"\n");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].message.contains("invalid instance id"), "{d:?}");
+        assert!(d[0].span.is_some());
+        assert!(
+            d[0].help
+                .as_deref()
+                .unwrap()
+                .contains("i-0123456789abcdef0")
+        );
+    }
+
+    #[test]
+    fn unknown_action_suggests_the_nearest() {
+        let d = diagnostics(
+            "ec2-instance",
+            "instance_id = \"i-12345678\"\n[targets.fault]\naction = \"terminat\"\n",
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].message.contains("unknown fault action `terminat`"),
+            "{d:?}"
+        );
+        assert_eq!(d[0].help.as_deref(), Some("did you mean `terminate`?"));
+    }
+
+    #[test]
+    fn detach_volume_needs_exactly_one_volume() {
+        let none = diagnostics(
+            "ec2-instance",
+            "instance_id = \"i-12345678\"\n[targets.fault]\naction = \"detach-volume\"\n",
+        );
+        assert!(
+            none[0].message.contains("needs `device` or `volume_id`"),
+            "{none:?}"
+        );
+        let bad = diagnostics(
+            "ec2-instance",
+            "instance_id = \"i-12345678\"\n[targets.fault]\naction = \"detach-volume\"\nvolume_id = \"vol-xyz\"\n",
+        );
+        assert!(
+            bad[0].message.contains("invalid volume id `vol-xyz`"),
+            "{bad:?}"
+        );
+        let misplaced = diagnostics(
+            "ec2-instance",
+            "instance_id = \"i-12345678\"\n[targets.fault]\naction = \"reboot\"\ndevice = \"/dev/sdf\"\n",
+        );
+        assert!(
+            misplaced[0].message.contains("does not apply"),
+            "{misplaced:?}"
+        );
+    }
+
+    #[test]
+    fn bad_restore_overrides_are_each_reported() {
+        let d = diagnostics(
+            "ec2-instance",
+            "instance_id = \"i-12345678\"\n[targets.restore]\navailability_zone = \"us-east-1\"\ninstance_type = \"large\"\nsubnet_id = \"sub-1\"\ndr_region = \"west\"\n",
+        );
+        let text: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(d.len(), 4, "{text:?}");
+        assert!(text.iter().any(|m| m.contains("availability zone")));
+        assert!(text.iter().any(|m| m.contains("instance type")));
+        assert!(text.iter().any(|m| m.contains("subnet id")));
+        assert!(text.iter().any(|m| m.contains("region")));
+    }
+
+    #[test]
+    fn unknown_key_gets_did_you_mean() {
+        let d = diagnostics(
+            "ec2-instance",
+            "instance_id = \"i-12345678\"\n[targets.backup]\nno_reboots = true\n",
+        );
+        assert!(d[0].message.contains("no_reboots"), "{d:?}");
+        assert!(
+            d[0].help.as_deref().unwrap_or("").contains("no_reboot"),
+            "{d:?}"
+        );
+    }
+    #[test]
+    fn every_error_in_a_bad_target_is_rendered_with_its_location() {
+        let text = "name = \"t\"\n[environment]\nregion = \"us-east-1\"\n[objectives]\nrto = \"5m\"\nrpo = \"5m\"\n[[targets]]\nname = \"web\"\nkind = \"ec2-instance\"\ninstance_id = \"i-123\"\n[targets.fault]\naction = \"terminat\"\n[targets.restore]\ndr_region = \"us-west\"\n";
+        let err = crate::scenario::parse(std::path::Path::new("web.toml"), text).unwrap_err();
+        insta::assert_snapshot!(err.render());
+    }
+}
