@@ -4,5 +4,6 @@
 
 mod support;
 
+mod guards;
 mod s3_drill;
 mod scenario_errors;
