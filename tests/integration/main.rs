@@ -4,6 +4,11 @@
 
 mod support;
 
+mod chaos;
+mod chaos_proxy;
 mod guards;
+mod kill_loop;
 mod s3_drill;
 mod scenario_errors;
+mod secrets;
+mod signals;
