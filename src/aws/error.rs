@@ -151,7 +151,12 @@ impl AwsError {
                     || {
                         status.map_or_else(
                             || concise(&DisplayErrorContext(&err).to_string()),
-                            |s| format!("HTTP {s}"),
+                            // HEAD responses carry no error body: S3's
+                            // throttling then shows only as a bare 503.
+                            |s| match s {
+                                503 => "HTTP 503: the service is throttling (SlowDown) or unavailable, and retries did not get through".to_string(),
+                                s => format!("HTTP {s}"),
+                            },
                         )
                     },
                     str::to_string,
@@ -159,7 +164,9 @@ impl AwsError {
                 let c = code.as_deref().unwrap_or("");
                 let kind = if NOT_FOUND.contains(&c) || (c.is_empty() && status == Some(404)) {
                     AwsErrorKind::NotFound
-                } else if THROTTLED.contains(&c) || status == Some(429) {
+                } else if THROTTLED.contains(&c)
+                    || (c.is_empty() && matches!(status, Some(429 | 503)))
+                {
                     AwsErrorKind::Throttled
                 } else if CREDENTIALS.contains(&c) {
                     AwsErrorKind::Credentials

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
+use aws_config::retry::{RetryConfig, RetryMode};
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
@@ -95,6 +95,21 @@ impl Clients {
         Self::from_sdk_config(env, sdk)
     }
 
+    /// Clients whose STS client is replaced (guard tests mock `GetCallerIdentity`).
+    #[cfg(test)]
+    pub(crate) fn with_sts(env: &Environment, sdk: SdkConfig, sts: aws_sdk_sts::Client) -> Self {
+        let mut home = build_region(env, &sdk, &env.region);
+        home.sts = sts;
+        Self {
+            inner: Arc::new(Inner {
+                env: env.clone(),
+                sdk,
+                home,
+                others: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
     /// Build clients from a ready SDK config (tests inject mocked HTTP here).
     pub fn from_sdk_config(env: &Environment, sdk: SdkConfig) -> Self {
         let home = build_region(env, &sdk, &env.region);
@@ -167,29 +182,102 @@ impl Clients {
     }
 }
 
+/// The retry settings for one service: real AWS gets adaptive retries, whose
+/// client-side rate limiter slows every request of that client down after a
+/// throttling error (`SlowDown`, `Throttling`), so hundreds of targets drilled
+/// at once back off together instead of retrying into the limit. Emulators do
+/// not throttle; there the token bucket would only add latency.
+fn retry_for(
+    env: &Environment,
+    service: Service,
+    base: Option<&RetryConfig>,
+) -> Option<RetryConfig> {
+    let base = base?;
+    if env.is_emulated(service) || base.mode() == RetryMode::Adaptive {
+        return None;
+    }
+    Some(base.clone().with_retry_mode(RetryMode::Adaptive))
+}
+
 fn build_region(env: &Environment, sdk: &SdkConfig, region: &str) -> RegionClients {
     let region = Region::new(region.to_string());
+    let base = sdk.retry_config();
     let mut s3 = aws_sdk_s3::config::Builder::from(sdk).region(region.clone());
     if let Some(url) = env.endpoint(Service::S3) {
         // Emulators and most S3-compatible endpoints want path-style URLs.
         s3 = s3.endpoint_url(url).force_path_style(true);
     }
+    if let Some(r) = retry_for(env, Service::S3, base) {
+        s3 = s3.retry_config(r);
+    }
     let mut ec2 = aws_sdk_ec2::config::Builder::from(sdk).region(region.clone());
     if let Some(url) = env.endpoint(Service::Ec2) {
         ec2 = ec2.endpoint_url(url);
+    }
+    if let Some(r) = retry_for(env, Service::Ec2, base) {
+        ec2 = ec2.retry_config(r);
     }
     let mut rds = aws_sdk_rds::config::Builder::from(sdk).region(region.clone());
     if let Some(url) = env.endpoint(Service::Rds) {
         rds = rds.endpoint_url(url);
     }
+    if let Some(r) = retry_for(env, Service::Rds, base) {
+        rds = rds.retry_config(r);
+    }
     let mut sts = aws_sdk_sts::config::Builder::from(sdk).region(region);
     if let Some(url) = env.endpoint(Service::Sts) {
         sts = sts.endpoint_url(url);
+    }
+    if let Some(r) = retry_for(env, Service::Sts, base) {
+        sts = sts.retry_config(r);
     }
     RegionClients {
         s3: aws_sdk_s3::Client::from_conf(s3.build()),
         ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
         rds: aws_sdk_rds::Client::from_conf(rds.build()),
         sts: aws_sdk_sts::Client::from_conf(sts.build()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(text: &str) -> Environment {
+        crate::scenario::validate::parse(std::path::Path::new("t.toml"), text)
+            .unwrap()
+            .environment
+    }
+
+    const TARGET: &str = "[objectives]\nrto = \"1m\"\nrpo = \"1m\"\n[[targets]]\nname = \"d\"\nkind = \"s3-bucket\"\nbucket = \"bkt-test\"\n";
+
+    #[tokio::test]
+    async fn real_endpoints_retry_adaptively_emulators_do_not() {
+        let real = env(&format!(
+            "name = \"r\"\n[environment]\nregion = \"us-east-1\"\n{TARGET}"
+        ));
+        let clients = Clients::new(&real, &Clock::system()).await;
+        let s3 = clients.s3().config().retry_config().unwrap().clone();
+        assert_eq!(s3.mode(), RetryMode::Adaptive);
+        assert_eq!(s3.max_attempts(), 5, "attempts are kept");
+        assert_eq!(
+            clients.sts().config().retry_config().unwrap().mode(),
+            RetryMode::Adaptive
+        );
+
+        let mixed = env(&format!(
+            "name = \"m\"\n[environment]\nregion = \"us-east-1\"\n[environment.endpoints]\ns3 = \"http://127.0.0.1:4566\"\n{TARGET}"
+        ));
+        let clients = Clients::new(&mixed, &Clock::system()).await;
+        assert_eq!(
+            clients.s3().config().retry_config().unwrap().mode(),
+            RetryMode::Standard,
+            "loopback S3 does not throttle"
+        );
+        assert_eq!(
+            clients.rds().config().retry_config().unwrap().mode(),
+            RetryMode::Adaptive,
+            "RDS is still real AWS"
+        );
     }
 }

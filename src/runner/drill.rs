@@ -112,9 +112,13 @@ where
 {
     rec.started(stage);
     let watch = cx.clock.start();
+    // Cancellation is polled first: once the run is aborted a stage's future
+    // must not be polled even once, or its first request (a fault!) could
+    // already be on the wire.
     let res = tokio::select! {
-        r = fut => r,
+        biased;
         () = cx.cancel.cancelled() => Err(StageError::Cancelled),
+        r = fut => r,
     };
     match res {
         Ok(value) => {

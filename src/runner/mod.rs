@@ -7,11 +7,13 @@ mod drill;
 mod events;
 pub mod guards;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use futures::stream::{self, StreamExt};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -169,79 +171,33 @@ pub async fn run(
     for r in early {
         run_findings.push(Finding::error("guard.refused", r));
     }
+    // Preflights are read-only and independent: run them concurrently (in
+    // scenario order for the report), so 200 targets do not queue behind
+    // each other's HeadBucket round trips.
+    let limit = options
+        .max_concurrency
+        .unwrap_or(scenario.run.max_concurrency)
+        .max(1);
     let mut tags = Vec::new();
-    for (index, spec) in scenario.targets.iter_mut().enumerate() {
-        if refused_early {
-            break;
-        }
-        let cx = context(index, &spec.name);
-        let emulated = spec.target.services().iter().all(|s| cx.emulated(*s));
-        events.emit(&Event::StageStarted {
-            target: spec.name.clone(),
-            stage: Stage::Preflight,
-        });
-        let watch = clock.start();
-        let res = tokio::select! {
-            r = spec.target.preflight(&cx) => r,
-            () = cancel.cancelled() => Err(StageError::Cancelled),
-        };
-        let timing = watch.finish(Duration::ZERO);
-        let (record, tag_map) = match res {
-            Ok(p) => (
-                record(
-                    Stage::Preflight,
-                    Outcome::Passed,
-                    timing,
-                    emulated,
-                    StageOutput::new(p.detail),
-                ),
-                Some(p.tags),
-            ),
-            Err(e) => {
+    if !refused_early {
+        let environment = &scenario.environment;
+        let results: Vec<PreflightResult> = stream::iter(scenario.targets.iter_mut().enumerate())
+            .map(|(index, spec)| {
+                let cx = context(index, &spec.name);
+                let (events, clock, cancel) = (&events, &clock, &cancel);
+                async move { preflight_one(spec, &cx, environment, events, clock, cancel).await }
+            })
+            .buffered(limit)
+            .collect()
+            .await;
+        for (record, tag_map, finding) in results {
+            if let Some(f) = finding {
                 preflight_failed = true;
-                let endpoints: Vec<String> = spec
-                    .target
-                    .services()
-                    .iter()
-                    .map(|s| {
-                        let url = scenario
-                            .environment
-                            .endpoint(*s)
-                            .unwrap_or("the AWS default");
-                        format!("{} at {url}", s.as_str())
-                    })
-                    .collect();
-                run_findings.push(Finding::error(
-                    if e.is_environment() {
-                        "preflight.environment"
-                    } else {
-                        "preflight.failed"
-                    },
-                    format!("target `{}` ({}): {e}", spec.name, endpoints.join(", ")),
-                ));
-                let outcome = if matches!(e, StageError::Cancelled) {
-                    Outcome::Cancelled
-                } else {
-                    Outcome::Failed
-                };
-                (
-                    record(
-                        Stage::Preflight,
-                        outcome,
-                        timing,
-                        emulated,
-                        StageOutput::new(e.to_string()),
-                    ),
-                    None,
-                )
+                run_findings.push(f);
             }
-        };
-        events.emit(&Event::StageFinished {
-            target: spec.name.clone(),
-            record: record.clone(),
-        });
-        preflights.push(Some(record));
-        tags.push(tag_map.unwrap_or_default());
+            preflights.push(Some(record));
+            tags.push(tag_map.unwrap_or_default());
+        }
     }
 
     let mut account_id = None;
@@ -297,10 +253,6 @@ pub async fn run(
             });
         }
     } else {
-        let limit = options
-            .max_concurrency
-            .unwrap_or(scenario.run.max_concurrency)
-            .max(1);
         let semaphore = Arc::new(Semaphore::new(limit));
         let mut tasks = tokio::task::JoinSet::new();
         let targets = std::mem::take(&mut scenario.targets);
@@ -480,6 +432,91 @@ pub async fn run(
         run_dir: run_dir.clone(),
     });
     Ok(RunOutcome { report, run_dir })
+}
+
+/// A preflight's record, the resource's tags, and the finding that stops
+/// the drill if it failed.
+type PreflightResult = (
+    StageRecord,
+    Option<BTreeMap<String, String>>,
+    Option<Finding>,
+);
+
+/// Preflight one target: its record, its resource tags, and the finding
+/// that stops the drill if it failed.
+async fn preflight_one(
+    spec: &mut crate::scenario::TargetSpec,
+    cx: &StageContext,
+    environment: &crate::scenario::Environment,
+    events: &Fanout,
+    clock: &Clock,
+    cancel: &CancellationToken,
+) -> PreflightResult {
+    let emulated = spec.target.services().iter().all(|s| cx.emulated(*s));
+    events.emit(&Event::StageStarted {
+        target: spec.name.clone(),
+        stage: Stage::Preflight,
+    });
+    let watch = clock.start();
+    let res = tokio::select! {
+        biased;
+        () = cancel.cancelled() => Err(StageError::Cancelled),
+        r = spec.target.preflight(cx) => r,
+    };
+    let timing = watch.finish(Duration::ZERO);
+    let (record, tag_map, finding) = match res {
+        Ok(p) => (
+            record(
+                Stage::Preflight,
+                Outcome::Passed,
+                timing,
+                emulated,
+                StageOutput::new(p.detail),
+            ),
+            Some(p.tags),
+            None,
+        ),
+        Err(e) => {
+            let endpoints: Vec<String> = spec
+                .target
+                .services()
+                .iter()
+                .map(|s| {
+                    let url = environment.endpoint(*s).unwrap_or("the AWS default");
+                    format!("{} at {url}", s.as_str())
+                })
+                .collect();
+            let finding = Finding::error(
+                if e.is_environment() {
+                    "preflight.environment"
+                } else {
+                    "preflight.failed"
+                },
+                format!("target `{}` ({}): {e}", spec.name, endpoints.join(", ")),
+            );
+            let outcome = if matches!(e, StageError::Cancelled) {
+                Outcome::Cancelled
+            } else {
+                Outcome::Failed
+            };
+            (
+                record(
+                    Stage::Preflight,
+                    outcome,
+                    timing,
+                    emulated,
+                    StageOutput::new(e.to_string()),
+                ),
+                None,
+                Some(finding),
+            )
+        }
+    };
+    events.emit(&Event::StageFinished {
+        target: spec.name.clone(),
+        record: record.clone(),
+    });
+    (record, tag_map, finding)
 }
 
 fn record(

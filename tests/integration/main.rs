@@ -4,8 +4,14 @@
 
 mod support;
 
+mod chaos;
+mod chaos_proxy;
 mod ec2;
 mod evidence;
+mod guards;
+mod kill_loop;
 mod rds;
 mod s3_drill;
 mod scenario_errors;
+mod secrets;
+mod signals;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, FuturesOrdered, StreamExt, TryStreamExt};
 use schemars::JsonSchema;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -146,6 +146,16 @@ impl S3Target {
 
     fn file(&self, cx: &StageContext, what: &str) -> PathBuf {
         cx.run_dir.join(format!("{}.{what}.jsonl", self.name))
+    }
+}
+
+/// Aborts a spawned task when the stage's future is dropped (an error, a
+/// cancellation): the lister must not outlive the backup.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -350,53 +360,60 @@ impl Target for S3Target {
         let mut writer = manifest::Writer::create(&path).map_err(|e| io_err("the manifest", &e))?;
         let mut copied = 0u64;
         let bucket = self.bucket.clone();
-        let mut pages = Vec::new();
-        // Listing and hashing interleave page by page: at most one page of
-        // keys and PARALLEL object streams are in flight.
-        api::list_pages(&s3, &bucket, self.prefix(), |page| {
-            pages.push(page);
-            async { Ok(()) }
-        })
-        .await?;
-        for page in pages {
-            cx.check_cancelled()?;
-            let results: Vec<(Option<Entry>, bool)> = stream::iter(page)
-                .map(|o| {
-                    let (s3, bucket, backup_bucket) =
-                        (s3.clone(), bucket.clone(), backup_bucket.clone());
+        // Listing runs ahead by at most two pages while objects are hashed
+        // (and copied) PARALLEL at a time in one continuous stream: memory
+        // stays bounded whatever the bucket's size, and there is no stall at
+        // page boundaries.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<api::ObjectInfo>>(2);
+        let lister = {
+            let (s3, bucket, prefix) = (s3.clone(), bucket.clone(), self.prefix.clone());
+            tokio::spawn(async move {
+                api::list_pages(&s3, &bucket, prefix.as_deref(), |page| {
+                    let tx = tx.clone();
+                    // A closed channel means hashing stopped; the task is aborted.
                     async move {
-                        let canary = Self::is_canary(&o.key);
-                        let entry = if canary {
-                            None
-                        } else {
-                            let (sha256, size, version_id) =
-                                api::object_sha256(&s3, &bucket, &o.key, None).await?;
-                            Some(Entry {
-                                key: o.key.clone(),
-                                size,
-                                sha256,
-                                version_id,
-                            })
-                        };
-                        let copied = if let Some(b) = &backup_bucket {
-                            api::copy(&s3, &bucket, &o.key, None, b).await?;
-                            true
-                        } else {
-                            false
-                        };
-                        Ok::<_, AwsError>((entry, copied))
+                        let _ = tx.send(page).await;
+                        Ok(())
                     }
                 })
-                .buffered(PARALLEL)
-                .try_collect()
-                .await?;
-            for (entry, was_copied) in results {
-                if let Some(e) = entry {
-                    writer.push(&e).map_err(|e| io_err("the manifest", &e))?;
+                .await
+            })
+        };
+        let _abort_lister = AbortOnDrop(lister.abort_handle());
+        let mut rx = rx;
+        let mut page = Vec::<api::ObjectInfo>::new().into_iter();
+        let mut listed_all = false;
+        let mut in_flight = FuturesOrdered::new();
+        loop {
+            while in_flight.len() < PARALLEL {
+                if let Some(o) = page.next() {
+                    in_flight.push_back(hash_and_copy(
+                        s3.clone(),
+                        bucket.clone(),
+                        o.key,
+                        backup_bucket.clone(),
+                    ));
+                } else if listed_all {
+                    break;
+                } else if let Some(next) = rx.recv().await {
+                    cx.check_cancelled()?;
+                    page = next.into_iter();
+                } else {
+                    listed_all = true;
                 }
-                copied += u64::from(was_copied);
             }
+            let Some(result) = in_flight.next().await else {
+                break;
+            };
+            let (entry, was_copied) = result?;
+            if let Some(e) = entry {
+                writer.push(&e).map_err(|e| io_err("the manifest", &e))?;
+            }
+            copied += u64::from(was_copied);
         }
+        lister
+            .await
+            .map_err(|e| StageError::Failed(format!("listing task failed: {e}")))??;
         let (count, bytes) = (writer.count, writer.bytes);
         writer.finish().map_err(|e| io_err("the manifest", &e))?;
         self.state.manifest = Some(path.clone());
@@ -868,6 +885,31 @@ impl Target for S3Target {
             canary,
         })
     }
+}
+
+/// Hash one source object for the manifest (canaries are not part of it)
+/// and copy it into the backup bucket, if there is one.
+async fn hash_and_copy(
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    backup_bucket: Option<String>,
+) -> Result<(Option<Entry>, bool), AwsError> {
+    let entry = if S3Target::is_canary(&key) {
+        None
+    } else {
+        let (sha256, size, version_id) = api::object_sha256(&s3, &bucket, &key, None).await?;
+        Some(Entry {
+            key: key.clone(),
+            size,
+            sha256,
+            version_id,
+        })
+    };
+    if let Some(b) = &backup_bucket {
+        api::copy(&s3, &bucket, &key, None, b).await?;
+    }
+    Ok((entry, backup_bucket.is_some()))
 }
 
 async fn hash_compare(
