@@ -4,6 +4,7 @@
 
 mod error;
 pub mod s3;
+pub mod s3_stream;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

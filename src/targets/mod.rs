@@ -6,6 +6,7 @@
 //! they are created and deleted by the kind's `delete` function, which is the
 //! same code path for end-of-run cleanup and for `firedrill reap`.
 
+pub mod postgres;
 pub mod s3;
 mod types;
 
@@ -81,7 +82,7 @@ impl fmt::Debug for KindSpec {
 }
 
 /// Every target kind firedrill knows.
-pub static REGISTRY: &[KindSpec] = &[s3::KIND];
+pub static REGISTRY: &[KindSpec] = &[s3::KIND, postgres::KIND];
 
 /// Look a kind up by its `kind = "..."` name.
 pub fn kind(name: &str) -> Option<&'static KindSpec> {
