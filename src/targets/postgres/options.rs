@@ -175,7 +175,8 @@ fn env_name(v: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
         && !n.as_bytes()[0].is_ascii_digit();
     if !ok {
         diags.push(
-            Diagnostic::new(format!("`{n}` is not an environment variable name"))
+            // The value is not repeated: it may be the password itself.
+            Diagnostic::new("`password_env` is not an environment variable name")
                 .at(v.span())
                 .label("expected a variable name")
                 .help("name the variable holding the password, e.g. `password_env = \"PGPASSWORD\"`, not the password itself"),
@@ -438,5 +439,101 @@ pub fn bucket_name(name: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
                 .label("not a valid S3 bucket name")
                 .help("bucket names are 3-63 lowercase letters, digits, `-` or `.`, starting and ending with a letter or digit"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::scenario::Diagnostic;
+
+    const HEAD: &str = "name = \"t\"\n[environment]\nregion = \"us-east-1\"\n[objectives]\nrto = \"1m\"\nrpo = \"1m\"\n[[targets]]\nname = \"db\"\nkind = \"postgres\"\nhost = \"127.0.0.1\"\nuser = \"u\"\ndatabase = \"d\"\n";
+
+    fn diags(body: &str) -> (String, Vec<Diagnostic>) {
+        let text = format!("{HEAD}{body}");
+        let d = match crate::scenario::parse(Path::new("t.toml"), &text) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.diagnostics,
+        };
+        (text, d)
+    }
+
+    fn line_of(text: &str, d: &Diagnostic) -> usize {
+        let span = d.span.clone().expect("a diagnostic with a span");
+        text[..span.start].lines().count() + usize::from(text[..span.start].ends_with('\n'))
+    }
+
+    #[test]
+    fn a_valid_target_parses() {
+        let (_, d) = diags(
+            "password_env = \"PGPASS\"\n[targets.backup]\nbucket = \"dumps\"\n[targets.fault]\naction = \"delete-rows\"\ntable = \"orders\"\nwhere = \"id < 5\"\n[[targets.check]]\nname = \"a\"\nquery = \"select 1\"\nexpect = { min = 0, max = 2 }\n[[targets.check]]\nname = \"b\"\nquery = \"select 1\"\nexpect = \"baseline\"\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn a_password_in_the_file_is_refused_with_a_hint() {
+        let (text, d) = diags("password = \"hunter2\"\n[targets.backup]\nbucket = \"dumps\"\n");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            d[0].message,
+            "a password does not belong in a scenario file"
+        );
+        assert!(d[0].help.as_deref().unwrap().contains("password_env"));
+        assert!(!d[0].message.contains("hunter2"));
+        assert_eq!(line_of(&text, &d[0]), 13);
+    }
+
+    #[test]
+    fn bad_fault_and_expectations_point_at_their_keys() {
+        let (_, d) = diags(
+            "[targets.backup]\nbucket = \"dumps\"\n[targets.fault]\naction = \"delete-row\"\n[[targets.check]]\nname = \"a\"\nquery = \"select 1\"\nexpect = { min = 3, max = 1 }\n[[targets.check]]\nname = \"a\"\nquery = \"select 1\"\nexpect = true\n",
+        );
+        let msgs: Vec<String> = d.iter().map(|d| d.message.clone()).collect();
+        assert!(
+            msgs.contains(&"unknown fault action `delete-row`".to_string()),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.contains(&"invalid `expect`: `min` is above `max`".to_string()),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.contains(&"two checks are named `a`".to_string()),
+            "{msgs:?}"
+        );
+        assert!(msgs.iter().any(|m| m.contains("booleans")), "{msgs:?}");
+        let fault = d
+            .iter()
+            .find(|d| d.message.starts_with("unknown fault"))
+            .unwrap();
+        assert_eq!(fault.help.as_deref(), Some("did you mean `delete-rows`?"));
+        assert!(d.iter().all(|d| d.span.is_some()));
+    }
+
+    #[test]
+    fn delete_rows_needs_a_table_and_a_predicate() {
+        let (_, d) = diags(
+            "[targets.backup]\nbucket = \"dumps\"\n[targets.fault]\naction = \"delete-rows\"\ncommand = \"x\"\n",
+        );
+        let msgs: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "fault `delete-rows` needs `table`",
+                "fault `delete-rows` needs `where`",
+                "`command` does not apply to fault `delete-rows`"
+            ]
+        );
+    }
+
+    #[test]
+    fn password_env_must_name_a_variable() {
+        let (_, d) =
+            diags("password_env = \"s3cr3t pass!\"\n[targets.backup]\nbucket = \"dumps\"\n");
+        assert_eq!(d.len(), 1);
+        assert!(d[0].message.contains("is not an environment variable name"));
+        assert!(!d[0].message.contains("s3cr3t"));
     }
 }
