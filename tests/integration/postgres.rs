@@ -451,7 +451,23 @@ async fn postgres_kill_during_restore_then_reap_removes_everything() {
         "the run finished before the kill"
     );
     assert!(!databases_of_run(&run_id).await.is_empty());
-    assert!(!crate::support::keys(&s3().await, &bucket).await.is_empty());
+    // The dump carries the run's tags, for reap by tag.
+    let keys = crate::support::keys(&s3().await, &bucket).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let tags = s3()
+        .await
+        .get_object_tagging()
+        .bucket(&bucket)
+        .key(&keys[0])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tag_set()
+            .iter()
+            .any(|t| t.key() == "firedrill:run-id" && t.value() == run_id),
+        "{tags:?}"
+    );
 
     // Reap reads the password from the variable the ledger names.
     let reaped = ws
@@ -596,4 +612,53 @@ async fn unreachable_validation_endpoint_is_not_verified() {
             c.detail
         );
     }
+}
+
+#[tokio::test]
+async fn postgres_kept_dump_survives_cleanup_untagged() {
+    crate::support::require(&s3_endpoint());
+    let source = SourceDb::seed(1_000);
+    let bucket = bucket().await;
+    let ws = Workspace::new();
+    let file = ws.scenario(
+        "pg-keep",
+        &scenario("pg-keep", &source.name, &bucket, "30s", "")
+            .replace("[targets.backup]\n", "[targets.backup]\nkeep = true\n"),
+    );
+    ws.firedrill()
+        .env("FIREDRILL_PG_PASSWORD", pg_password())
+        .args(["run", "--yes"])
+        .arg(&file)
+        .run()
+        .code(0);
+    let report = ws.report("pg-keep");
+    let run_id = report["run_id"].as_str().unwrap();
+    let s3 = s3().await;
+    let keys = crate::support::keys(&s3, &bucket).await;
+    assert_eq!(keys, [format!("firedrill/{run_id}/0/{}.dump", source.name)]);
+    let tags = s3
+        .get_object_tagging()
+        .bucket(&bucket)
+        .key(&keys[0])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !tags.tag_set().iter().any(|t| t.key() == "firedrill:run-id"),
+        "{tags:?}"
+    );
+    // Reap leaves a kept dump alone.
+    ws.firedrill()
+        .env("FIREDRILL_PG_PASSWORD", pg_password())
+        .arg("reap")
+        .run()
+        .code(0);
+    assert_eq!(crate::support::keys(&s3, &bucket).await.len(), 1);
+    s3.delete_object()
+        .bucket(&bucket)
+        .key(&keys[0])
+        .send()
+        .await
+        .unwrap();
+    assert_clean(run_id, &source, &bucket).await;
 }

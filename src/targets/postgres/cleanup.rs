@@ -1,6 +1,7 @@
 //! Deleting what a `postgres` drill creates, for cleanup and `reap` alike:
 //! the scratch database (connections terminated first), the dump object in
-//! S3 (with any unfinished multipart upload), and the run's canary table.
+//! S3 (with any unfinished multipart upload; with `keep = true` only the
+//! unfinished upload), and the run's canary table.
 //!
 //! Ledger entries carry the connection settings as a URL without the
 //! password (`postgresql://user@host:port/db?password_env=VAR`); the
@@ -102,6 +103,18 @@ pub fn delete<'a>(
         match r.rtype.as_str() {
             "database" => drop_database(&conn_of(r)?, &r.id).await,
             "canary-table" => drop_canary(r).await,
+            "s3-upload" => {
+                let s3 = clients.in_region(&r.region).s3;
+                let bucket = r
+                    .parent
+                    .as_deref()
+                    .ok_or_else(|| StageError::Failed("dump upload without bucket".into()))?;
+                Ok(if s3_stream::abort_all(&s3, bucket, &r.id).await? > 0 {
+                    DeleteOutcome::Deleted
+                } else {
+                    DeleteOutcome::AlreadyGone
+                })
+            }
             "s3-object" => {
                 let s3 = clients.in_region(&r.region).s3;
                 let bucket = r

@@ -368,10 +368,21 @@ impl Target for PgTarget {
         let tables = self.tables(&client).await.map_err(sql_err)?;
 
         let key = dump_key(&cx.run_id, cx.target_index, &self.source.database);
-        let mut r = cx.resource(KIND.name, "s3-object", &key, Service::S3);
+        // A kept dump is ledgered as an upload (a crash aborts it, cleanup
+        // keeps the finished object) and carries no run tags, so reap by tag
+        // leaves it alone.
+        let (rtype, tags) = if self.keep {
+            (
+                "s3-upload",
+                vec![(super::TAG_TARGET.to_string(), cx.target_name.clone())],
+            )
+        } else {
+            ("s3-object", cx.tags())
+        };
+        let mut r = cx.resource(KIND.name, rtype, &key, Service::S3);
         r.parent = Some(self.bucket.clone());
         let ledger_id = cx.intend(r)?;
-        let up = s3_stream::start(&s3, &self.bucket, &key, &cx.tags()).await?;
+        let up = s3_stream::start(&s3, &self.bucket, &key, &tags).await?;
         cx.created(ledger_id, up.request_id.as_deref())?;
         out.request("s3:CreateMultipartUpload", up.request_id.as_deref());
 
