@@ -178,6 +178,15 @@ impl ConnSpec {
         Some(spec)
     }
 
+    /// `text` with the password (if set and readable) replaced by `***`:
+    /// for child output and server messages, which should never echo it.
+    pub fn redact(&self, text: &str) -> String {
+        match self.password() {
+            Ok(Some(p)) if p.0.len() >= 4 => text.replace(&p.0, "***"),
+            _ => text.to_string(),
+        }
+    }
+
     /// Environment for `pg_dump`/`pg_restore`/`psql` children: the password
     /// goes into the child's environment only.
     pub fn child_env(&self) -> Result<Vec<(&'static str, String)>, SqlError> {
@@ -322,6 +331,7 @@ mod tests {
             sslmode: None,
         };
         assert!(!format!("{spec:?}").contains("hunter2"));
+        assert_eq!(spec.redact("pw hunter2 here"), "pw *** here");
         assert!(!spec.url().contains("hunter2"));
     }
 

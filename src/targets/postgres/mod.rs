@@ -50,6 +50,18 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
     let restore = options::restore(raw.restore.as_ref(), &source, diags);
     options::bucket_name(&raw.backup.bucket, diags);
     let fault = options::fault(raw.fault.as_ref(), diags);
+    if matches!(fault, Fault::StopServer { .. })
+        && restore.host == source.host
+        && restore.port == source.port
+        && let Some(f) = &raw.fault
+    {
+        diags.push(
+            Diagnostic::new("fault `stop-server` stops the server the restore would go to")
+                .at(f.action.span())
+                .label("restores need a running server")
+                .help("add `[targets.restore]` with the `host` and `port` of another server"),
+        );
+    }
     let checks = options::checks(&raw.check, diags);
     let canary =
         options::canary(&raw.canary, diags).map(|(interval, writes_after_backup)| CanaryPlan {
@@ -406,7 +418,8 @@ impl Target for PgTarget {
             let err_text = stderr.await.unwrap_or_default();
             if !status.success() {
                 return Err(StageError::Failed(format!(
-                    "pg_dump exited with {status}: {err_text}"
+                    "pg_dump exited with {status}: {}",
+                    self.source.redact(&err_text)
                 )));
             }
             uploaded
@@ -553,7 +566,8 @@ impl Target for PgTarget {
         let err_text = stderr.await.unwrap_or_default();
         if !status.success() {
             return Err(StageError::Failed(format!(
-                "pg_restore into {db} exited with {status}: {err_text}"
+                "pg_restore into {db} exited with {status}: {}",
+                target.redact(&err_text)
             )));
         }
         let streamed = streamed?;

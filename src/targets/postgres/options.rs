@@ -529,6 +529,19 @@ mod tests {
     }
 
     #[test]
+    fn stop_server_needs_another_restore_server() {
+        let body = "[targets.backup]\nbucket = \"dumps\"\n[targets.fault]\naction = \"stop-server\"\ncommand = \"true\"\n";
+        let (_, d) = diags(body);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].message
+                .contains("stops the server the restore would go to")
+        );
+        let (_, d) = diags(&format!("{body}[targets.restore]\nhost = \"10.0.0.2\"\n"));
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
     fn password_env_must_name_a_variable() {
         let (_, d) =
             diags("password_env = \"s3cr3t pass!\"\n[targets.backup]\nbucket = \"dumps\"\n");
