@@ -662,3 +662,58 @@ async fn postgres_kept_dump_survives_cleanup_untagged() {
         .unwrap();
     assert_clean(run_id, &source, &bucket).await;
 }
+
+/// A dump that dies half-way (a stand-in `pg_dump` first on PATH writes
+/// 12 MiB, more than one part, then fails): the multipart upload is aborted,
+/// nothing is left in the bucket, and no fault is injected.
+#[tokio::test]
+async fn postgres_failed_dump_aborts_the_upload() {
+    crate::support::require(&s3_endpoint());
+    let source = SourceDb::seed(1_000);
+    let before = summary(&source.name).await;
+    let bucket = bucket().await;
+    let ws = Workspace::new();
+    let bin = ws.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("pg_dump");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'pg_dump (PostgreSQL) 15'; exit 0; }\nhead -c 12582912 /dev/zero\necho 'pg_dump: error: simulated failure' >&2\nexit 1\n",
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("755")
+        .arg(&fake)
+        .status()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let extra = "[targets.fault]\naction = \"truncate\"\ntable = \"orders\"\n";
+    let file = ws.scenario(
+        "pg-dumpfail",
+        &scenario("pg-dumpfail", &source.name, &bucket, "30s", extra),
+    );
+    let ran = ws
+        .firedrill()
+        .env("FIREDRILL_PG_PASSWORD", pg_password())
+        .env("PATH", path)
+        .args(["run", "--yes"])
+        .arg(&file)
+        .run();
+    ran.code(1);
+    let report = ws.report("pg-dumpfail");
+    let t = &report["targets"][0];
+    assert_eq!(stage(t, "backup")["outcome"], "failed");
+    assert_eq!(stage(t, "fault")["outcome"], "skipped");
+    let f = findings(t);
+    assert!(f.iter().any(|m| m.contains("simulated failure")), "{f:?}");
+    assert_eq!(
+        summary(&source.name).await,
+        before,
+        "the source changed without a backup"
+    );
+    assert_clean(report["run_id"].as_str().unwrap(), &source, &bucket).await;
+}
