@@ -520,8 +520,8 @@ async fn postgres_password_never_appears_in_output_or_run_files() {
     let ran = ws
         .firedrill()
         .env("FIREDRILL_PG_PASSWORD", pg_password())
-        .env("RUST_LOG", "debug")
-        .args(["run", "--yes"])
+        .env("RUST_LOG", "trace")
+        .args(["-vvv", "run", "--yes"])
         .arg(&file)
         .run();
     ran.code(1);
@@ -540,14 +540,18 @@ async fn postgres_password_never_appears_in_output_or_run_files() {
             "FIREDRILL_WRONG_PASSWORD",
             format!("{}-wrong", pg_password()),
         )
-        .env("RUST_LOG", "debug")
-        .args(["run", "--yes"])
+        .env("RUST_LOG", "trace")
+        .args(["-vvv", "run", "--yes"])
         .arg(&file2)
         .run();
     ran2.code(3);
     assert!(
         ran2.stdout.contains("password authentication failed")
             || ran2.stderr.contains("password authentication failed")
+    );
+    assert!(
+        ran.stderr.lines().count() > 20,
+        "trace logging produced no output"
     );
     let secret = pg_password();
     for (what, text) in [
