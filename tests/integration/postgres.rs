@@ -721,3 +721,50 @@ async fn postgres_failed_dump_aborts_the_upload() {
     );
     assert_clean(report["run_id"].as_str().unwrap(), &source, &bucket).await;
 }
+
+/// The dump is replaced in S3 between backup and restore (by the fault's
+/// command: a fresh, valid dump of the same database, so `pg_restore`
+/// succeeds): the SHA-256 of what was streamed no longer matches the
+/// manifest and the restore fails.
+#[tokio::test]
+async fn postgres_dump_changed_in_s3_fails_the_restore() {
+    crate::support::require(&s3_endpoint());
+    let source = SourceDb::seed(1_000);
+    let bucket = bucket().await;
+    let s = server();
+    let ws = Workspace::new();
+    let command = format!(
+        "key=$(curl -sf '{s3}/{bucket}?list-type=2' | grep -o '<Key>[^<]*' | cut -c6-) && PGPASSWORD=$FIREDRILL_PG_PASSWORD pg_dump -Fc -h {h} -p {p} -U {u} -d {db} | curl -sf -X PUT --data-binary @- \"{s3}/{bucket}/$key\"",
+        s3 = s3_endpoint(),
+        h = s.host,
+        p = s.port,
+        u = s.user,
+        db = source.name
+    );
+    // `localhost` names the same server for the restore: the command does
+    // not really stop it.
+    let extra = format!(
+        "[targets.fault]\naction = \"stop-server\"\ncommand = '''{command}'''\n\n[targets.restore]\nhost = \"localhost\"\n"
+    );
+    let file = ws.scenario(
+        "pg-swap",
+        &scenario("pg-swap", &source.name, &bucket, "30s", &extra),
+    );
+    ws.firedrill()
+        .env("FIREDRILL_PG_PASSWORD", pg_password())
+        .args(["run", "--yes"])
+        .arg(&file)
+        .run()
+        .code(1);
+    let report = ws.report("pg-swap");
+    let t = &report["targets"][0];
+    assert_eq!(stage(t, "fault")["outcome"], "passed");
+    assert_eq!(stage(t, "restore")["outcome"], "failed");
+    let f = findings(t);
+    assert!(
+        f.iter()
+            .any(|m| m.contains("differs from the backup") && m.contains("SHA-256")),
+        "{f:?}"
+    );
+    assert_clean(report["run_id"].as_str().unwrap(), &source, &bucket).await;
+}

@@ -565,8 +565,15 @@ impl Target for PgTarget {
             .map_err(|e| StageError::Failed(format!("waiting for pg_restore: {e}")))?;
         let err_text = stderr.await.unwrap_or_default();
         if !status.success() {
+            let integrity = match &streamed {
+                Ok(s) if s.sha256 != manifest.sha256 => format!(
+                    " (the dump read back has SHA-256 {}, the backup {}: the object changed in S3)",
+                    s.sha256, manifest.sha256
+                ),
+                _ => String::new(),
+            };
             return Err(StageError::Failed(format!(
-                "pg_restore into {db} exited with {status}: {}",
+                "pg_restore into {db} exited with {status}: {}{integrity}",
                 target.redact(&err_text)
             )));
         }
