@@ -404,6 +404,7 @@ impl Target for PgTarget {
             "--no-password".to_string(),
         ];
         let dumped = async {
+            let started = std::time::Instant::now();
             let mut child = stream::spawn_tool("pg_dump", &args, &self.source, false)?;
             let stderr = stream::collect_stderr(&mut child);
             let stdout = child
@@ -422,12 +423,14 @@ impl Target for PgTarget {
                     self.source.redact(&err_text)
                 )));
             }
-            uploaded
+            uploaded.map(|u| (u, started.elapsed()))
         };
         let baseline = async {
+            let started = std::time::Instant::now();
             sql::capture(&client, &tables, &self.checks)
                 .await
                 .map_err(sql_err)
+                .map(|b| (b, started.elapsed()))
         };
         let (dumped, baseline) = tokio::join!(dumped, baseline);
         let _ = client.batch_execute("COMMIT").await;
@@ -438,7 +441,8 @@ impl Target for PgTarget {
                 return Err(e);
             }
         };
-        let (streamed, completed) = streamed;
+        let ((streamed, completed), dump_time) = streamed;
+        let (parts, baseline_time) = parts;
         if let Err(e) = s3_stream::complete(&s3, &up, completed).await {
             let _ = s3_stream::abort(&s3, &up.bucket, &up.key, &up.upload_id).await;
             return Err(e.into());
@@ -478,6 +482,8 @@ impl Target for PgTarget {
             .fact("parts", streamed.parts)
             .fact("tables", manifest.baseline.tables.len())
             .fact("rows", rows)
+            .fact("dump_ms", dump_time.as_millis())
+            .fact("baseline_ms", baseline_time.as_millis())
             .fact("manifest", path.display());
         self.state.manifest = Some(manifest);
         Ok(out)
