@@ -17,5 +17,6 @@ pub mod plan;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod sql;
 pub mod targets;
 pub mod timing;

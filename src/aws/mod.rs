@@ -6,6 +6,7 @@ pub mod ec2;
 mod error;
 pub mod rds;
 pub mod s3;
+pub mod s3_stream;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

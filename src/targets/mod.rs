@@ -8,6 +8,7 @@
 
 pub mod ebs_volume;
 pub mod ec2_instance;
+pub mod postgres;
 pub mod rds_cluster;
 pub mod rds_instance;
 pub mod s3;
@@ -91,6 +92,7 @@ pub static REGISTRY: &[KindSpec] = &[
     rds_cluster::KIND,
     ec2_instance::KIND,
     ebs_volume::KIND,
+    postgres::KIND,
 ];
 
 /// Look a kind up by its `kind = "..."` name.

@@ -10,6 +10,7 @@ mod ec2;
 mod evidence;
 mod guards;
 mod kill_loop;
+mod postgres;
 mod rds;
 mod s3_drill;
 mod scenario_errors;

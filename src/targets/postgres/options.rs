@@ -1,0 +1,552 @@
+//! The `postgres` keys of a `[[targets]]` table, and their validation.
+
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::scenario::Diagnostic;
+use crate::scenario::raw::{HumanDuration, Spanned};
+use crate::sql::{ConnSpec, Expect, Password, SqlCheck, TableRef};
+
+/// `kind = "postgres"`: a self-managed `PostgreSQL` database.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPostgres {
+    /// Server host name or address.
+    pub host: Spanned<String>,
+    /// Server port (default 5432).
+    pub port: Option<Spanned<u16>>,
+    /// Role to connect as; it needs to read every table and create databases.
+    pub user: Spanned<String>,
+    /// The database the drill protects.
+    pub database: Spanned<String>,
+    /// Name of the environment variable holding the password.
+    pub password_env: Option<Spanned<String>>,
+    /// Never allowed: passwords do not belong in scenario files.
+    #[schemars(skip)]
+    pub password: Option<Spanned<toml::Value>>,
+    /// libpq `sslmode` (`disable`, `allow`, `prefer`).
+    pub sslmode: Option<Spanned<String>>,
+    pub backup: RawBackup,
+    #[serde(default)]
+    pub canary: RawCanary,
+    pub fault: Option<RawFault>,
+    pub restore: Option<RawRestore>,
+    /// Custom SQL checks run on the restored database.
+    #[serde(default)]
+    pub check: Vec<RawCheck>,
+    #[serde(default)]
+    pub validate: RawValidate,
+}
+
+/// `[targets.backup]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackup {
+    /// S3 bucket (in the scenario's S3 endpoint) receiving the `pg_dump -Fc` file.
+    pub bucket: Spanned<String>,
+    /// Keep the dump after the drill (default false).
+    pub keep: Option<bool>,
+}
+
+/// `[targets.canary]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCanary {
+    /// Write canaries at all (default true).
+    pub enabled: Option<bool>,
+    /// Time between canary writes (default "1s").
+    pub interval: Option<HumanDuration>,
+    /// Canaries written after the backup, before the fault (default 1).
+    pub writes_after_backup: Option<Spanned<u32>>,
+    /// Canary table created in the source database for the run (default `firedrill_canary`).
+    pub table: Option<Spanned<String>>,
+}
+
+/// `[targets.fault]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    /// `drop-table`, `truncate`, `delete-rows`, `stop-server` or `none`.
+    pub action: Spanned<String>,
+    /// Table hit by `drop-table`, `truncate` and `delete-rows`.
+    pub table: Option<Spanned<String>>,
+    /// SQL predicate choosing the rows `delete-rows` deletes.
+    #[serde(rename = "where")]
+    pub predicate: Option<Spanned<String>>,
+    /// Shell command that stops the server, for `stop-server`.
+    pub command: Option<Spanned<String>>,
+}
+
+/// `[targets.restore]`: restore into another server (default: the source server).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRestore {
+    pub host: Option<Spanned<String>>,
+    pub port: Option<Spanned<u16>>,
+    pub user: Option<Spanned<String>>,
+    pub password_env: Option<Spanned<String>>,
+    #[schemars(skip)]
+    pub password: Option<Spanned<toml::Value>>,
+    pub sslmode: Option<Spanned<String>>,
+}
+
+/// `[[targets.check]]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    pub name: Spanned<String>,
+    /// SQL whose first column of the first row is checked.
+    pub query: Spanned<String>,
+    /// An exact value (string or number), `{ min = , max = }`, or `"baseline"`
+    /// (equal to the value at backup time).
+    #[schemars(with = "serde_json::Value")]
+    pub expect: Spanned<toml::Value>,
+}
+
+/// `[targets.validate]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawValidate {
+    /// Tables whose row counts and checksums are compared (default: all user tables).
+    pub tables: Option<Vec<Spanned<String>>>,
+}
+
+/// The fault to inject.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    DropTable(TableRef),
+    Truncate(TableRef),
+    DeleteRows { table: TableRef, predicate: String },
+    StopServer { command: String },
+}
+
+pub const FAULT_ACTIONS: &[&str] = &[
+    "drop-table",
+    "truncate",
+    "delete-rows",
+    "stop-server",
+    "none",
+];
+const SSL_MODES: &[&str] = &[
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+fn one_of(value: &Spanned<String>, what: &str, allowed: &[&str], diags: &mut Vec<Diagnostic>) {
+    let v = value.get_ref();
+    let d = Diagnostic::new(format!("unknown {what} `{v}`"))
+        .at(value.span())
+        .label(format!("unknown {what}"));
+    diags.push(match crate::scenario::suggest::did_you_mean(v, allowed) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d.help(format!(
+            "expected one of {}",
+            allowed
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    });
+}
+
+fn no_password(p: Option<&Spanned<toml::Value>>, diags: &mut Vec<Diagnostic>) {
+    if let Some(p) = p {
+        diags.push(
+            Diagnostic::new("a password does not belong in a scenario file")
+                .at(p.span())
+                .label("remove this key")
+                .help("put the password in an environment variable and name it: `password_env = \"FIREDRILL_PG_PASSWORD\"`"),
+        );
+    }
+}
+
+fn env_name(v: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
+    let n = v.get_ref();
+    let ok = !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !n.as_bytes()[0].is_ascii_digit();
+    if !ok {
+        diags.push(
+            // The value is not repeated: it may be the password itself.
+            Diagnostic::new("`password_env` is not an environment variable name")
+                .at(v.span())
+                .label("expected a variable name")
+                .help("name the variable holding the password, e.g. `password_env = \"PGPASSWORD\"`, not the password itself"),
+        );
+    }
+}
+
+fn sslmode(v: Option<&Spanned<String>>, diags: &mut Vec<Diagnostic>) -> Option<String> {
+    let v = v?;
+    if !SSL_MODES.contains(&v.get_ref().as_str()) {
+        one_of(v, "sslmode", SSL_MODES, diags);
+    }
+    Some(v.get_ref().clone())
+}
+
+fn required<'a>(
+    v: Option<&'a Spanned<String>>,
+    key: &str,
+    action: &Spanned<String>,
+    example: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'a Spanned<String>> {
+    if v.is_none() {
+        diags.push(
+            Diagnostic::new(format!("fault `{}` needs `{key}`", action.get_ref()))
+                .at(action.span())
+                .label(format!("no {key} given"))
+                .help(format!("add `{key} = {example}`")),
+        );
+    }
+    v
+}
+
+/// Validated connection settings of the source.
+pub fn source(raw: &RawPostgres, diags: &mut Vec<Diagnostic>) -> ConnSpec {
+    no_password(raw.password.as_ref(), diags);
+    if let Some(p) = &raw.password_env {
+        env_name(p, diags);
+    }
+    ConnSpec {
+        host: raw.host.get_ref().clone(),
+        port: raw.port.as_ref().map_or(5432, |p| *p.get_ref()),
+        user: raw.user.get_ref().clone(),
+        database: raw.database.get_ref().clone(),
+        password: raw
+            .password_env
+            .as_ref()
+            .map_or(Password::None, |p| Password::Env(p.get_ref().clone())),
+        sslmode: sslmode(raw.sslmode.as_ref(), diags),
+    }
+}
+
+/// The server restores go to (the maintenance database `postgres` on it).
+pub fn restore(
+    raw: Option<&RawRestore>,
+    source: &ConnSpec,
+    diags: &mut Vec<Diagnostic>,
+) -> ConnSpec {
+    let mut spec = source.with_database("postgres");
+    let Some(raw) = raw else {
+        return spec;
+    };
+    no_password(raw.password.as_ref(), diags);
+    if let Some(h) = &raw.host {
+        spec.host.clone_from(h.get_ref());
+    }
+    if let Some(p) = &raw.port {
+        spec.port = *p.get_ref();
+    }
+    if let Some(u) = &raw.user {
+        spec.user.clone_from(u.get_ref());
+    }
+    if let Some(p) = &raw.password_env {
+        env_name(p, diags);
+        spec.password = Password::Env(p.get_ref().clone());
+    }
+    if raw.sslmode.is_some() {
+        spec.sslmode = sslmode(raw.sslmode.as_ref(), diags);
+    }
+    spec
+}
+
+/// Validate the fault.
+pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
+    let Some(raw) = raw else {
+        return Fault::None;
+    };
+    let action = raw.action.get_ref().as_str();
+    let misplaced = |key: &str, span: std::ops::Range<usize>| {
+        Diagnostic::new(format!("`{key}` does not apply to fault `{action}`"))
+            .at(span)
+            .label("not used by this action")
+            .help(format!("remove `{key}`, or use an action that takes it"))
+    };
+    let table = |diags: &mut Vec<Diagnostic>| {
+        required(
+            raw.table.as_ref(),
+            "table",
+            &raw.action,
+            "\"orders\"",
+            diags,
+        )
+        .map_or_else(|| TableRef::parse("?"), |t| TableRef::parse(t.get_ref()))
+    };
+    let fault = match action {
+        "none" => Fault::None,
+        "drop-table" => Fault::DropTable(table(diags)),
+        "truncate" => Fault::Truncate(table(diags)),
+        "delete-rows" => {
+            let t = table(diags);
+            let predicate = required(
+                raw.predicate.as_ref(),
+                "where",
+                &raw.action,
+                "\"id % 10 = 0\"",
+                diags,
+            )
+            .map_or_else(String::new, |p| p.get_ref().clone());
+            Fault::DeleteRows {
+                table: t,
+                predicate,
+            }
+        }
+        "stop-server" => {
+            let command = required(
+                raw.command.as_ref(),
+                "command",
+                &raw.action,
+                "\"pg_ctl -D /var/lib/postgresql/data stop -m immediate\"",
+                diags,
+            )
+            .map_or_else(String::new, |c| c.get_ref().clone());
+            Fault::StopServer { command }
+        }
+        _ => {
+            one_of(&raw.action, "fault action", FAULT_ACTIONS, diags);
+            return Fault::None;
+        }
+    };
+    let uses_table = matches!(action, "drop-table" | "truncate" | "delete-rows");
+    if !uses_table && let Some(t) = &raw.table {
+        diags.push(misplaced("table", t.span()));
+    }
+    if action != "delete-rows"
+        && let Some(p) = &raw.predicate
+    {
+        diags.push(misplaced("where", p.span()));
+    }
+    if action != "stop-server"
+        && let Some(c) = &raw.command
+    {
+        diags.push(misplaced("command", c.span()));
+    }
+    fault
+}
+
+/// Validate the custom checks.
+pub fn checks(raw: &[RawCheck], diags: &mut Vec<Diagnostic>) -> Vec<SqlCheck> {
+    let mut out: Vec<SqlCheck> = Vec::new();
+    for c in raw {
+        if out.iter().any(|o| &o.name == c.name.get_ref()) {
+            diags.push(
+                Diagnostic::new(format!("two checks are named `{}`", c.name.get_ref()))
+                    .at(c.name.span())
+                    .label("duplicate name")
+                    .help("give every check its own name: reports and baselines refer to it"),
+            );
+        }
+        if c.query.get_ref().trim().is_empty() {
+            diags.push(
+                Diagnostic::new("empty check query")
+                    .at(c.query.span())
+                    .help("write SQL whose first value is checked, e.g. `query = \"SELECT count(*) FROM orders\"`"),
+            );
+        }
+        let bad = |diags: &mut Vec<Diagnostic>, why: &str| {
+            diags.push(
+                Diagnostic::new(format!("invalid `expect`: {why}"))
+                    .at(c.expect.span())
+                    .label("not a valid expectation")
+                    .help("write an exact value (`expect = 42` or `expect = \"ok\"`), a range (`expect = { min = 1, max = 10 }`) or `expect = \"baseline\"`"),
+            );
+            Expect::Baseline
+        };
+        let expect = match c.expect.get_ref() {
+            toml::Value::String(s) if s == "baseline" => Expect::Baseline,
+            toml::Value::String(s) => Expect::Text(s.clone()),
+            toml::Value::Integer(i) => Expect::Number(*i as f64),
+            toml::Value::Float(f) => Expect::Number(*f),
+            toml::Value::Table(t) => {
+                let num = |k: &str| {
+                    t.get(k)
+                        .map(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+                };
+                let (min, max) = (num("min"), num("max"));
+                if t.keys().any(|k| k != "min" && k != "max") {
+                    bad(diags, "a range has only `min` and `max`")
+                } else if min == Some(None) || max == Some(None) {
+                    bad(diags, "`min` and `max` are numbers")
+                } else if min.is_none() && max.is_none() {
+                    bad(diags, "a range needs `min`, `max` or both")
+                } else {
+                    let (min, max) = (min.flatten(), max.flatten());
+                    if let (Some(a), Some(b)) = (min, max)
+                        && a > b
+                    {
+                        bad(diags, "`min` is above `max`")
+                    } else {
+                        Expect::Range { min, max }
+                    }
+                }
+            }
+            toml::Value::Boolean(_) => bad(
+                diags,
+                "PostgreSQL prints booleans as \"t\" or \"f\"; write `expect = \"t\"`",
+            ),
+            _ => bad(diags, "unsupported value"),
+        };
+        out.push(SqlCheck {
+            name: c.name.get_ref().clone(),
+            query: c.query.get_ref().clone(),
+            expect,
+        });
+    }
+    out
+}
+
+/// Validate the canary interval and count like the other kinds do.
+pub fn canary(raw: &RawCanary, diags: &mut Vec<Diagnostic>) -> Option<(Duration, u32)> {
+    if !raw.enabled.unwrap_or(true) {
+        return None;
+    }
+    let n = match &raw.writes_after_backup {
+        Some(n) if *n.get_ref() > 1000 => {
+            diags.push(
+                Diagnostic::new(format!("`writes_after_backup` is {}", n.get_ref()))
+                    .at(n.span())
+                    .help("use at most 1000; each write waits one interval"),
+            );
+            1
+        }
+        Some(n) => *n.get_ref(),
+        None => 1,
+    };
+    Some((raw.interval.map_or(Duration::from_secs(1), |d| d.0), n))
+}
+
+/// Validate the backup bucket's name against S3's rules.
+pub fn bucket_name(name: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
+    let n = name.get_ref();
+    let ok = (3..=63).contains(&n.len())
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && n.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && n.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    if !ok {
+        diags.push(
+            Diagnostic::new(format!("invalid bucket name `{n}`"))
+                .at(name.span())
+                .label("not a valid S3 bucket name")
+                .help("bucket names are 3-63 lowercase letters, digits, `-` or `.`, starting and ending with a letter or digit"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::scenario::Diagnostic;
+
+    const HEAD: &str = "name = \"t\"\n[environment]\nregion = \"us-east-1\"\n[objectives]\nrto = \"1m\"\nrpo = \"1m\"\n[[targets]]\nname = \"db\"\nkind = \"postgres\"\nhost = \"127.0.0.1\"\nuser = \"u\"\ndatabase = \"d\"\n";
+
+    fn diags(body: &str) -> (String, Vec<Diagnostic>) {
+        let text = format!("{HEAD}{body}");
+        let d = match crate::scenario::parse(Path::new("t.toml"), &text) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.diagnostics,
+        };
+        (text, d)
+    }
+
+    fn line_of(text: &str, d: &Diagnostic) -> usize {
+        let span = d.span.clone().expect("a diagnostic with a span");
+        text[..span.start].lines().count() + usize::from(text[..span.start].ends_with('\n'))
+    }
+
+    #[test]
+    fn a_valid_target_parses() {
+        let (_, d) = diags(
+            "password_env = \"PGPASS\"\n[targets.backup]\nbucket = \"dumps\"\n[targets.fault]\naction = \"delete-rows\"\ntable = \"orders\"\nwhere = \"id < 5\"\n[[targets.check]]\nname = \"a\"\nquery = \"select 1\"\nexpect = { min = 0, max = 2 }\n[[targets.check]]\nname = \"b\"\nquery = \"select 1\"\nexpect = \"baseline\"\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn a_password_in_the_file_is_refused_with_a_hint() {
+        let (text, d) = diags("password = \"hunter2\"\n[targets.backup]\nbucket = \"dumps\"\n");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            d[0].message,
+            "a password does not belong in a scenario file"
+        );
+        assert!(d[0].help.as_deref().unwrap().contains("password_env"));
+        assert!(!d[0].message.contains("hunter2"));
+        assert_eq!(line_of(&text, &d[0]), 13);
+    }
+
+    #[test]
+    fn bad_fault_and_expectations_point_at_their_keys() {
+        let (_, d) = diags(
+            "[targets.backup]\nbucket = \"dumps\"\n[targets.fault]\naction = \"delete-row\"\n[[targets.check]]\nname = \"a\"\nquery = \"select 1\"\nexpect = { min = 3, max = 1 }\n[[targets.check]]\nname = \"a\"\nquery = \"select 1\"\nexpect = true\n",
+        );
+        let msgs: Vec<String> = d.iter().map(|d| d.message.clone()).collect();
+        assert!(
+            msgs.contains(&"unknown fault action `delete-row`".to_string()),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.contains(&"invalid `expect`: `min` is above `max`".to_string()),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.contains(&"two checks are named `a`".to_string()),
+            "{msgs:?}"
+        );
+        assert!(msgs.iter().any(|m| m.contains("booleans")), "{msgs:?}");
+        let fault = d
+            .iter()
+            .find(|d| d.message.starts_with("unknown fault"))
+            .unwrap();
+        assert_eq!(fault.help.as_deref(), Some("did you mean `delete-rows`?"));
+        assert!(d.iter().all(|d| d.span.is_some()));
+    }
+
+    #[test]
+    fn delete_rows_needs_a_table_and_a_predicate() {
+        let (_, d) = diags(
+            "[targets.backup]\nbucket = \"dumps\"\n[targets.fault]\naction = \"delete-rows\"\ncommand = \"x\"\n",
+        );
+        let msgs: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "fault `delete-rows` needs `table`",
+                "fault `delete-rows` needs `where`",
+                "`command` does not apply to fault `delete-rows`"
+            ]
+        );
+    }
+
+    #[test]
+    fn stop_server_needs_another_restore_server() {
+        let body = "[targets.backup]\nbucket = \"dumps\"\n[targets.fault]\naction = \"stop-server\"\ncommand = \"true\"\n";
+        let (_, d) = diags(body);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].message
+                .contains("stops the server the restore would go to")
+        );
+        let (_, d) = diags(&format!("{body}[targets.restore]\nhost = \"10.0.0.2\"\n"));
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn password_env_must_name_a_variable() {
+        let (_, d) =
+            diags("password_env = \"s3cr3t pass!\"\n[targets.backup]\nbucket = \"dumps\"\n");
+        assert_eq!(d.len(), 1);
+        assert!(d[0].message.contains("is not an environment variable name"));
+        assert!(!d[0].message.contains("s3cr3t"));
+    }
+}
