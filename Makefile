@@ -49,7 +49,9 @@ seed-demo: emulators
 
 demo: emulators postgres build
 	. localstack/env && localstack/seed-demo
-	. localstack/env && "$(CARGO_TARGET_DIR)/debug/firedrill" run scenarios/quickstart.toml --yes
+	. localstack/env && localstack/seed-postgres-demo
+	. localstack/env && "$(CARGO_TARGET_DIR)/debug/firedrill" run scenarios/quickstart.toml --yes --format html --format markdown --format junit
+	. localstack/env && "$(CARGO_TARGET_DIR)/debug/firedrill" run scenarios/postgres-demo.toml --yes --format html --format markdown --format junit
 
 test: emulators postgres chromium target-dir
 	. localstack/env && \
