@@ -51,7 +51,7 @@ pub fn build(scenario: &Scenario) -> Plan {
             let guard = match t.target.fault() {
                 None => "no fault configured".to_string(),
                 Some(f) if !f.destructive => format!("fault `{}` changes only scratch resources", f.action),
-                Some(f) if scenario.environment.is_emulated(f.service) => format!(
+                Some(f) if f.is_local(&scenario.environment) => format!(
                     "fault `{}` hits an emulator on loopback: guards exempt",
                     f.action
                 ),

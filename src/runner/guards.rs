@@ -31,7 +31,7 @@ pub fn without_network(scenario: &Scenario, allow_destructive: bool) -> Vec<Stri
         .iter()
         .filter_map(|spec| {
             let fault = spec.target.fault()?;
-            (fault.destructive && !scenario.environment.is_emulated(fault.service)).then(|| {
+            (fault.destructive && !fault.is_local(&scenario.environment)).then(|| {
                 format!(
                     "target `{}`: refusing fault `{}` ({}) on a resource firedrill did not create, at a non-emulator endpoint; missing: `--allow-destructive` on the command line (the resource also needs the tag `{TAG_ALLOW_FAULTS}=true` and the account must be in `[environment] allowed_accounts`)",
                     spec.name, fault.action, fault.description
@@ -58,7 +58,7 @@ pub async fn check(
         if !fault.destructive {
             continue;
         }
-        if clients.is_emulated(fault.service) {
+        if fault.is_local(clients.environment()) {
             verdict.notes.push(format!(
                 "target `{}`: fault `{}` runs against an emulator on loopback; the blast-radius guards do not apply",
                 spec.name, fault.action
@@ -76,7 +76,10 @@ pub async fn check(
                 spec.target.resource()
             ));
         }
-        let acct = if let Some(a) = &account {
+        // A resource outside AWS (a self-managed database) has no account.
+        let acct = if fault.endpoint.is_some() {
+            Ok(String::new())
+        } else if let Some(a) = &account {
             a.clone()
         } else {
             let a = clients.account_id().await.map_err(|e| e.to_string());
@@ -84,6 +87,7 @@ pub async fn check(
             a
         };
         match acct {
+            Ok(id) if id.is_empty() => {}
             Ok(id) => {
                 verdict.account_id = Some(id.clone());
                 if !scenario.environment.allowed_accounts.contains(&id) {
@@ -285,5 +289,25 @@ mod tests {
             assert!(line.contains("allowed_accounts"), "{line}");
         }
         assert!(without_network(&s, true).is_empty());
+    }
+
+    fn postgres_scenario(host: &str) -> Scenario {
+        let text = format!(
+            "name = \"g\"\n[environment]\nregion = \"us-east-1\"\nendpoint_url = \"http://127.0.0.1:4566\"\n[objectives]\nrto = \"1m\"\nrpo = \"1m\"\n[[targets]]\nname = \"db\"\nkind = \"postgres\"\nhost = \"{host}\"\nport = 5432\nuser = \"app\"\ndatabase = \"orders\"\npassword_env = \"PGPASSWORD\"\n[targets.backup]\nbucket = \"dumps\"\n[targets.fault]\naction = \"truncate\"\ntable = \"orders\"\n"
+        );
+        crate::scenario::parse(Path::new("g.toml"), &text).unwrap()
+    }
+
+    #[test]
+    fn a_remote_database_is_guarded_even_when_s3_is_emulated() {
+        // The dump goes to LocalStack, but the fault goes to a real server.
+        let refusals = without_network(&postgres_scenario("db.internal.example"), false);
+        assert_eq!(refusals.len(), 1, "{refusals:?}");
+        assert!(
+            refusals[0].contains("--allow-destructive"),
+            "{}",
+            refusals[0]
+        );
+        assert!(without_network(&postgres_scenario("127.0.0.1"), false).is_empty());
     }
 }

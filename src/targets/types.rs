@@ -366,6 +366,20 @@ pub struct FaultSpec {
     pub destructive: bool,
     /// The service the fault calls.
     pub service: Service,
+    /// For a resource outside AWS (a self-managed database), the endpoint the
+    /// fault goes to; the guards judge "emulator or not" by it, and no AWS
+    /// account applies.
+    pub endpoint: Option<String>,
+}
+
+impl FaultSpec {
+    /// Whether the fault lands on a local emulator or test server (loopback).
+    pub fn is_local(&self, env: &crate::scenario::Environment) -> bool {
+        match &self.endpoint {
+            Some(url) => crate::scenario::model::is_loopback_url(url),
+            None => env.is_emulated(self.service),
+        }
+    }
 }
 
 /// One line of `firedrill plan`.

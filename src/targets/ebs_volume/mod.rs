@@ -119,6 +119,7 @@ impl Target for VolumeTarget {
             description,
             destructive: true,
             service: Service::Ec2,
+            endpoint: None,
         })
     }
 

@@ -200,6 +200,7 @@ impl Target for InstanceTarget {
             description,
             destructive: true,
             service: Service::Ec2,
+            endpoint: None,
         })
     }
 

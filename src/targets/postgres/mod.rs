@@ -214,6 +214,7 @@ impl Target for PgTarget {
             destructive: true,
             // PostgreSQL is not an AWS service; the dump lives in S3.
             service: Service::S3,
+            endpoint: Some(self.source.url()),
         })
     }
 

@@ -168,6 +168,7 @@ impl Target for RdsCluster {
             ),
             destructive: true,
             service: Service::Rds,
+            endpoint: None,
         })
     }
 

@@ -291,6 +291,7 @@ impl Target for RdsInstance {
             description,
             destructive: true,
             service: Service::Rds,
+            endpoint: None,
         })
     }
 

@@ -217,6 +217,7 @@ impl Target for S3Target {
             description,
             destructive: true,
             service: Service::S3,
+            endpoint: None,
         })
     }
 
