@@ -810,3 +810,58 @@ async fn rds_cluster_drill_restores_in_the_dr_region_and_cleans_both_regions() {
     delete_source_cluster(&rds, &source).await;
     assert!(leftovers("us-east-1", &source).await.is_empty());
 }
+
+#[tokio::test]
+async fn sql_checks_on_an_emulated_instance_are_not_verified_never_passed() {
+    let rds = rds("us-east-1");
+    let source = unique("fd-dbsql");
+    create_source_instance(&rds, &source).await;
+    let ws = Workspace::new();
+    let sql = "[targets.validate]\ncompare_tags = true\n\n[targets.sql]\nuser = \"app\"\ndatabase = \"orders\"\npassword_env = \"FD_TEST_RDS_PASSWORD\"\n\n[[targets.check]]\nname = \"orders exist\"\nquery = \"SELECT count(*) FROM orders\"\nexpect = { min = 1, max = 1000000 }\n";
+    let file = ws.scenario(
+        "rds-sql",
+        &example(
+            "rds-instance.toml",
+            "instance",
+            &source,
+            &[
+                ("name = \"rds-instance\"", "name = \"rds-sql\""),
+                ("[targets.validate]\ncompare_tags = true\n", sql),
+            ],
+        ),
+    );
+    let ran = ws
+        .firedrill()
+        .env("FD_TEST_RDS_PASSWORD", "not-a-real-password-7f3a")
+        .args(["run", "--yes"])
+        .arg(&file)
+        .run();
+    ran.code(0);
+    assert!(!ran.stdout.contains("not-a-real-password-7f3a"));
+    let report = ws.report("rds-sql");
+    let checks = report["targets"][0]["checks"].as_array().unwrap();
+    let data: Vec<&serde_json::Value> = checks
+        .iter()
+        .filter(|c| {
+            c["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("data:") || n.starts_with("check "))
+        })
+        .collect();
+    assert_eq!(data.len(), 2, "{checks:#?}");
+    for c in data {
+        assert_eq!(c["status"], "not-verified", "{c:#}");
+        assert!(
+            c["detail"]
+                .as_str()
+                .unwrap()
+                .contains("not verified: no baseline from the source: cannot connect"),
+            "{c:#}"
+        );
+    }
+    let findings = report["targets"][0]["findings"].to_string();
+    assert!(findings.contains("checks.not-verified"), "{findings}");
+    let run_id = report["run_id"].as_str().unwrap();
+    assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
+    delete_source_instance(&rds, &source).await;
+}

@@ -10,7 +10,7 @@
 
 mod canary;
 mod cleanup;
-mod options;
+pub(crate) mod options;
 mod stream;
 
 use std::path::PathBuf;

@@ -6,6 +6,7 @@
 
 mod compare;
 mod options;
+mod sql;
 pub(crate) mod wait;
 
 pub(crate) use compare::{Comparer, opt, tags_text, user_tags};
@@ -95,6 +96,7 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
         dr_region: raw.restore.dr_region.map(Spanned::into_inner),
         compare_tags: raw.validate.compare_tags.unwrap_or(true),
         keep_snapshots: raw.keep_snapshots.unwrap_or(false),
+        sql: sql::parse(raw.sql, &raw.check, diags),
         state: State::default(),
     }))
 }
@@ -120,6 +122,8 @@ struct State {
     dr_snapshot: Option<String>,
     /// The scratch instance and its region.
     restored: Option<(String, String)>,
+    /// Data baseline from the source at backup time, or why there is none.
+    baseline: Option<Result<crate::sql::Baseline, String>>,
 }
 
 /// A validated `rds-instance` target.
@@ -133,6 +137,8 @@ pub struct RdsInstance {
     dr_region: Option<String>,
     compare_tags: bool,
     keep_snapshots: bool,
+    /// SQL validation, when `[targets.sql]` is given.
+    sql: Option<sql::SqlConfig>,
     state: State,
 }
 
@@ -426,6 +432,11 @@ impl Target for RdsInstance {
     async fn backup(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         let rds = cx.clients.rds();
         let mut out = StageOutput::default().emulated(cx.emulated(Service::Rds));
+        // The data baseline is taken just before the snapshot starts.
+        if let Some(sql) = &self.sql {
+            let src = self.source()?;
+            self.state.baseline = Some(sql.capture(&src.engine, src.endpoint.as_deref()).await);
+        }
         match self.backup {
             BackupMethod::Snapshot => {
                 let id = cx.scratch_name("snap");
@@ -663,15 +674,21 @@ impl Target for RdsInstance {
         }
         let mut checks = c.checks;
         out.findings.extend(c.findings);
-        checks.push(Check::new(
-            "data",
-            CheckStatus::NotVerified,
-            if emulated {
-                "the emulator has no database behind the instance: data not checked"
-            } else {
-                "no data checks configured for this target"
-            },
-        ));
+        let config_checks = checks.len();
+        match (&self.sql, &self.state.baseline) {
+            (Some(sql), Some(baseline)) => {
+                checks.extend(sql.validate(baseline, restored.endpoint.as_deref()).await);
+            }
+            _ => checks.push(Check::new(
+                "data",
+                CheckStatus::NotVerified,
+                if emulated {
+                    "the emulator has no database behind the instance: data not checked"
+                } else {
+                    "no data checks configured for this target (add `[targets.sql]`)"
+                },
+            )),
+        }
         if emulated {
             out.findings.push(Finding::info(
                 "rds.emulated",
@@ -683,8 +700,8 @@ impl Target for RdsInstance {
             .filter(|c| c.status == CheckStatus::Failed)
             .count();
         out.detail = format!(
-            "{id}: {} configuration check(s), {failed} mismatch(es)",
-            checks.len() - 1
+            "{id}: {config_checks} configuration check(s), {} data check(s), {failed} failed",
+            checks.len() - config_checks
         );
         Ok(Validation {
             output: out,

@@ -24,6 +24,11 @@ pub struct RawRdsInstance {
     pub validate: RawValidate,
     /// Keep the drill's own snapshots after the run (default false).
     pub keep_snapshots: Option<bool>,
+    /// Log-in for SQL validation of the source and the restored instance.
+    pub sql: Option<super::sql::RawSql>,
+    /// Custom SQL checks run on the restored instance.
+    #[serde(default)]
+    pub check: Vec<crate::targets::postgres::options::RawCheck>,
 }
 
 /// `[targets.backup]`.

@@ -1,0 +1,159 @@
+//! SQL validation of a restored RDS instance running `PostgreSQL`: per-table row counts
+//! and checksums against a baseline captured from the source at backup time,
+//! plus the scenario's custom checks. Where an endpoint cannot be reached
+//! (moto has no database behind its instances) every check is reported as
+//! not verified, with the reason, and never as passed.
+
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::scenario::Diagnostic;
+use crate::scenario::raw::Spanned;
+use crate::sql::{self, Baseline, ConnSpec, Password, SqlCheck, TableRef};
+use crate::targets::Check;
+use crate::targets::CheckStatus;
+use crate::targets::postgres::options::{RawCheck, checks};
+
+/// `[targets.sql]`: how to log in to the source and the restored instance.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSql {
+    pub user: Spanned<String>,
+    pub database: Spanned<String>,
+    /// Environment variable holding the password (never the password itself).
+    pub password_env: Spanned<String>,
+    /// Tables compared by row count and checksum (default: all user tables).
+    #[serde(default)]
+    pub tables: Vec<String>,
+}
+
+/// Validated SQL settings.
+#[derive(Clone, Debug)]
+pub struct SqlConfig {
+    user: String,
+    database: String,
+    password_env: String,
+    tables: Vec<TableRef>,
+    checks: Vec<SqlCheck>,
+}
+
+/// Validate `[targets.sql]` and `[[targets.check]]`.
+pub fn parse(
+    raw: Option<RawSql>,
+    raw_checks: &[RawCheck],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<SqlConfig> {
+    let checks = checks(raw_checks, diags);
+    let Some(raw) = raw else {
+        if let Some(first) = raw_checks.first() {
+            diags.push(
+                Diagnostic::new("SQL checks need `[targets.sql]` to log in")
+                    .at(first.name.span())
+                    .help("add `[targets.sql]` with `user`, `database` and `password_env`"),
+            );
+        }
+        return None;
+    };
+    let env = raw.password_env.get_ref();
+    if env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        diags.push(
+            Diagnostic::new("`password_env` must name an environment variable")
+                .at(raw.password_env.span())
+                .help("write the variable's name, e.g. `password_env = \"ORDERS_DB_PASSWORD\"`"),
+        );
+    }
+    Some(SqlConfig {
+        user: raw.user.into_inner(),
+        database: raw.database.into_inner(),
+        password_env: raw.password_env.into_inner(),
+        tables: raw.tables.iter().map(|t| TableRef::parse(t)).collect(),
+        checks,
+    })
+}
+
+/// How long to try an RDS endpoint before calling it unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl SqlConfig {
+    fn conn(&self, endpoint: Option<&str>) -> Result<ConnSpec, String> {
+        let endpoint = endpoint.ok_or("the instance reports no endpoint")?;
+        let (host, port) = endpoint.rsplit_once(':').unwrap_or((endpoint, "5432"));
+        Ok(ConnSpec {
+            host: host.to_string(),
+            port: port
+                .parse()
+                .map_err(|_| format!("bad endpoint `{endpoint}`"))?,
+            user: self.user.clone(),
+            database: self.database.clone(),
+            password: Password::Env(self.password_env.clone()),
+            sslmode: None,
+        })
+    }
+
+    /// Capture the baseline from the source; the error says why not.
+    pub async fn capture(&self, engine: &str, endpoint: Option<&str>) -> Result<Baseline, String> {
+        if !engine.contains("postgres") {
+            return Err(format!(
+                "engine `{engine}` is not PostgreSQL; only PostgreSQL endpoints can be checked"
+            ));
+        }
+        let conn = self.conn(endpoint)?;
+        let client = tokio::time::timeout(CONNECT_TIMEOUT, conn.connect())
+            .await
+            .map_err(|_| format!("cannot connect to {}: timed out", conn.endpoint()))?
+            .map_err(|e| e.to_string())?;
+        let tables = if self.tables.is_empty() {
+            sql::list_user_tables(&client, &[])
+                .await
+                .map_err(|e| e.to_string())?
+        } else {
+            self.tables.clone()
+        };
+        sql::capture(&client, &tables, &self.checks)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Check the restored instance.
+    pub async fn validate(
+        &self,
+        baseline: &Result<Baseline, String>,
+        endpoint: Option<&str>,
+    ) -> Vec<Check> {
+        let reason = match (baseline, self.conn(endpoint)) {
+            (Err(why), _) => format!("no baseline from the source: {why}"),
+            (Ok(_), Err(why)) => why,
+            (Ok(b), Ok(conn)) => {
+                return match tokio::time::timeout(
+                    CONNECT_TIMEOUT,
+                    sql::validate(&conn, b, &self.checks),
+                )
+                .await
+                {
+                    Ok(checks) => checks,
+                    Err(_) => self
+                        .not_verified(&format!("cannot connect to {}: timed out", conn.endpoint())),
+                };
+            }
+        };
+        self.not_verified(&reason)
+    }
+
+    fn not_verified(&self, reason: &str) -> Vec<Check> {
+        let mut out = vec![Check::new(
+            "data: table row counts and checksums",
+            CheckStatus::NotVerified,
+            format!("not verified: {reason}"),
+        )];
+        out.extend(self.checks.iter().map(|c| {
+            Check::new(
+                format!("check {}", c.name),
+                CheckStatus::NotVerified,
+                format!("not verified: {reason}"),
+            )
+        }));
+        out
+    }
+}
