@@ -53,6 +53,11 @@ pub struct RawRdsCluster {
     pub validate: RawValidate,
     /// Keep the drill's own cluster snapshots after the run (default false).
     pub keep_snapshots: Option<bool>,
+    /// Log-in for SQL validation of the source and the restored cluster.
+    pub sql: Option<crate::targets::rds_instance::sql::RawSql>,
+    /// Custom SQL checks run on the restored cluster.
+    #[serde(default)]
+    pub check: Vec<crate::targets::postgres::options::RawCheck>,
 }
 
 /// `[targets.fault]`.
@@ -106,6 +111,7 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
         dr_region: raw.restore.dr_region.map(Spanned::into_inner),
         compare_tags: raw.validate.compare_tags.unwrap_or(true),
         keep_snapshots: raw.keep_snapshots.unwrap_or(false),
+        sql: crate::targets::rds_instance::sql::parse(raw.sql, &raw.check, diags),
         state: State::default(),
     }))
 }
@@ -119,6 +125,8 @@ struct State {
     dr_snapshot: Option<String>,
     /// Scratch cluster, writer and region.
     restored: Option<(String, String, String)>,
+    /// Data baseline from the source at backup time, or why there is none.
+    baseline: Option<Result<crate::sql::Baseline, String>>,
 }
 
 /// A validated `rds-cluster` target.
@@ -131,6 +139,8 @@ pub struct RdsCluster {
     dr_region: Option<String>,
     compare_tags: bool,
     keep_snapshots: bool,
+    /// SQL validation, when `[targets.sql]` is given.
+    sql: Option<crate::targets::rds_instance::sql::SqlConfig>,
     state: State,
 }
 
@@ -293,6 +303,11 @@ impl Target for RdsCluster {
     async fn backup(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         let rds = cx.clients.rds();
         let mut out = StageOutput::default().emulated(cx.emulated(Service::Rds));
+        // The data baseline is taken just before the snapshot starts.
+        if let Some(sql) = &self.sql {
+            let src = self.source()?;
+            self.state.baseline = Some(sql.capture(&src.engine, src.endpoint.as_deref()).await);
+        }
         let id = cx.scratch_name("snap");
         let entry = cx.intend(resource_in(cx, RT_SNAPSHOT, &id, cx.clients.region()))?;
         let request_id = api::create_cluster_snapshot(
@@ -486,15 +501,21 @@ impl Target for RdsCluster {
         }
         let mut checks = c.checks;
         out.findings.extend(c.findings);
-        checks.push(Check::new(
-            "data",
-            CheckStatus::NotVerified,
-            if emulated {
-                "the emulator has no database behind the cluster: data not checked"
-            } else {
-                "no data checks configured for this target"
-            },
-        ));
+        let config_checks = checks.len();
+        match (&self.sql, &self.state.baseline) {
+            (Some(sql), Some(baseline)) => {
+                checks.extend(sql.validate(baseline, restored.endpoint.as_deref()).await);
+            }
+            _ => checks.push(Check::new(
+                "data",
+                CheckStatus::NotVerified,
+                if emulated {
+                    "the emulator has no database behind the cluster: data not checked"
+                } else {
+                    "no data checks configured for this target (add `[targets.sql]`)"
+                },
+            )),
+        }
         if emulated {
             out.findings.push(Finding::info(
                 "rds.emulated",
@@ -506,8 +527,8 @@ impl Target for RdsCluster {
             .filter(|c| c.status == CheckStatus::Failed)
             .count();
         out.detail = format!(
-            "{cluster_id}: {} configuration check(s), {failed} mismatch(es)",
-            checks.len() - 1
+            "{cluster_id}: {config_checks} configuration check(s), {} data check(s), {failed} failed",
+            checks.len() - config_checks
         );
         Ok(Validation {
             output: out,

@@ -6,7 +6,7 @@
 
 mod compare;
 mod options;
-mod sql;
+pub(crate) mod sql;
 pub(crate) mod wait;
 
 pub(crate) use compare::{Comparer, opt, tags_text, user_tags};

@@ -157,3 +157,73 @@ impl SqlConfig {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reachable path, against the database server `make test` starts
+    /// (an RDS `PostgreSQL` endpoint speaks the same protocol).
+    #[tokio::test]
+    async fn reachable_endpoints_are_checked_for_real() {
+        let port = std::env::var("FIREDRILL_PG_PORT").unwrap_or_else(|_| "55432".into());
+        assert!(
+            std::env::var_os("FIREDRILL_PG_PASSWORD").is_some(),
+            "FIREDRILL_PG_PASSWORD is not set: run `make test` (it starts PostgreSQL and sets it)"
+        );
+        let endpoint = format!("127.0.0.1:{port}");
+        let table = format!("fd_rds_sql_{}", std::process::id());
+        let config = SqlConfig {
+            user: "firedrill".into(),
+            database: "firedrill".into(),
+            password_env: "FIREDRILL_PG_PASSWORD".into(),
+            tables: vec![TableRef::parse(&table)],
+            checks: vec![
+                SqlCheck {
+                    name: "three rows".into(),
+                    query: format!("SELECT count(*) FROM {table}"),
+                    expect: sql::Expect::Range {
+                        min: Some(3.0),
+                        max: Some(3.0),
+                    },
+                },
+                SqlCheck {
+                    name: "sum".into(),
+                    query: format!("SELECT sum(n) FROM {table}"),
+                    expect: sql::Expect::Baseline,
+                },
+            ],
+        };
+        let conn = config.conn(Some(&endpoint)).unwrap();
+        let client = conn
+            .connect()
+            .await
+            .expect("PostgreSQL from `make test` is reachable");
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE {table} (n int); INSERT INTO {table} VALUES (1), (2), (3);"
+            ))
+            .await
+            .unwrap();
+        let baseline = config.capture("postgres", Some(&endpoint)).await;
+        let checks = config.validate(&baseline, Some(&endpoint)).await;
+        client
+            .batch_execute(&format!("DROP TABLE {table}"))
+            .await
+            .unwrap();
+        assert!(baseline.is_ok(), "{baseline:?}");
+        assert_eq!(checks.len(), 4, "{checks:#?}");
+        assert!(
+            checks.iter().all(|c| c.status == CheckStatus::Passed),
+            "{checks:#?}"
+        );
+
+        let mysql = config.capture("mysql", Some(&endpoint)).await.unwrap_err();
+        assert!(mysql.contains("not PostgreSQL"), "{mysql}");
+        let gone = config.validate(&baseline, Some("127.0.0.1:9")).await;
+        assert!(
+            gone.iter().all(|c| c.status == CheckStatus::NotVerified),
+            "{gone:#?}"
+        );
+    }
+}
