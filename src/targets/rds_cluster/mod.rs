@@ -14,7 +14,7 @@ use super::rds_instance::{
     user_tags, wait, waited,
 };
 use super::{
-    Check, CheckStatus, DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight,
+    CheckStatus, DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight,
     StageContext, StageError, StageOutput, Tagged, Target, TargetInput, Validation,
 };
 use crate::aws::Clients;
@@ -502,20 +502,16 @@ impl Target for RdsCluster {
         let mut checks = c.checks;
         out.findings.extend(c.findings);
         let config_checks = checks.len();
-        match (&self.sql, &self.state.baseline) {
-            (Some(sql), Some(baseline)) => {
-                checks.extend(sql.validate(baseline, restored.endpoint.as_deref()).await);
-            }
-            _ => checks.push(Check::new(
-                "data",
-                CheckStatus::NotVerified,
-                if emulated {
-                    "the emulator has no database behind the cluster: data not checked"
-                } else {
-                    "no data checks configured for this target (add `[targets.sql]`)"
-                },
-            )),
-        }
+        checks.extend(
+            crate::targets::rds_instance::sql::data_checks(
+                self.sql.as_ref(),
+                self.state.baseline.as_ref(),
+                restored.endpoint.as_deref(),
+                emulated,
+                "cluster",
+            )
+            .await,
+        );
         if emulated {
             out.findings.push(Finding::info(
                 "rds.emulated",

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 
 use self::options::{BackupMethod, Fault, RawRdsInstance};
 use super::{
-    Check, CheckStatus, DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight,
+    CheckStatus, DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight,
     StageContext, StageError, StageOutput, TAG_EXPIRES_AT, TAG_RUN_ID, TAG_TARGET, Tagged, Target,
     TargetInput, Validation,
 };
@@ -675,20 +675,16 @@ impl Target for RdsInstance {
         let mut checks = c.checks;
         out.findings.extend(c.findings);
         let config_checks = checks.len();
-        match (&self.sql, &self.state.baseline) {
-            (Some(sql), Some(baseline)) => {
-                checks.extend(sql.validate(baseline, restored.endpoint.as_deref()).await);
-            }
-            _ => checks.push(Check::new(
-                "data",
-                CheckStatus::NotVerified,
-                if emulated {
-                    "the emulator has no database behind the instance: data not checked"
-                } else {
-                    "no data checks configured for this target (add `[targets.sql]`)"
-                },
-            )),
-        }
+        checks.extend(
+            sql::data_checks(
+                self.sql.as_ref(),
+                self.state.baseline.as_ref(),
+                restored.endpoint.as_deref(),
+                emulated,
+                "instance",
+            )
+            .await,
+        );
         if emulated {
             out.findings.push(Finding::info(
                 "rds.emulated",

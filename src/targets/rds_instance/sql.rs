@@ -73,6 +73,30 @@ pub fn parse(
     })
 }
 
+/// The data checks of a restored RDS resource (`what`: "instance" or
+/// "cluster"): the SQL checks when configured, otherwise one not-verified
+/// `data` check saying why.
+pub async fn data_checks(
+    sql: Option<&SqlConfig>,
+    baseline: Option<&Result<Baseline, String>>,
+    endpoint: Option<&str>,
+    emulated: bool,
+    what: &str,
+) -> Vec<Check> {
+    match (sql, baseline) {
+        (Some(sql), Some(baseline)) => sql.validate(baseline, endpoint).await,
+        _ => vec![Check::new(
+            "data",
+            CheckStatus::NotVerified,
+            if emulated {
+                format!("the emulator has no database behind the {what}: data not checked")
+            } else {
+                "no data checks configured for this target (add `[targets.sql]`)".to_string()
+            },
+        )],
+    }
+}
+
 /// How long to try an RDS endpoint before calling it unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
