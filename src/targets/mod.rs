@@ -6,6 +6,7 @@
 //! they are created and deleted by the kind's `delete` function, which is the
 //! same code path for end-of-run cleanup and for `firedrill reap`.
 
+pub(crate) mod compare;
 pub mod ebs_volume;
 pub mod ec2_instance;
 pub mod postgres;

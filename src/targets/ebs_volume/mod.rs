@@ -14,7 +14,8 @@ use futures::future::BoxFuture;
 use schemars::JsonSchema;
 
 use self::options::{Fault, IOPS_TYPES, RawVolume, Restore};
-use super::ec2_instance::{emulated_check, scratch_tags, show_tags, tagged, user_tags, wait};
+use super::compare::{field_checks, tags_text};
+use super::ec2_instance::{scratch_tags, tagged, user_tags, wait};
 use super::{
     CheckStatus, DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight,
     StageContext, StageError, StageOutput, TAG_RUN_ID, Tagged, Target, TargetInput, Validation,
@@ -425,24 +426,18 @@ impl Target for VolumeTarget {
                 "tags",
                 Check::compare(
                     "tags",
-                    show_tags(&user_tags(&src.tags)),
-                    show_tags(&user_tags(&v.tags)),
+                    tags_text(&user_tags(&src.tags)),
+                    tags_text(&user_tags(&v.tags)),
                 ),
             ),
         ];
-        let mut checks = Vec::new();
-        for (slug, c) in raw {
-            if c.status == CheckStatus::Failed {
-                out.findings.push(Finding::error(
-                    &format!("ebs.{slug}-mismatch"),
-                    format!(
-                        "restored volume {id} differs from {}: {}: {}",
-                        self.volume_id, c.name, c.detail
-                    ),
-                ));
-            }
-            checks.push(emulated_check(c, emulated));
-        }
+        let checks = field_checks(
+            raw,
+            "ebs",
+            &format!("restored volume {id} differs from {}", self.volume_id),
+            emulated,
+            &mut out.findings,
+        );
         if emulated {
             out.findings.push(Finding::info(
                 "ebs.emulated",

@@ -19,6 +19,7 @@ use schemars::JsonSchema;
 use time::OffsetDateTime;
 
 use self::options::{Fault, RawInstance, Restore, VolumeRef};
+use super::compare::{field_checks, tags_text};
 use super::{
     Check, CheckStatus, DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight,
     StageContext, StageError, StageOutput, TAG_EXPIRES_AT, TAG_RUN_ID, TAG_TARGET, Tagged, Target,
@@ -82,20 +83,9 @@ pub struct InstanceTarget {
 /// Tags a person put on the source, which the restored copy must carry:
 /// not `Name` (the scratch copy has its own), not AWS's or firedrill's.
 pub(crate) fn user_tags(tags: &Tags) -> Tags {
-    tags.iter()
-        .filter(|(k, _)| *k != "Name" && !k.starts_with("aws:") && !k.starts_with("firedrill:"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
-pub(crate) fn show_tags(tags: &Tags) -> String {
-    if tags.is_empty() {
-        return "(none)".into();
-    }
-    tags.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut t = crate::targets::compare::user_tags(tags);
+    t.remove("Name");
+    t
 }
 
 /// Tags for a scratch resource: the run's, its name and the kind.
@@ -104,15 +94,6 @@ pub(crate) fn scratch_tags(cx: &StageContext, name: &str, kind: &str) -> Vec<(St
     tags.push(("Name".into(), name.to_string()));
     tags.push((TAG_KIND.into(), kind.to_string()));
     tags
-}
-
-/// Mark a passed check as emulator-only evidence.
-pub(crate) fn emulated_check(mut c: Check, emulated: bool) -> Check {
-    if emulated && c.status == CheckStatus::Passed {
-        c.status = CheckStatus::Emulated;
-        c.detail.push_str(" (emulator)");
-    }
-    c
 }
 
 fn sizes(volumes: &[api::AttachedVolume]) -> String {
@@ -589,24 +570,18 @@ impl Target for InstanceTarget {
                 "tags",
                 Check::compare(
                     "tags",
-                    show_tags(&user_tags(&src.tags)),
-                    show_tags(&user_tags(&inst.tags)),
+                    tags_text(&user_tags(&src.tags)),
+                    tags_text(&user_tags(&inst.tags)),
                 ),
             ),
         ];
-        let mut checks = Vec::new();
-        for (slug, c) in raw {
-            if c.status == CheckStatus::Failed {
-                out.findings.push(Finding::error(
-                    &format!("ec2.{slug}-mismatch"),
-                    format!(
-                        "restored instance {id} differs from {}: {}: {}",
-                        self.instance_id, c.name, c.detail
-                    ),
-                ));
-            }
-            checks.push(emulated_check(c, emulated));
-        }
+        let checks = field_checks(
+            raw,
+            "ec2",
+            &format!("restored instance {id} differs from {}", self.instance_id),
+            emulated,
+            &mut out.findings,
+        );
         if emulated {
             out.findings.push(Finding::info(
                 "ec2.emulated",
@@ -812,8 +787,8 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        assert_eq!(show_tags(&user_tags(&tags)), "app=shop");
-        assert_eq!(show_tags(&Tags::new()), "(none)");
+        assert_eq!(tags_text(&user_tags(&tags)), "app=shop");
+        assert_eq!(tags_text(&Tags::new()), "(none)");
     }
 
     #[test]

@@ -14,8 +14,8 @@ use super::rds_instance::{
     user_tags, wait, waited,
 };
 use super::{
-    CheckStatus, DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight,
-    StageContext, StageError, StageOutput, Tagged, Target, TargetInput, Validation,
+    DeleteOutcome, FaultSpec, KindSpec, PlannedAction, Preflight, StageContext, StageError,
+    StageOutput, Tagged, Target, TargetInput, Validation,
 };
 use crate::aws::Clients;
 use crate::aws::rds::{self as api, DbCluster, RestoreCluster};
@@ -470,7 +470,7 @@ impl Target for RdsCluster {
             .ok_or_else(|| StageError::Failed("nothing restored".into()))?;
         let rds = cx.clients.in_region(&region).rds;
         let emulated = cx.emulated(Service::Rds);
-        let mut out = StageOutput::default().emulated(emulated);
+        let out = StageOutput::default().emulated(emulated);
         let restored = api::describe_cluster(&rds, &cluster_id)
             .await?
             .ok_or_else(|| {
@@ -499,38 +499,15 @@ impl Target for RdsCluster {
                 tags_text(&user_tags(&restored.tags)),
             );
         }
-        let mut checks = c.checks;
-        out.findings.extend(c.findings);
-        let config_checks = checks.len();
-        checks.extend(
-            crate::targets::rds_instance::sql::data_checks(
-                self.sql.as_ref(),
-                self.state.baseline.as_ref(),
-                restored.endpoint.as_deref(),
-                emulated,
-                "cluster",
-            )
-            .await,
-        );
-        if emulated {
-            out.findings.push(Finding::info(
-                "rds.emulated",
-                "RDS served by an emulator (moto): there is no database behind the restored cluster, so no data check is possible, and timings are not evidence about AWS",
-            ));
-        }
-        let failed = checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Failed)
-            .count();
-        out.detail = format!(
-            "{cluster_id}: {config_checks} configuration check(s), {} data check(s), {failed} failed",
-            checks.len() - config_checks
-        );
-        Ok(Validation {
-            output: out,
-            checks,
-            canary: None,
-        })
+        let data = crate::targets::rds_instance::sql::data_checks(
+            self.sql.as_ref(),
+            self.state.baseline.as_ref(),
+            restored.endpoint.as_deref(),
+            emulated,
+            "cluster",
+        )
+        .await;
+        Ok(c.into_validation(out, data, "cluster", &cluster_id))
     }
 }
 

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::targets::{Check, CheckStatus, Finding};
+use crate::targets::compare::mark_emulated;
+pub use crate::targets::compare::tags_text;
+use crate::targets::{Check, CheckStatus, Finding, StageOutput, Validation};
 
 /// Collects checks and findings of one validation.
 #[derive(Debug, Default)]
@@ -33,32 +35,52 @@ impl Comparer {
                     check.actual.as_deref().unwrap_or_default()
                 ),
             ));
-        } else if self.emulated {
-            check.status = CheckStatus::Emulated;
-            check.detail.push_str(" (emulator)");
+        } else {
+            check = mark_emulated(check, self.emulated);
         }
         self.checks.push(check);
+    }
+
+    /// Finish validation of a restored `kind` ("instance" or "cluster")
+    /// named `id`: configuration checks, then the data checks, one summary.
+    pub fn into_validation(
+        self,
+        mut out: StageOutput,
+        data: Vec<Check>,
+        kind: &str,
+        id: &str,
+    ) -> Validation {
+        let mut checks = self.checks;
+        out.findings.extend(self.findings);
+        let config_checks = checks.len();
+        checks.extend(data);
+        if self.emulated {
+            out.findings.push(Finding::info(
+                "rds.emulated",
+                format!(
+                    "RDS served by an emulator (moto): there is no database behind the restored {kind}, so no data check is possible, and timings are not evidence about AWS"
+                ),
+            ));
+        }
+        let failed = checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Failed)
+            .count();
+        out.detail = format!(
+            "{id}: {config_checks} configuration check(s), {} data check(s), {failed} failed",
+            checks.len() - config_checks
+        );
+        Validation {
+            output: out,
+            checks,
+            canary: None,
+        }
     }
 }
 
 /// Tags a person set: firedrill's own and AWS-reserved keys left out.
 pub fn user_tags(tags: &[(String, String)]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter(|(k, _)| !k.starts_with("firedrill:") && !k.starts_with("aws:"))
-        .cloned()
-        .collect()
-}
-
-/// Tags for people: `env=prod, team=data`, or `(none)`.
-pub fn tags_text(tags: &BTreeMap<String, String>) -> String {
-    if tags.is_empty() {
-        "(none)".to_string()
-    } else {
-        tags.iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
+    crate::targets::compare::user_tags(tags.iter().map(|(k, v)| (k, v)))
 }
 
 /// An optional value for people.

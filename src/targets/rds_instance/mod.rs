@@ -21,9 +21,9 @@ use time::OffsetDateTime;
 
 use self::options::{BackupMethod, Fault, RawRdsInstance};
 use super::{
-    CheckStatus, DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight,
-    StageContext, StageError, StageOutput, TAG_EXPIRES_AT, TAG_RUN_ID, TAG_TARGET, Tagged, Target,
-    TargetInput, Validation,
+    DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight, StageContext,
+    StageError, StageOutput, TAG_EXPIRES_AT, TAG_RUN_ID, TAG_TARGET, Tagged, Target, TargetInput,
+    Validation,
 };
 use crate::aws::Clients;
 use crate::aws::rds::{self as api, DbInstance, RestoreInstance, RestorePoint};
@@ -636,7 +636,7 @@ impl Target for RdsInstance {
             .ok_or_else(|| StageError::Failed("nothing restored".into()))?;
         let rds = cx.clients.in_region(&region).rds;
         let emulated = cx.emulated(Service::Rds);
-        let mut out = StageOutput::default().emulated(emulated);
+        let out = StageOutput::default().emulated(emulated);
         let restored = api::describe_instance(&rds, &id)
             .await?
             .ok_or_else(|| StageError::Failed(format!("restored DB instance `{id}` is gone")))?;
@@ -672,38 +672,15 @@ impl Target for RdsInstance {
                 tags_text(&user_tags(&restored.tags)),
             );
         }
-        let mut checks = c.checks;
-        out.findings.extend(c.findings);
-        let config_checks = checks.len();
-        checks.extend(
-            sql::data_checks(
-                self.sql.as_ref(),
-                self.state.baseline.as_ref(),
-                restored.endpoint.as_deref(),
-                emulated,
-                "instance",
-            )
-            .await,
-        );
-        if emulated {
-            out.findings.push(Finding::info(
-                "rds.emulated",
-                "RDS served by an emulator (moto): there is no database behind the restored instance, so no data check is possible, and timings are not evidence about AWS",
-            ));
-        }
-        let failed = checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Failed)
-            .count();
-        out.detail = format!(
-            "{id}: {config_checks} configuration check(s), {} data check(s), {failed} failed",
-            checks.len() - config_checks
-        );
-        Ok(Validation {
-            output: out,
-            checks,
-            canary: None,
-        })
+        let data = sql::data_checks(
+            self.sql.as_ref(),
+            self.state.baseline.as_ref(),
+            restored.endpoint.as_deref(),
+            emulated,
+            "instance",
+        )
+        .await;
+        Ok(c.into_validation(out, data, "instance", &id))
     }
 }
 
