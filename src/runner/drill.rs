@@ -22,7 +22,6 @@ pub(crate) struct DrillResult {
     pub report: TargetReport,
     /// An environment error stopped this target (exit code 3).
     pub environment_error: bool,
-    pub cleanup: ledger::CleanupSummary,
 }
 
 struct Recorder<'a> {
@@ -570,6 +569,5 @@ pub(crate) async fn drill(
     DrillResult {
         report,
         environment_error,
-        cleanup,
     }
 }

@@ -220,7 +220,6 @@ pub async fn run(
 
     let mut reports: Vec<Option<TargetReport>> = vec![None; scenario.targets.len()];
     let mut environment_error = preflight_failed;
-    let mut cleanup = ledger::CleanupSummary::default();
     if preflight_failed {
         for (i, spec) in scenario.targets.iter().enumerate() {
             let pre = preflights
@@ -272,9 +271,6 @@ pub async fn run(
             match joined {
                 Ok((index, result)) => {
                     environment_error |= result.environment_error;
-                    cleanup.deleted.extend(result.cleanup.deleted);
-                    cleanup.already_gone.extend(result.cleanup.already_gone);
-                    cleanup.failed.extend(result.cleanup.failed);
                     reports[index] = Some(result.report);
                 }
                 Err(e) => run_findings.push(Finding::error(
@@ -287,21 +283,16 @@ pub async fn run(
 
     // Safety net: anything still pending in the ledger (a crashed task, a
     // resource recorded under no target) is deleted now.
-    let sweep = abort
+    // The outcome is read back from the ledger below.
+    let _ = abort
         .within_budget(ledger::delete_pending(
             &ledger, &clients, &clock, None, "cleanup",
         ))
         .await;
-    if let Some(sweep) = sweep {
-        cleanup.deleted.extend(sweep.deleted);
-        cleanup.already_gone.extend(sweep.already_gone);
-    }
-    let remaining: Vec<String> = ledger
-        .state()
-        .pending()
-        .iter()
-        .map(|(_, r)| r.to_string())
-        .collect();
+    // Created, deleted and remaining all come from the ledger: it is the one
+    // record of what this run made.
+    let state = ledger.state();
+    let remaining: Vec<String> = state.pending().iter().map(|(_, r)| r.to_string()).collect();
     let cleanup_complete = remaining.is_empty();
     if cleanup_complete {
         let _ = ledger.finish();
@@ -314,7 +305,12 @@ pub async fn run(
             ),
         ));
     }
-    let created = ledger.state().resources.len();
+    let created = state.resources.len();
+    let deleted = state
+        .resources
+        .values()
+        .filter(|(_, status)| *status == ledger::Status::Deleted)
+        .count();
 
     let aborted = abort.reason();
     if let Some(reason) = &aborted {
@@ -412,7 +408,7 @@ pub async fn run(
         cleanup: CleanupReport {
             complete: cleanup_complete,
             created,
-            deleted: cleanup.deleted.len() + cleanup.already_gone.len(),
+            deleted,
             remaining,
         },
         provenance: {
