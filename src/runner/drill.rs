@@ -29,9 +29,19 @@ struct Recorder<'a> {
     target: String,
     stages: Vec<StageRecord>,
     findings: Vec<Finding>,
+    /// The first drill stage (backup → validate) that did not complete.
+    failed_at: Option<Stage>,
+    /// Whether the environment, not the drill, caused a failure (exit 3).
+    environment_error: bool,
 }
 
 impl Recorder<'_> {
+    /// Note a failure of a drill stage: later stages are skipped.
+    fn stop_at(&mut self, stage: Stage, err: &StageError) {
+        self.environment_error |= err.is_environment();
+        self.failed_at.get_or_insert(stage);
+    }
+
     fn started(&self, stage: Stage) {
         self.shared.events.emit(&Event::StageStarted {
             target: self.target.clone(),
@@ -165,9 +175,10 @@ pub(crate) async fn drill(
         target: spec.name.clone(),
         stages: vec![preflight],
         findings: Vec::new(),
+        failed_at: None,
+        environment_error: false,
     };
     let mut checks: Vec<Check> = Vec::new();
-    let mut environment_error = false;
     let emulated_all = spec.target.services().iter().all(|s| cx.emulated(*s));
     let fault_service_emulated = spec.target.fault().is_none_or(|f| cx.emulated(f.service));
 
@@ -191,7 +202,6 @@ pub(crate) async fn drill(
     let mut span_error = Duration::ZERO;
     let mut validated: Option<crate::targets::Validation> = None;
     let mut canary_writes = Vec::new();
-    let mut failed_at: Option<Stage> = None;
 
     // Backup.
     match stage(
@@ -204,15 +214,12 @@ pub(crate) async fn drill(
     .await
     {
         Ok((_, _, end, _)) => backup_done = Some(end),
-        Err(e) => {
-            environment_error |= e.is_environment();
-            failed_at = Some(Stage::Backup);
-        }
+        Err(e) => rec.stop_at(Stage::Backup, &e),
     }
 
     // Canaries after the backup: the writes a disaster would lose.
     if let Some((mut w, plan)) = writer.take() {
-        if failed_at.is_none() {
+        if rec.failed_at.is_none() {
             let target_seq = w.latest() + u64::from(plan.writes_after_backup);
             tokio::select! {
                 () = w.wait_for(target_seq) => {}
@@ -226,26 +233,22 @@ pub(crate) async fn drill(
                     "canary.write-failed",
                     format!("canary writes failed: {e}"),
                 ));
-                environment_error |= e.is_environment();
-                failed_at.get_or_insert(Stage::Backup);
+                rec.stop_at(Stage::Backup, &e);
             }
         }
     }
 
     // Never inject a fault without a usable backup.
-    if failed_at.is_none() {
+    if rec.failed_at.is_none() {
         let f = spec.target.fault();
         let emulated = fault_service_emulated;
         let target = &mut spec.target;
         let res = stage(&mut rec, &cx, Stage::Fault, emulated, target.inject(&cx)).await;
         match res {
             Ok((_, start, _, _)) => fault_at = Some(start),
-            Err(e) => {
-                environment_error |= e.is_environment();
-                failed_at = Some(Stage::Fault);
-            }
+            Err(e) => rec.stop_at(Stage::Fault, &e),
         }
-        if f.is_none() && failed_at.is_none() {
+        if f.is_none() && rec.failed_at.is_none() {
             rec.findings.push(Finding::info(
                 "fault.none",
                 "no fault configured: the drill restores from an intact source",
@@ -253,18 +256,15 @@ pub(crate) async fn drill(
         }
     }
 
-    if failed_at.is_none() && spec.target.dr_region().is_some() {
+    if rec.failed_at.is_none() && spec.target.dr_region().is_some() {
         let target = &mut spec.target;
         match stage(&mut rec, &cx, Stage::Copy, emulated_all, target.copy(&cx)).await {
             Ok((_, _, _, err)) => span_error += err,
-            Err(e) => {
-                environment_error |= e.is_environment();
-                failed_at = Some(Stage::Copy);
-            }
+            Err(e) => rec.stop_at(Stage::Copy, &e),
         }
     }
 
-    if failed_at.is_none() {
+    if rec.failed_at.is_none() {
         let target = &mut spec.target;
         match stage(
             &mut rec,
@@ -276,15 +276,12 @@ pub(crate) async fn drill(
         .await
         {
             Ok((_, _, _, err)) => span_error += err,
-            Err(e) => {
-                environment_error |= e.is_environment();
-                failed_at = Some(Stage::Restore);
-            }
+            Err(e) => rec.stop_at(Stage::Restore, &e),
         }
     }
 
     let mut validate_end = None;
-    if failed_at.is_none() {
+    if rec.failed_at.is_none() {
         let target = &mut spec.target;
         match stage(
             &mut rec,
@@ -301,10 +298,7 @@ pub(crate) async fn drill(
                 checks.extend(v.checks.iter().cloned());
                 validated = Some(v);
             }
-            Err(e) => {
-                environment_error |= e.is_environment();
-                failed_at = Some(Stage::Validate);
-            }
+            Err(e) => rec.stop_at(Stage::Validate, &e),
         }
     }
 
@@ -312,7 +306,7 @@ pub(crate) async fn drill(
         let ran = rec.stages.iter().any(|r| r.stage == s);
         let optional = s == Stage::Copy && spec.target.dr_region().is_none();
         if !ran && !optional {
-            let why = match failed_at {
+            let why = match rec.failed_at {
                 Some(f) => format!("skipped: {f} did not complete"),
                 None => "skipped".to_string(),
             };
@@ -529,7 +523,7 @@ pub(crate) async fn drill(
 
     let cancelled = rec.stages.iter().any(|s| s.outcome == Outcome::Cancelled);
     let all_stages_ok = rec.stages.iter().all(|s| s.outcome == Outcome::Passed);
-    let passed = failed_at.is_none()
+    let passed = rec.failed_at.is_none()
         && all_stages_ok
         && validation_passed
         && rto.is_some_and(|m| m.met)
@@ -545,7 +539,7 @@ pub(crate) async fn drill(
         Verdict::Aborted
     } else if passed {
         Verdict::Passed
-    } else if environment_error {
+    } else if rec.environment_error {
         Verdict::Error
     } else {
         Verdict::Failed
@@ -568,6 +562,6 @@ pub(crate) async fn drill(
     });
     DrillResult {
         report,
-        environment_error,
+        environment_error: rec.environment_error,
     }
 }
