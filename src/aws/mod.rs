@@ -4,6 +4,7 @@
 
 pub mod ec2;
 mod error;
+pub mod http;
 pub mod rds;
 pub mod s3;
 pub mod s3_stream;
@@ -43,6 +44,8 @@ struct Inner {
     sdk: SdkConfig,
     home: RegionClients,
     others: Mutex<HashMap<String, RegionClients>>,
+    /// HTTP clients for emulator endpoints, shared by every region.
+    emulators: Arc<http::EmulatorClients>,
 }
 
 /// Credentials used when every endpoint is a local emulator and the
@@ -99,7 +102,8 @@ impl Clients {
     /// Clients whose STS client is replaced (guard tests mock `GetCallerIdentity`).
     #[cfg(test)]
     pub(crate) fn with_sts(env: &Environment, sdk: SdkConfig, sts: aws_sdk_sts::Client) -> Self {
-        let mut home = build_region(env, &sdk, &env.region);
+        let emulators = Arc::new(http::EmulatorClients::default());
+        let mut home = build_region(env, &sdk, &env.region, &emulators);
         home.sts = sts;
         Self {
             inner: Arc::new(Inner {
@@ -107,19 +111,22 @@ impl Clients {
                 sdk,
                 home,
                 others: Mutex::new(HashMap::new()),
+                emulators,
             }),
         }
     }
 
     /// Build clients from a ready SDK config (tests inject mocked HTTP here).
     pub fn from_sdk_config(env: &Environment, sdk: SdkConfig) -> Self {
-        let home = build_region(env, &sdk, &env.region);
+        let emulators = Arc::new(http::EmulatorClients::default());
+        let home = build_region(env, &sdk, &env.region, &emulators);
         Self {
             inner: Arc::new(Inner {
                 env: env.clone(),
                 sdk,
                 home,
                 others: Mutex::new(HashMap::new()),
+                emulators,
             }),
         }
     }
@@ -162,7 +169,14 @@ impl Clients {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         others
             .entry(region.to_string())
-            .or_insert_with(|| build_region(&self.inner.env, &self.inner.sdk, region))
+            .or_insert_with(|| {
+                build_region(
+                    &self.inner.env,
+                    &self.inner.sdk,
+                    region,
+                    &self.inner.emulators,
+                )
+            })
             .clone()
     }
 
@@ -200,7 +214,27 @@ fn retry_for(
     Some(base.clone().with_retry_mode(RetryMode::Adaptive))
 }
 
-fn build_region(env: &Environment, sdk: &SdkConfig, region: &str) -> RegionClients {
+/// The HTTP client for a service served by a local emulator: keep-alive and
+/// a cap on requests in flight (see [`http`]). `None` keeps the SDK default,
+/// as do tests that inject their own HTTP client into the SDK config.
+fn emulator_http(
+    env: &Environment,
+    sdk: &SdkConfig,
+    service: Service,
+    emulators: &http::EmulatorClients,
+) -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+    if sdk.http_client().is_some() || !env.is_emulated(service) {
+        return None;
+    }
+    env.endpoint(service).map(|url| emulators.for_endpoint(url))
+}
+
+fn build_region(
+    env: &Environment,
+    sdk: &SdkConfig,
+    region: &str,
+    emulators: &http::EmulatorClients,
+) -> RegionClients {
     let region = Region::new(region.to_string());
     let base = sdk.retry_config();
     let mut s3 = aws_sdk_s3::config::Builder::from(sdk).region(region.clone());
@@ -211,12 +245,18 @@ fn build_region(env: &Environment, sdk: &SdkConfig, region: &str) -> RegionClien
     if let Some(r) = retry_for(env, Service::S3, base) {
         s3 = s3.retry_config(r);
     }
+    if let Some(c) = emulator_http(env, sdk, Service::S3, emulators) {
+        s3 = s3.http_client(c);
+    }
     let mut ec2 = aws_sdk_ec2::config::Builder::from(sdk).region(region.clone());
     if let Some(url) = env.endpoint(Service::Ec2) {
         ec2 = ec2.endpoint_url(url);
     }
     if let Some(r) = retry_for(env, Service::Ec2, base) {
         ec2 = ec2.retry_config(r);
+    }
+    if let Some(c) = emulator_http(env, sdk, Service::Ec2, emulators) {
+        ec2 = ec2.http_client(c);
     }
     let mut rds = aws_sdk_rds::config::Builder::from(sdk).region(region.clone());
     if let Some(url) = env.endpoint(Service::Rds) {
@@ -225,12 +265,18 @@ fn build_region(env: &Environment, sdk: &SdkConfig, region: &str) -> RegionClien
     if let Some(r) = retry_for(env, Service::Rds, base) {
         rds = rds.retry_config(r);
     }
+    if let Some(c) = emulator_http(env, sdk, Service::Rds, emulators) {
+        rds = rds.http_client(c);
+    }
     let mut sts = aws_sdk_sts::config::Builder::from(sdk).region(region);
     if let Some(url) = env.endpoint(Service::Sts) {
         sts = sts.endpoint_url(url);
     }
     if let Some(r) = retry_for(env, Service::Sts, base) {
         sts = sts.retry_config(r);
+    }
+    if let Some(c) = emulator_http(env, sdk, Service::Sts, emulators) {
+        sts = sts.http_client(c);
     }
     RegionClients {
         s3: aws_sdk_s3::Client::from_conf(s3.build()),

@@ -17,6 +17,17 @@ use super::AwsError;
 pub struct ObjectInfo {
     pub key: String,
     pub size: u64,
+    /// The `ETag` without its quotes.
+    pub etag: Option<String>,
+}
+
+/// The MD5 hex digest an `ETag` carries, if it is one: S3 sets a single-part
+/// object's `ETag` to the MD5 of its bytes (SSE-S3 and unencrypted objects);
+/// multipart `ETag`s end in `-N`, and SSE-KMS/SSE-C `ETag`s are not MD5s of the
+/// content at all (they cannot be told apart by shape, so two copies of one
+/// such object simply fail to match and are downloaded instead).
+pub fn etag_md5(etag: &str) -> Option<&str> {
+    (etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit())).then_some(etag)
 }
 
 /// One version of an object.
@@ -148,6 +159,7 @@ where
             .map(|o| ObjectInfo {
                 key: o.key().unwrap_or_default().to_string(),
                 size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                etag: o.e_tag().map(|t| t.trim_matches('"').to_ascii_lowercase()),
             })
             .collect();
         page(objects).await?;
@@ -215,13 +227,22 @@ fn to_time(t: &aws_smithy_types::DateTime) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
 }
 
-/// SHA-256 and size of an object (optionally a given version), streamed.
-pub async fn object_sha256(
+/// Digests of an object's bytes, computed in one streamed read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectDigests {
+    pub sha256: String,
+    pub md5: String,
+    pub size: u64,
+    pub version_id: Option<String>,
+}
+
+/// SHA-256, MD5 and size of an object (optionally a given version), streamed.
+pub async fn object_digests(
     s3: &Client,
     bucket: &str,
     key: &str,
     version_id: Option<&str>,
-) -> Result<(String, u64, Option<String>), AwsError> {
+) -> Result<ObjectDigests, AwsError> {
     let out = s3
         .get_object()
         .bucket(bucket)
@@ -232,7 +253,7 @@ pub async fn object_sha256(
         .map_err(|e| AwsError::from_sdk("s3:GetObject", e))?;
     let version = out.version_id().map(str::to_string);
     let mut body = out.body;
-    let mut hasher = Sha256::new();
+    let (mut sha256, mut md5) = (Sha256::new(), md5::Md5::new());
     let mut size = 0u64;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| AwsError {
@@ -243,9 +264,15 @@ pub async fn object_sha256(
             request_id: None,
         })?;
         size += chunk.len() as u64;
-        hasher.update(&chunk);
+        sha256.update(&chunk);
+        md5.update(&chunk);
     }
-    Ok((hex::encode(hasher.finalize()), size, version))
+    Ok(ObjectDigests {
+        sha256: hex::encode(sha256.finalize()),
+        md5: hex::encode(md5.finalize()),
+        size,
+        version_id: version,
+    })
 }
 
 /// Read a small object whole (canaries).

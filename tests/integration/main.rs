@@ -12,6 +12,7 @@ mod guards;
 mod kill_loop;
 mod postgres;
 mod rds;
+mod s3_content;
 mod s3_drill;
 mod scenario_errors;
 mod secrets;

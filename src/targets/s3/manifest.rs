@@ -15,6 +15,10 @@ pub struct Entry {
     pub key: String,
     pub size: u64,
     pub sha256: String,
+    /// MD5 of the same bytes: a restored copy whose S3 `ETag` equals it is
+    /// verified without downloading it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
 }
@@ -96,15 +100,25 @@ impl Difference {
     }
 }
 
+/// An object of the restored copy as listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    /// The `ETag` when it has the shape of an MD5 digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+}
+
 /// What a merge step decided for a key.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
     /// In the manifest only.
     Missing(Entry),
     /// In the restored copy only.
-    Unexpected(String, u64),
+    Unexpected(Listed),
     /// In both: compare.
-    Both(Entry, u64),
+    Both(Entry, Listed),
 }
 
 /// Merge-join two key-ordered streams. `expected` is the manifest, `actual`
@@ -112,21 +126,21 @@ pub enum Step {
 pub fn merge<E, A>(expected: E, actual: A) -> impl Iterator<Item = Step>
 where
     E: Iterator<Item = Entry>,
-    A: Iterator<Item = (String, u64)>,
+    A: Iterator<Item = Listed>,
 {
     let mut e = expected.peekable();
     let mut a = actual.peekable();
     std::iter::from_fn(move || match (e.peek(), a.peek()) {
         (None, None) => None,
         (Some(_), None) => e.next().map(Step::Missing),
-        (None, Some(_)) => a.next().map(|(k, s)| Step::Unexpected(k, s)),
-        (Some(x), Some((k, _))) => match x.key.as_bytes().cmp(k.as_bytes()) {
+        (None, Some(_)) => a.next().map(Step::Unexpected),
+        (Some(x), Some(l)) => match x.key.as_bytes().cmp(l.key.as_bytes()) {
             Ordering::Less => e.next().map(Step::Missing),
-            Ordering::Greater => a.next().map(|(k, s)| Step::Unexpected(k, s)),
+            Ordering::Greater => a.next().map(Step::Unexpected),
             Ordering::Equal => {
                 let entry = e.next()?;
-                let (_, size) = a.next()?;
-                Some(Step::Both(entry, size))
+                let listed = a.next()?;
+                Some(Step::Both(entry, listed))
             }
         },
     })
@@ -142,27 +156,31 @@ mod tests {
             key: key.into(),
             size: 1,
             sha256: String::new(),
+            md5: None,
             version_id: None,
+        }
+    }
+
+    fn listed(key: &str, size: u64) -> Listed {
+        Listed {
+            key: key.into(),
+            size,
+            md5: None,
         }
     }
 
     #[test]
     fn merge_finds_missing_unexpected_and_common() {
         let expected = ["a", "b", "d"].map(entry).into_iter();
-        let actual = [
-            ("b".to_string(), 1),
-            ("c".to_string(), 1),
-            ("d".to_string(), 2),
-        ]
-        .into_iter();
+        let actual = [listed("b", 1), listed("c", 1), listed("d", 2)].into_iter();
         let steps: Vec<Step> = merge(expected, actual).collect();
         assert_eq!(
             steps,
             vec![
                 Step::Missing(entry("a")),
-                Step::Both(entry("b"), 1),
-                Step::Unexpected("c".into(), 1),
-                Step::Both(entry("d"), 2),
+                Step::Both(entry("b"), listed("b", 1)),
+                Step::Unexpected(listed("c", 1)),
+                Step::Both(entry("d"), listed("d", 2)),
             ]
         );
     }
@@ -175,7 +193,7 @@ mod tests {
         ) {
             let steps: Vec<Step> = merge(
                 exp.iter().map(|k| entry(k)),
-                act.iter().map(|k| (k.clone(), 1)),
+                act.iter().map(|k| listed(k, 1)),
             ).collect();
             let missing = steps.iter().filter(|s| matches!(s, Step::Missing(_))).count();
             let unexpected = steps.iter().filter(|s| matches!(s, Step::Unexpected(..))).count();

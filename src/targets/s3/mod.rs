@@ -19,7 +19,7 @@ use schemars::JsonSchema;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use self::manifest::{Difference, Entry, Step};
+use self::manifest::{Difference, Entry, Listed, Step};
 use self::options::{BackupMethod, Fault, RawS3};
 use super::{
     Check, CheckStatus, DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight,
@@ -80,6 +80,7 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
         canary,
         fault,
         checksums: raw.validate.checksums.unwrap_or(true),
+        always_download: raw.validate.always_download.unwrap_or(false),
         revert: raw.fault.as_ref().and_then(|f| f.revert).unwrap_or(true),
         state: State::default(),
     }))
@@ -107,6 +108,8 @@ pub struct S3Target {
     canary: Option<CanaryPlan>,
     fault: Fault,
     checksums: bool,
+    /// Download every restored object, even where its `ETag` proves the MD5.
+    always_download: bool,
     /// Put the faulted objects back after validation (default true).
     revert: bool,
     state: State,
@@ -163,17 +166,28 @@ fn io_err(what: &str, e: &std::io::Error) -> StageError {
     StageError::Environment(format!("cannot write {what}: {e}"))
 }
 
-/// Deterministic pick: whether `key` falls in `share` of keys for `seed`.
-fn picked(key: &str, seed: u64, share: f64) -> bool {
-    let digest = Sha256::new()
-        .chain_update(seed.to_le_bytes())
-        .chain_update(key.as_bytes())
-        .finalize();
-    let mut n = [0u8; 8];
-    n.copy_from_slice(&digest[..8]);
+/// Seeded order of keys: stable across runs, unrelated to key order.
+fn seeded_order(keys: &mut [String], seed: u64) {
+    keys.sort_by_cached_key(|k| {
+        Sha256::new()
+            .chain_update(seed.to_le_bytes())
+            .chain_update(k.as_bytes())
+            .finalize()
+    });
+}
+
+/// The keys a `delete-share` fault deletes: exactly `share` of them, rounded,
+/// and at least one when there is any (a fault that deletes nothing proves
+/// nothing), picked in seeded order.
+fn pick_share(mut keys: Vec<String>, seed: u64, share: f64) -> Vec<String> {
+    if keys.is_empty() {
+        return keys;
+    }
     #[allow(clippy::cast_precision_loss)]
-    let x = u64::from_le_bytes(n) as f64 / u64::MAX as f64;
-    x < share
+    let wanted = ((keys.len() as f64) * share).round() as usize;
+    seeded_order(&mut keys, seed);
+    keys.truncate(wanted.clamp(1, keys.len()));
+    keys
 }
 
 #[async_trait]
@@ -463,7 +477,7 @@ impl Target for S3Target {
             Fault::None => {}
             Fault::DeleteAll | Fault::DeleteShare { .. } => {
                 if let Fault::DeleteShare { share, seed } = self.fault {
-                    keys.retain(|k| picked(k, seed, share));
+                    keys = pick_share(keys, seed, share);
                 }
                 // Recorded before the deletes, so a revert knows the damage
                 // even if the deletes fail half-way.
@@ -489,13 +503,8 @@ impl Target for S3Target {
                 out = out.fact("deleted", keys.len());
             }
             Fault::Corrupt { count, seed } => {
-                // Seeded choice, stable across runs: order keys by their hash.
-                keys.sort_by_cached_key(|k| {
-                    Sha256::new()
-                        .chain_update(seed.to_le_bytes())
-                        .chain_update(k.as_bytes())
-                        .finalize()
-                });
+                // Seeded choice, stable across runs.
+                seeded_order(&mut keys, seed);
                 keys.truncate(usize::try_from(count).unwrap_or(usize::MAX));
                 self.state.victims.clone_from(&keys);
                 for key in &keys {
@@ -698,7 +707,16 @@ impl Target for S3Target {
             let mut err = None;
             api::list_pages(&s3, &restore_bucket, self.prefix(), |page| {
                 for o in page.into_iter().filter(|o| !Self::is_canary(&o.key)) {
-                    if let Err(e) = serde_json::to_writer(&mut w, &(o.key, o.size))
+                    let listed = Listed {
+                        md5: o
+                            .etag
+                            .as_deref()
+                            .and_then(api::etag_md5)
+                            .map(str::to_string),
+                        key: o.key,
+                        size: o.size,
+                    };
+                    if let Err(e) = serde_json::to_writer(&mut w, &listed)
                         .and_then(|()| w.write_all(b"\n").map_err(serde_json::Error::io))
                     {
                         err.get_or_insert(e);
@@ -721,7 +739,7 @@ impl Target for S3Target {
             BufReader::new(File::open(&listing_path).map_err(|e| io_err("the listing", &e))?)
                 .lines()
                 .map_while(Result::ok)
-                .filter_map(|l| serde_json::from_str::<(String, u64)>(&l).ok());
+                .filter_map(|l| serde_json::from_str::<Listed>(&l).ok());
 
         let diff_path = self.file(cx, "diff");
         let mut diff =
@@ -744,6 +762,7 @@ impl Target for S3Target {
             Ok(())
         };
         let mut present = 0u64;
+        let mut by_etag = 0u64;
         let mut compare: Vec<Entry> = Vec::new();
         for step in manifest::merge(expected, actual) {
             match step {
@@ -754,14 +773,22 @@ impl Target for S3Target {
                     },
                     &mut diff,
                 )?,
-                Step::Unexpected(key, size) => {
+                Step::Unexpected(Listed { key, size, .. }) => {
                     note(&Difference::Unexpected { key, size }, &mut diff)?;
                 }
-                Step::Both(e, size) => {
+                Step::Both(e, listed) => {
                     present += 1;
+                    let size = listed.size;
                     if size == e.size {
                         if self.checksums {
-                            compare.push(e);
+                            if !self.always_download && e.md5.is_some() && listed.md5 == e.md5 {
+                                // S3 computed this MD5 from the restored
+                                // bytes; firedrill computed the same one from
+                                // the bytes it hashed at backup.
+                                by_etag += 1;
+                            } else {
+                                compare.push(e);
+                            }
                         }
                     } else {
                         note(
@@ -793,7 +820,7 @@ impl Target for S3Target {
         let mut corrupted = Check::compare("object contents match manifest", 0, count("corrupted"));
         corrupted.detail = if count("corrupted") == 0 {
             if self.checksums {
-                format!("{present} object(s) match size and SHA-256")
+                content_detail(present, by_etag)
             } else {
                 format!("{present} object(s) match size (checksums disabled)")
             }
@@ -888,6 +915,22 @@ impl Target for S3Target {
     }
 }
 
+/// How the contents of `present` matching objects were confirmed.
+fn content_detail(present: u64, by_etag: u64) -> String {
+    let downloaded = present - by_etag.min(present);
+    match (by_etag, downloaded) {
+        (0, _) => {
+            format!("{present} object(s) match size and SHA-256 (each downloaded and hashed)")
+        }
+        (_, 0) => format!(
+            "{present} object(s) match size and MD5: S3's ETag of each restored object equals the MD5 firedrill computed at backup"
+        ),
+        _ => format!(
+            "{present} object(s) match: {by_etag} by S3's MD5 ETag against the MD5 computed at backup, {downloaded} downloaded and SHA-256 hashed"
+        ),
+    }
+}
+
 /// Hash one source object for the manifest (canaries are not part of it)
 /// and copy it into the backup bucket, if there is one.
 async fn hash_and_copy(
@@ -899,12 +942,13 @@ async fn hash_and_copy(
     let entry = if S3Target::is_canary(&key) {
         None
     } else {
-        let (sha256, size, version_id) = api::object_sha256(&s3, &bucket, &key, None).await?;
+        let d = api::object_digests(&s3, &bucket, &key, None).await?;
         Some(Entry {
             key: key.clone(),
-            size,
-            sha256,
-            version_id,
+            size: d.size,
+            sha256: d.sha256,
+            md5: Some(d.md5),
+            version_id: d.version_id,
         })
     };
     if let Some(b) = &backup_bucket {
@@ -920,7 +964,7 @@ async fn hash_compare(
 ) -> Result<Vec<Difference>, AwsError> {
     let results: Vec<Option<Difference>> = stream::iter(entries)
         .map(|e| async move {
-            let (sha, _, _) = api::object_sha256(s3, bucket, &e.key, None).await?;
+            let sha = api::object_digests(s3, bucket, &e.key, None).await?.sha256;
             Ok::<_, AwsError>((sha != e.sha256).then_some(Difference::Corrupted {
                 key: e.key,
                 expected_sha256: e.sha256,
@@ -1044,14 +1088,35 @@ fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>, StageErro
 
 #[cfg(test)]
 mod tests {
-    use super::picked;
+    use super::pick_share;
+
+    fn keys(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("k{i}")).collect()
+    }
 
     #[test]
-    fn picking_is_deterministic_and_roughly_proportional() {
-        let keys: Vec<String> = (0..2000).map(|i| format!("k{i}")).collect();
-        let n = keys.iter().filter(|k| picked(k, 7, 0.25)).count();
-        assert!((400..600).contains(&n), "{n}");
-        let again = keys.iter().filter(|k| picked(k, 7, 0.25)).count();
-        assert_eq!(n, again);
+    fn delete_share_picks_exactly_the_share_deterministically() {
+        let picked = pick_share(keys(2000), 7, 0.25);
+        assert_eq!(picked.len(), 500);
+        assert_eq!(
+            picked,
+            pick_share(keys(2000), 7, 0.25),
+            "same seed, same keys"
+        );
+        assert_ne!(
+            picked,
+            pick_share(keys(2000), 8, 0.25),
+            "another seed, other keys"
+        );
+        assert_eq!(pick_share(keys(5), 7, 0.5).len(), 3, "2.5 rounds to 3");
+        assert_eq!(pick_share(keys(10), 7, 1.0).len(), 10);
+    }
+
+    #[test]
+    fn delete_share_of_a_small_bucket_deletes_at_least_one_object() {
+        // Regression: a probabilistic pick deleted 0 of 5 objects at share
+        // 0.5, and the drill "proved" a restore of nothing.
+        assert_eq!(pick_share(keys(3), 1, 0.01).len(), 1);
+        assert!(pick_share(Vec::new(), 1, 0.5).is_empty());
     }
 }

@@ -66,8 +66,13 @@ pub struct RawFault {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawValidate {
-    /// Compare SHA-256 of every restored object (default true).
+    /// Compare the contents of every restored object (default true): by S3's
+    /// MD5 `ETag` where it equals the MD5 computed at backup, otherwise by
+    /// downloading it and comparing SHA-256.
     pub checksums: Option<bool>,
+    /// Download and SHA-256 every restored object, even where its `ETag`
+    /// already proves the MD5 (default false).
+    pub always_download: Option<bool>,
 }
 
 /// How the backup is taken.
