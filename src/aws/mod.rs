@@ -5,6 +5,7 @@
 pub mod ec2;
 mod error;
 pub mod http;
+pub mod rate;
 pub mod rds;
 pub mod s3;
 pub mod s3_stream;
@@ -17,6 +18,7 @@ use aws_config::retry::{RetryConfig, RetryMode};
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
+use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
 
 pub use error::{AwsError, AwsErrorKind};
 
@@ -44,8 +46,28 @@ struct Inner {
     sdk: SdkConfig,
     home: RegionClients,
     others: Mutex<HashMap<String, RegionClients>>,
-    /// HTTP clients for emulator endpoints, shared by every region.
+    transport: Transport,
+}
+
+/// What every region's clients share: one HTTP client per emulator endpoint
+/// and one set of API rate limits for real AWS.
+#[derive(Clone, Debug)]
+struct Transport {
     emulators: Arc<http::EmulatorClients>,
+    limits: Arc<rate::Limits>,
+}
+
+impl Transport {
+    fn new(env: &Environment, sdk: &SdkConfig) -> Self {
+        let time = sdk.time_source().unwrap_or_default();
+        let sleep = sdk
+            .sleep_impl()
+            .unwrap_or_else(|| SharedAsyncSleep::new(TokioSleep::new()));
+        Self {
+            emulators: Arc::new(http::EmulatorClients::default()),
+            limits: Arc::new(rate::Limits::new(env.api_quota_percent, time, sleep)),
+        }
+    }
 }
 
 /// Credentials used when every endpoint is a local emulator and the
@@ -102,8 +124,8 @@ impl Clients {
     /// Clients whose STS client is replaced (guard tests mock `GetCallerIdentity`).
     #[cfg(test)]
     pub(crate) fn with_sts(env: &Environment, sdk: SdkConfig, sts: aws_sdk_sts::Client) -> Self {
-        let emulators = Arc::new(http::EmulatorClients::default());
-        let mut home = build_region(env, &sdk, &env.region, &emulators);
+        let transport = Transport::new(env, &sdk);
+        let mut home = build_region(env, &sdk, &env.region, &transport);
         home.sts = sts;
         Self {
             inner: Arc::new(Inner {
@@ -111,22 +133,22 @@ impl Clients {
                 sdk,
                 home,
                 others: Mutex::new(HashMap::new()),
-                emulators,
+                transport,
             }),
         }
     }
 
     /// Build clients from a ready SDK config (tests inject mocked HTTP here).
     pub fn from_sdk_config(env: &Environment, sdk: SdkConfig) -> Self {
-        let emulators = Arc::new(http::EmulatorClients::default());
-        let home = build_region(env, &sdk, &env.region, &emulators);
+        let transport = Transport::new(env, &sdk);
+        let home = build_region(env, &sdk, &env.region, &transport);
         Self {
             inner: Arc::new(Inner {
                 env: env.clone(),
                 sdk,
                 home,
                 others: Mutex::new(HashMap::new()),
-                emulators,
+                transport,
             }),
         }
     }
@@ -174,7 +196,7 @@ impl Clients {
                     &self.inner.env,
                     &self.inner.sdk,
                     region,
-                    &self.inner.emulators,
+                    &self.inner.transport,
                 )
             })
             .clone()
@@ -214,27 +236,46 @@ fn retry_for(
     Some(base.clone().with_retry_mode(RetryMode::Adaptive))
 }
 
-/// The HTTP client for a service served by a local emulator: keep-alive and
-/// a cap on requests in flight (see [`http`]). `None` keeps the SDK default,
-/// as do tests that inject their own HTTP client into the SDK config.
-fn emulator_http(
+/// The HTTP client for one service: for a local emulator, keep-alive and a
+/// cap on requests in flight (see [`http`]); for real EC2 and RDS, the SDK's
+/// default client behind the account's API rate limits (see [`rate`]).
+/// `None` keeps the SDK default, as do tests that inject their own HTTP
+/// client into the SDK config.
+fn http_for(
     env: &Environment,
     sdk: &SdkConfig,
     service: Service,
-    emulators: &http::EmulatorClients,
+    region: &str,
+    transport: &Transport,
 ) -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
-    if sdk.http_client().is_some() || !env.is_emulated(service) {
+    if sdk.http_client().is_some() {
         return None;
     }
-    env.endpoint(service).map(|url| emulators.for_endpoint(url))
+    if env.is_emulated(service) {
+        return env
+            .endpoint(service)
+            .map(|url| transport.emulators.for_endpoint(url));
+    }
+    match service {
+        Service::Ec2 | Service::Rds => Some(
+            aws_smithy_runtime_api::client::http::SharedHttpClient::new(rate::RateLimited::new(
+                rate::default_https_client(),
+                transport.limits.clone(),
+                service,
+                region,
+            )),
+        ),
+        Service::S3 | Service::Sts => None,
+    }
 }
 
 fn build_region(
     env: &Environment,
     sdk: &SdkConfig,
     region: &str,
-    emulators: &http::EmulatorClients,
+    transport: &Transport,
 ) -> RegionClients {
+    let region_name = region;
     let region = Region::new(region.to_string());
     let base = sdk.retry_config();
     let mut s3 = aws_sdk_s3::config::Builder::from(sdk).region(region.clone());
@@ -245,7 +286,7 @@ fn build_region(
     if let Some(r) = retry_for(env, Service::S3, base) {
         s3 = s3.retry_config(r);
     }
-    if let Some(c) = emulator_http(env, sdk, Service::S3, emulators) {
+    if let Some(c) = http_for(env, sdk, Service::S3, region_name, transport) {
         s3 = s3.http_client(c);
     }
     let mut ec2 = aws_sdk_ec2::config::Builder::from(sdk).region(region.clone());
@@ -255,7 +296,7 @@ fn build_region(
     if let Some(r) = retry_for(env, Service::Ec2, base) {
         ec2 = ec2.retry_config(r);
     }
-    if let Some(c) = emulator_http(env, sdk, Service::Ec2, emulators) {
+    if let Some(c) = http_for(env, sdk, Service::Ec2, region_name, transport) {
         ec2 = ec2.http_client(c);
     }
     let mut rds = aws_sdk_rds::config::Builder::from(sdk).region(region.clone());
@@ -265,7 +306,7 @@ fn build_region(
     if let Some(r) = retry_for(env, Service::Rds, base) {
         rds = rds.retry_config(r);
     }
-    if let Some(c) = emulator_http(env, sdk, Service::Rds, emulators) {
+    if let Some(c) = http_for(env, sdk, Service::Rds, region_name, transport) {
         rds = rds.http_client(c);
     }
     let mut sts = aws_sdk_sts::config::Builder::from(sdk).region(region);
@@ -275,7 +316,7 @@ fn build_region(
     if let Some(r) = retry_for(env, Service::Sts, base) {
         sts = sts.retry_config(r);
     }
-    if let Some(c) = emulator_http(env, sdk, Service::Sts, emulators) {
+    if let Some(c) = http_for(env, sdk, Service::Sts, region_name, transport) {
         sts = sts.http_client(c);
     }
     RegionClients {
@@ -297,6 +338,40 @@ mod tests {
     }
 
     const TARGET: &str = "[objectives]\nrto = \"1m\"\nrpo = \"1m\"\n[[targets]]\nname = \"d\"\nkind = \"s3-bucket\"\nbucket = \"bkt-test\"\n";
+
+    #[tokio::test]
+    async fn real_ec2_and_rds_wait_for_the_api_rate_limits_emulators_and_s3_do_not() {
+        let http = |c: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>| {
+            format!("{:?}", c.expect("an http client"))
+        };
+        let real = env(&format!(
+            "name = \"r\"\n[environment]\nregion = \"us-east-1\"\napi_quota_percent = 20\n{TARGET}"
+        ));
+        assert_eq!(real.api_quota_percent, Some(20));
+        let clients = Clients::new(&real, &Clock::system()).await;
+        assert!(http(clients.ec2().config().http_client()).contains("RateLimited"));
+        assert!(http(clients.rds().config().http_client()).contains("RateLimited"));
+        assert!(
+            clients
+                .s3()
+                .config()
+                .http_client()
+                .is_none_or(|c| !format!("{c:?}").contains("RateLimited")),
+            "S3's limits are per prefix: no client-side limit"
+        );
+        let dr = clients.in_region("us-west-2");
+        assert!(http(dr.ec2.config().http_client()).contains("RateLimited"));
+
+        let emulated = env(&format!(
+            "name = \"e\"\n[environment]\nregion = \"us-east-1\"\nendpoint_url = \"http://127.0.0.1:4566\"\n{TARGET}"
+        ));
+        let clients = Clients::new(&emulated, &Clock::system()).await;
+        let ec2 = http(clients.ec2().config().http_client());
+        assert!(
+            ec2.contains("EmulatorClient") && !ec2.contains("RateLimited"),
+            "{ec2}"
+        );
+    }
 
     #[tokio::test]
     async fn real_endpoints_retry_adaptively_emulators_do_not() {

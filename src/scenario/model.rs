@@ -68,6 +68,8 @@ pub struct Environment {
     pub endpoints: Endpoints,
     /// Account ids a destructive fault may run in (real AWS only).
     pub allowed_accounts: Vec<String>,
+    /// Percent of the documented API quotas used on real AWS (`None`: 50).
+    pub api_quota_percent: Option<u8>,
 }
 
 /// Per-service endpoint overrides.

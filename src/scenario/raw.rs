@@ -62,6 +62,10 @@ pub struct RawEnvironment {
     /// AWS account ids in which destructive faults may run.
     #[serde(default)]
     pub allowed_accounts: Vec<Spanned<String>>,
+    /// Percent of the account's documented EC2 and RDS API request quotas
+    /// firedrill may use against real AWS (default 50; the rest is left to
+    /// everything else that calls the API).
+    pub api_quota_percent: Option<Spanned<u32>>,
 }
 
 /// `[environment.endpoints]`.
@@ -207,9 +211,25 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
+/// A value as quoted in a message: whole when short, else its start and
+/// its length, so a megabyte of junk does not come back in the error.
+pub fn clip(v: &str) -> String {
+    const KEEP: usize = 24;
+    let n = v.chars().count();
+    if n <= 2 * KEEP {
+        v.to_string()
+    } else {
+        format!(
+            "{}… ({n} characters)",
+            v.chars().take(KEEP).collect::<String>()
+        )
+    }
+}
+
 /// Parse a human duration, explaining what went wrong.
 pub fn parse_duration(v: &str) -> Result<Duration, String> {
     let trimmed = v.trim();
+    let shown = clip(v);
     if trimmed.is_empty() {
         return Err(
             "invalid duration \"\": expected a number and a unit, e.g. \"30s\" or \"15m\"".into(),
@@ -217,20 +237,21 @@ pub fn parse_duration(v: &str) -> Result<Duration, String> {
     }
     match humantime::parse_duration(trimmed) {
         Ok(d) if d.is_zero() => Err(format!(
-            "invalid duration \"{v}\": must be greater than zero"
+            "invalid duration \"{shown}\": must be greater than zero"
         )),
         Ok(d) if d > Duration::from_hours(8784) => Err(format!(
-            "invalid duration \"{v}\": longer than a year; no drill objective should be"
+            "invalid duration \"{shown}\": longer than a year; no drill objective should be"
         )),
         Ok(d) => Ok(d),
         Err(e) => {
+            let overflow = matches!(e, humantime::DurationError::NumberOverflow);
             let why = match e {
                 humantime::DurationError::UnknownUnit { unit, .. } => {
-                    format!("unknown unit `{unit}` (units: ms, s, m, h, d)")
+                    format!("unknown unit `{}` (units: ms, s, m, h, d)", clip(&unit))
                 }
                 humantime::DurationError::NumberExpected(at) => format!(
                     "`{}` is not a number followed by a unit",
-                    trimmed.get(at..).unwrap_or(trimmed).trim()
+                    clip(trimmed.get(at..).unwrap_or(trimmed).trim())
                 ),
                 humantime::DurationError::InvalidCharacter(_) => {
                     "unexpected character; write a number then a unit".to_string()
@@ -238,12 +259,12 @@ pub fn parse_duration(v: &str) -> Result<Duration, String> {
                 humantime::DurationError::NumberOverflow => "number too large".to_string(),
                 humantime::DurationError::Empty => "empty".to_string(),
             };
-            let hint = if trimmed.bytes().all(|b| b.is_ascii_digit()) {
+            let hint = if trimmed.bytes().all(|b| b.is_ascii_digit()) && !overflow {
                 format!("; a bare number has no unit, did you mean \"{trimmed}s\"?")
             } else {
                 "; e.g. \"30s\", \"15m\", \"1h 30m\"".to_string()
             };
-            Err(format!("invalid duration \"{v}\": {why}{hint}"))
+            Err(format!("invalid duration \"{shown}\": {why}{hint}"))
         }
     }
 }

@@ -384,12 +384,25 @@ fn validate_environment(raw: RawEnvironment, diags: &mut Vec<Diagnostic>) -> Env
             );
         }
     }
+    let api_quota_percent = raw.api_quota_percent.and_then(|p| {
+        if let Ok(n @ 1..=100) = u8::try_from(*p.get_ref()) {
+            return Some(n);
+        }
+        diags.push(
+            Diagnostic::new(format!("`api_quota_percent` is {}", p.get_ref()))
+                .at(p.span())
+                .label("out of range")
+                .help("use a percent from 1 to 100 of the account's API request quotas"),
+        );
+        None
+    });
     Environment {
         region,
         profile: raw.profile,
         endpoint_url,
         endpoints,
         allowed_accounts,
+        api_quota_percent,
     }
 }
 
@@ -652,6 +665,32 @@ share = 0.5
             let s = parse(Path::new("x.toml"), &text).unwrap();
             prop_assert_eq!(s.objectives.rto, Duration::from_secs(secs));
         }
+    }
+
+    #[test]
+    fn api_quota_percent_must_be_a_percent() {
+        for bad in ["0", "101", "100000"] {
+            let text = VALID.replace(
+                "region = \"us-east-1\"",
+                &format!("region = \"us-east-1\"\napi_quota_percent = {bad}"),
+            );
+            let e = parse(Path::new("q.toml"), &text).unwrap_err();
+            assert_eq!(
+                e.diagnostics[0].message,
+                format!("`api_quota_percent` is {bad}")
+            );
+        }
+        let text = VALID.replace(
+            "region = \"us-east-1\"",
+            "region = \"us-east-1\"\napi_quota_percent = 25",
+        );
+        assert_eq!(
+            parse(Path::new("q.toml"), &text)
+                .unwrap()
+                .environment
+                .api_quota_percent,
+            Some(25)
+        );
     }
 
     #[test]

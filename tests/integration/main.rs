@@ -6,6 +6,7 @@ mod support;
 
 mod chaos;
 mod chaos_proxy;
+mod concurrency;
 mod ec2;
 mod evidence;
 mod guards;

@@ -138,3 +138,152 @@ fn schema_is_json_schema_of_every_kind() {
         serde_json::json!(["rto", "rpo"])
     );
 }
+
+/// Validate generated text; returns stderr after checking exit code 2.
+fn validate_text(name: &str, text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    let ran = firedrill().arg("validate").arg(&path).run();
+    ran.code(2);
+    ran.stderr
+}
+
+#[test]
+fn thousands_of_errors_are_counted_but_only_the_first_fifty_drawn() {
+    // Regression: a generated 660 KB file with 9000 mistakes took 204 s to
+    // report, each error re-scanning the whole file.
+    let mut text = String::from(
+        "name = \"gen\"\n[environment]\nregion = \"us-east-1\"\n[objectives]\nrto = \"5m\"\nrpo = \"30s\"\n",
+    );
+    for i in 0..9000 {
+        text.push_str(&format!(
+            "[[targets]]\nname = \"t{i}\"\nkind = \"s3-bucket\"\nbucket = \"b-{i}\"\nbuckt = 1\n"
+        ));
+    }
+    let out = validate_text("gen.toml", &text);
+    assert!(out.contains("gen.toml:11:1: unknown key `buckt`"), "{out}");
+    assert!(
+        out.contains("… and 8950 more error(s) not shown: fix these first"),
+        "{out}"
+    );
+    assert!(
+        out.trim_end().ends_with("gen.toml: 9000 errors found"),
+        "{out}"
+    );
+    assert!(out.len() < 32 * 1024, "{} bytes of errors", out.len());
+}
+
+#[test]
+fn deeply_nested_and_single_line_files_get_short_clear_errors() {
+    let deep = format!("a = {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let out = validate_text("deep.toml", &deep);
+    assert!(
+        out.contains("deep.toml:1:"),
+        "{}",
+        &out[..out.len().min(400)]
+    );
+    assert!(out.contains("recurs"), "{}", &out[..out.len().min(400)]);
+    let widest = out.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(widest < 200, "a {widest}-character line in the error");
+
+    // One huge value on one line: the error is cut around the problem.
+    let long = format!(
+        "name = \"long\"\ndescription = \"{}\"\n[environment]\nregion = \"us-east-1\"\n[objectives]\nrto = \"{}\"\nrpo = \"30s\"\n",
+        "d".repeat(1_000_000),
+        "9".repeat(100_000)
+    );
+    let out = validate_text("long.toml", &long);
+    let flat = out
+        .split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("long.toml:6:7: invalid duration \"999999999999999999999999… (100000 characters)\": number too large"),
+        "{flat}"
+    );
+    assert!(out.len() < 2048, "{} bytes of errors", out.len());
+    let widest = out.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(widest < 200, "a {widest}-character line in the error");
+}
+
+#[test]
+fn huge_values_anywhere_get_errors_of_a_few_lines() {
+    let base = "name = \"@name@\"\n[environment]\nregion = \"@region@\"\n[objectives]\nrto = \"5m\"\nrpo = \"30s\"\n[run]\nmax_concurrency = @conc@\n[[targets]]\nname = \"@target@\"\nkind = \"@kind@\"\nbucket = \"@bucket@\"\n[targets.fault]\naction = \"@action@\"\nshare = @share@\n";
+    let defaults = [
+        ("name", "n".to_string()),
+        ("region", "us-east-1".to_string()),
+        ("conc", "4".to_string()),
+        ("target", "t".to_string()),
+        ("kind", "s3-bucket".to_string()),
+        ("bucket", "some-bucket".to_string()),
+        ("action", "delete-share".to_string()),
+        ("share", "0.5".to_string()),
+    ];
+    let huge = [
+        ("name", "n".repeat(100_000), "invalid scenario name"),
+        ("region", "r".repeat(100_000), "invalid region"),
+        ("conc", "9".repeat(5_000), "integer number overflowed"),
+        ("target", "t".repeat(100_000), "invalid target name"),
+        ("kind", "k".repeat(100_000), "unknown target kind"),
+        ("bucket", "b".repeat(100_000), "invalid bucket name"),
+        ("action", "a".repeat(100_000), "unknown fault action"),
+        ("share", format!("1e{}", "9".repeat(1_000)), "overflowed"),
+    ];
+    for (key, value, expected) in huge {
+        let mut text = base.to_string();
+        for (k, v) in &defaults {
+            let v = if *k == key { &value } else { v };
+            text = text.replace(&format!("@{k}@"), v);
+        }
+        let out = validate_text("huge.toml", &text);
+        assert!(
+            out.contains(expected),
+            "{key}: {}",
+            &out[..out.len().min(600)]
+        );
+        assert!(out.len() < 2048, "{key}: {} bytes of errors", out.len());
+        let widest = out.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+        assert!(
+            widest < 200,
+            "{key}: a {widest}-character line in the error"
+        );
+    }
+}
+
+#[test]
+fn fuzz_regressions_and_seeds_never_panic() {
+    // The fuzzer's seed corpus and every input it ever broke the parser with.
+    let mut files = Vec::new();
+    for dir in ["fuzz/regressions", "scenarios", "tests/fixtures/bad"] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() && path.file_name().is_some_and(|n| n != ".gitkeep") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 10, "seed corpus went missing: {files:?}");
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap();
+        if let Err(e) = firedrill::scenario::parse_bytes(&path, &bytes) {
+            assert!(
+                !e.diagnostics.is_empty(),
+                "{}: an error without a diagnostic",
+                path.display()
+            );
+            for d in &e.diagnostics {
+                if let Some(s) = &d.span {
+                    assert!(
+                        s.start <= s.end && s.end <= bytes.len().max(s.start),
+                        "{}: span {s:?} outside {} bytes",
+                        path.display(),
+                        bytes.len()
+                    );
+                }
+            }
+            assert!(!e.render().is_empty());
+        }
+    }
+}
