@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Service};
 use crate::targets::PlannedAction;
 use crate::timing::human;
 
@@ -29,6 +29,8 @@ pub struct Plan {
     pub targets: Vec<TargetPlan>,
     /// Sum of scratch resource lifetimes, in hours.
     pub scratch_resource_hours: f64,
+    /// The client-side API rate limits the drill runs under (real AWS only).
+    pub api_limits: Vec<String>,
 }
 
 /// Placeholder run id shown in plans (the real one is made at run time).
@@ -69,10 +71,23 @@ pub fn build(scenario: &Scenario) -> Plan {
             }
         })
         .collect();
+    let env = &scenario.environment;
+    let mut services: Vec<Service> = scenario
+        .targets
+        .iter()
+        .flat_map(|t| t.target.services().iter().copied())
+        .filter(|s| !env.is_emulated(*s))
+        .collect();
+    services.sort_by_key(|s| s.as_str());
+    services.dedup();
     Plan {
         scenario: scenario.name.clone(),
         targets,
         scratch_resource_hours: hours,
+        api_limits: services
+            .into_iter()
+            .filter_map(|s| crate::aws::rate::describe(s, env.api_quota_percent))
+            .collect(),
     }
 }
 
@@ -101,5 +116,8 @@ pub fn render(plan: &Plan) -> String {
         plan.scratch_resource_hours,
         human(Duration::from_hours(6))
     );
+    for l in &plan.api_limits {
+        let _ = writeln!(out, "  api rate limit: {l}");
+    }
     out
 }

@@ -73,6 +73,38 @@ fn bucket_for(service: Service, action: &str) -> Option<(Quota, String)> {
     }
 }
 
+/// The limit a service runs under, in words (for `firedrill plan`).
+pub fn describe(service: Service, percent: Option<u8>) -> Option<String> {
+    let percent = percent.unwrap_or(DEFAULT_QUOTA_PERCENT).clamp(1, 100);
+    let share = f64::from(percent) / 100.0;
+    let rate = |q: Quota| {
+        format!(
+            "{:.0} at once, then {:.1}/s",
+            (q.burst * share).max(1.0),
+            q.per_second * share
+        )
+    };
+    match service {
+        Service::Ec2 => {
+            let (read, _) = bucket_for(service, "DescribeVolumes")?;
+            let (write, _) = bucket_for(service, "CreateSnapshot")?;
+            Some(format!(
+                "ec2: per action, Describe* {}, mutating {} ({percent}% of the account quota)",
+                rate(read),
+                rate(write)
+            ))
+        }
+        Service::Rds => {
+            let (all, _) = bucket_for(service, "DescribeDBInstances")?;
+            Some(format!(
+                "rds: all actions together {} ({percent}% of the account quota)",
+                rate(all)
+            ))
+        }
+        Service::S3 | Service::Sts => None,
+    }
+}
+
 /// The `Action` of a query-protocol request body (EC2, RDS):
 /// `Action=DescribeVolumes&Version=...`.
 fn action_of(request: &HttpRequest) -> Option<String> {
@@ -351,6 +383,19 @@ mod tests {
             s3.call(query("PutObject")).await.unwrap();
         }
         assert_eq!(elapsed.get(), Duration::ZERO);
+    }
+
+    #[test]
+    fn limits_are_described_for_the_plan() {
+        assert_eq!(
+            describe(Service::Ec2, None).unwrap(),
+            "ec2: per action, Describe* 50 at once, then 10.0/s, mutating 100 at once, then 2.5/s (50% of the account quota)"
+        );
+        assert_eq!(
+            describe(Service::Rds, Some(10)).unwrap(),
+            "rds: all actions together 30 at once, then 1.2/s (10% of the account quota)"
+        );
+        assert_eq!(describe(Service::S3, None), None);
     }
 
     #[test]

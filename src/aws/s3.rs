@@ -400,32 +400,31 @@ pub async fn delete_all_versions(
 ) -> Result<usize, AwsError> {
     let deleted = std::sync::atomic::AtomicUsize::new(0);
     let counter = &deleted;
-    list_version_pages(s3, bucket, prefix, |page| {
-        let items: Vec<(String, Option<String>)> = page
-            .into_iter()
-            .map(|v| (v.key, Some(v.version_id)))
-            .collect();
-        async move {
-            for chunk in items.chunks(1000) {
-                let n = delete_batch(s3, bucket, chunk).await?;
-                counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-            }
-            Ok(())
+    let delete_page = |items: Vec<(String, Option<String>)>| async move {
+        for chunk in items.chunks(1000) {
+            let n = delete_batch(s3, bucket, chunk).await?;
+            counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         }
-    })
-    .await?;
-    // Unversioned listings can lag versions on some S3 implementations.
-    let mut leftovers = Vec::new();
+        Ok(())
+    };
+    // Current objects first, from the paginated object listing: some S3
+    // implementations (LocalStack) answer ListObjectVersions on an
+    // unversioned bucket with every object in one page, which for a scratch
+    // bucket of 100k objects would be held whole. What is left after that
+    // (older versions, delete markers) exists only in versioned buckets.
     list_pages(s3, bucket, prefix, |page| {
-        leftovers.extend(page.into_iter().map(|o| (o.key, None)));
-        async { Ok(()) }
+        delete_page(page.into_iter().map(|o| (o.key, None)).collect())
     })
     .await?;
-    let mut total = deleted.into_inner();
-    for chunk in leftovers.chunks(1000) {
-        total += delete_batch(s3, bucket, chunk).await?;
-    }
-    Ok(total)
+    list_version_pages(s3, bucket, prefix, |page| {
+        delete_page(
+            page.into_iter()
+                .map(|v| (v.key, Some(v.version_id)))
+                .collect(),
+        )
+    })
+    .await?;
+    Ok(deleted.into_inner())
 }
 
 /// Delete the current version of every object under a prefix (a versioned

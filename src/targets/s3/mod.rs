@@ -533,7 +533,24 @@ impl Target for S3Target {
         let mut out = StageOutput::default().emulated(cx.emulated(Service::S3));
         let restore_bucket = self.scratch_bucket(cx, "restore", &mut out).await?;
         self.state.restore_bucket = Some(restore_bucket.clone());
-        let mut items: Vec<(String, String, Option<String>)> = Vec::new();
+        // Copies run page by page as the listing arrives, PARALLEL at a
+        // time: memory stays bounded whatever the bucket's size.
+        let copied = std::sync::atomic::AtomicU64::new(0);
+        let copy_all = |items: Vec<(String, String, Option<String>)>| {
+            let (s3, rb, copied) = (&s3, &restore_bucket, &copied);
+            async move {
+                let n = items.len() as u64;
+                stream::iter(items)
+                    .map(|(from, key, version)| async move {
+                        api::copy(s3, &from, &key, version.as_deref(), rb).await
+                    })
+                    .buffer_unordered(PARALLEL)
+                    .try_collect::<Vec<()>>()
+                    .await?;
+                copied.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                Ok::<(), AwsError>(())
+            }
+        };
         let source_desc;
         match self.backup {
             BackupMethod::Copy => {
@@ -543,16 +560,18 @@ impl Target for S3Target {
                     .clone()
                     .ok_or_else(|| StageError::Failed("no backup bucket".into()))?;
                 api::list_pages(&s3, &b, None, |page| {
-                    items.extend(page.into_iter().map(|o| (b.clone(), o.key, None)));
-                    async { Ok(()) }
+                    copy_all(page.into_iter().map(|o| (b.clone(), o.key, None)).collect())
                 })
                 .await?;
                 source_desc = format!("s3://{b}");
             }
             BackupMethod::None => {
                 api::list_pages(&s3, &self.bucket, self.prefix(), |page| {
-                    items.extend(page.into_iter().map(|o| (self.bucket.clone(), o.key, None)));
-                    async { Ok(()) }
+                    copy_all(
+                        page.into_iter()
+                            .map(|o| (self.bucket.clone(), o.key, None))
+                            .collect(),
+                    )
                 })
                 .await?;
                 source_desc = format!("what survived in {}", self.resource());
@@ -561,6 +580,8 @@ impl Target for S3Target {
                 // Newest version written before the fault's second: S3 keeps
                 // whole-second modification times, so anything stamped in the
                 // fault's own second counts as after it (conservative RPO).
+                // Versions of a key may span pages, so the choice is made
+                // over the whole listing (one entry per key).
                 let fault = self.state.fault_at.unwrap_or_else(OffsetDateTime::now_utc);
                 let cutoff = fault.replace_nanosecond(0).unwrap_or(fault);
                 let mut best: HashMap<String, (OffsetDateTime, Option<String>)> = HashMap::new();
@@ -583,23 +604,19 @@ impl Target for S3Target {
                     .filter_map(|(k, (_, v))| v.map(|v| (k, v)))
                     .collect();
                 keys.sort();
-                items.extend(
-                    keys.into_iter()
-                        .map(|(k, v)| (self.bucket.clone(), k, Some(v))),
-                );
+                for chunk in keys.chunks(1000) {
+                    copy_all(
+                        chunk
+                            .iter()
+                            .map(|(k, v)| (self.bucket.clone(), k.clone(), Some(v.clone())))
+                            .collect(),
+                    )
+                    .await?;
+                }
                 source_desc = format!("versions of {} before the fault", self.resource());
             }
         }
-        let n = items.len();
-        let s3c = &s3;
-        let rb = &restore_bucket;
-        stream::iter(items)
-            .map(|(from, key, version)| async move {
-                api::copy(s3c, &from, &key, version.as_deref(), rb).await
-            })
-            .buffer_unordered(PARALLEL)
-            .try_collect::<Vec<()>>()
-            .await?;
+        let n = copied.into_inner();
         out.detail = format!("copied {n} object(s) from {source_desc} into s3://{restore_bucket}");
         Ok(out
             .fact("objects", n)
