@@ -1,4 +1,6 @@
-//! The HTTP client used for emulator endpoints.
+//! The HTTP clients firedrill hands the SDK: the SDK's own default for real
+//! AWS (to wrap in the API rate limits of [`super::rate`]), and one per
+//! emulator endpoint.
 //!
 //! Two things make a drill against `LocalStack` or moto much faster when
 //! hundreds of targets run at once:
@@ -13,13 +15,15 @@
 //!   emulator and queue in its accept backlog until connects time out. The cap
 //!   queues them in firedrill instead, where no timeout runs.
 //!
-//! Real AWS endpoints keep the SDK's default client: they keep connections
-//! alive anyway, and their quotas are handled by adaptive retries.
+//! Real AWS endpoints keep connections alive anyway. Emulator clients take
+//! no proxy from the environment: an `HTTPS_PROXY` meant for AWS must not
+//! carry loopback traffic.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_smithy_http_client::tls;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::{Builder, ConnectorBuilder, tls};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -50,15 +54,30 @@ impl EmulatorClients {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(key)
             .or_insert_with(|| {
-                let inner = aws_smithy_http_client::Builder::new()
-                    .tls_provider(tls::Provider::Rustls(
-                        tls::rustls_provider::CryptoMode::AwsLc,
-                    ))
-                    .build_https();
+                let inner = Builder::new().tls_provider(tls()).build_https();
                 SharedHttpClient::new(EmulatorClient::new(inner, EMULATOR_IN_FLIGHT))
             })
             .clone()
     }
+}
+
+/// The SDK's TLS provider: rustls with aws-lc.
+fn tls() -> tls::Provider {
+    tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc)
+}
+
+/// The HTTP client the SDK would build by default for AWS: rustls with
+/// aws-lc and the proxy settings from the environment.
+pub fn aws_https_client() -> SharedHttpClient {
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut conn = ConnectorBuilder::default().tls_provider(tls());
+        conn.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            conn.set_sleep_impl(components.sleep_impl());
+        }
+        conn.set_proxy_config(Some(ProxyConfig::from_env()));
+        conn.build()
+    })
 }
 
 /// `host:port` of a URL, the unit a cap applies to.

@@ -19,6 +19,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
+use aws_smithy_async::time::SharedTimeSource;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 pub use error::{AwsError, AwsErrorKind};
 
@@ -49,23 +51,23 @@ struct Inner {
     transport: Transport,
 }
 
-/// What every region's clients share: one HTTP client per emulator endpoint
-/// and one set of API rate limits for real AWS.
+/// What every region's clients share: one HTTP client per emulator endpoint,
+/// and the clock the API rate limits of real AWS run on.
 #[derive(Clone, Debug)]
 struct Transport {
     emulators: Arc<http::EmulatorClients>,
-    limits: Arc<rate::Limits>,
+    time: SharedTimeSource,
+    sleep: SharedAsyncSleep,
 }
 
 impl Transport {
-    fn new(env: &Environment, sdk: &SdkConfig) -> Self {
-        let time = sdk.time_source().unwrap_or_default();
-        let sleep = sdk
-            .sleep_impl()
-            .unwrap_or_else(|| SharedAsyncSleep::new(TokioSleep::new()));
+    fn new(sdk: &SdkConfig) -> Self {
         Self {
             emulators: Arc::new(http::EmulatorClients::default()),
-            limits: Arc::new(rate::Limits::new(env.api_quota_percent, time, sleep)),
+            time: sdk.time_source().unwrap_or_default(),
+            sleep: sdk
+                .sleep_impl()
+                .unwrap_or_else(|| SharedAsyncSleep::new(TokioSleep::new())),
         }
     }
 }
@@ -124,7 +126,7 @@ impl Clients {
     /// Clients whose STS client is replaced (guard tests mock `GetCallerIdentity`).
     #[cfg(test)]
     pub(crate) fn with_sts(env: &Environment, sdk: SdkConfig, sts: aws_sdk_sts::Client) -> Self {
-        let transport = Transport::new(env, &sdk);
+        let transport = Transport::new(&sdk);
         let mut home = build_region(env, &sdk, &env.region, &transport);
         home.sts = sts;
         Self {
@@ -140,7 +142,7 @@ impl Clients {
 
     /// Build clients from a ready SDK config (tests inject mocked HTTP here).
     pub fn from_sdk_config(env: &Environment, sdk: SdkConfig) -> Self {
-        let transport = Transport::new(env, &sdk);
+        let transport = Transport::new(&sdk);
         let home = build_region(env, &sdk, &env.region, &transport);
         Self {
             inner: Arc::new(Inner {
@@ -236,18 +238,18 @@ fn retry_for(
     Some(base.clone().with_retry_mode(RetryMode::Adaptive))
 }
 
-/// The HTTP client for one service: for a local emulator, keep-alive and a
-/// cap on requests in flight (see [`http`]); for real EC2 and RDS, the SDK's
-/// default client behind the account's API rate limits (see [`rate`]).
-/// `None` keeps the SDK default, as do tests that inject their own HTTP
-/// client into the SDK config.
+/// The HTTP client for one service in one region: for a local emulator,
+/// keep-alive and a cap on requests in flight (see [`http`]); for real EC2
+/// and RDS, the SDK's default client behind the account's API rate limits
+/// (see [`rate`]; built once per region, as the client is). `None` keeps the
+/// SDK default, as do tests that inject their own HTTP client into the SDK
+/// config.
 fn http_for(
     env: &Environment,
     sdk: &SdkConfig,
     service: Service,
-    region: &str,
     transport: &Transport,
-) -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+) -> Option<SharedHttpClient> {
     if sdk.http_client().is_some() {
         return None;
     }
@@ -257,14 +259,15 @@ fn http_for(
             .map(|url| transport.emulators.for_endpoint(url));
     }
     match service {
-        Service::Ec2 | Service::Rds => Some(
-            aws_smithy_runtime_api::client::http::SharedHttpClient::new(rate::RateLimited::new(
-                rate::default_https_client(),
-                transport.limits.clone(),
+        Service::Ec2 | Service::Rds => Some(SharedHttpClient::new(rate::RateLimited::new(
+            http::aws_https_client(),
+            rate::Limits::new(
                 service,
-                region,
-            )),
-        ),
+                env.api_quota_percent,
+                transport.time.clone(),
+                transport.sleep.clone(),
+            ),
+        ))),
         Service::S3 | Service::Sts => None,
     }
 }
@@ -275,7 +278,6 @@ fn build_region(
     region: &str,
     transport: &Transport,
 ) -> RegionClients {
-    let region_name = region;
     let region = Region::new(region.to_string());
     let base = sdk.retry_config();
     let mut s3 = aws_sdk_s3::config::Builder::from(sdk).region(region.clone());
@@ -286,7 +288,7 @@ fn build_region(
     if let Some(r) = retry_for(env, Service::S3, base) {
         s3 = s3.retry_config(r);
     }
-    if let Some(c) = http_for(env, sdk, Service::S3, region_name, transport) {
+    if let Some(c) = http_for(env, sdk, Service::S3, transport) {
         s3 = s3.http_client(c);
     }
     let mut ec2 = aws_sdk_ec2::config::Builder::from(sdk).region(region.clone());
@@ -296,7 +298,7 @@ fn build_region(
     if let Some(r) = retry_for(env, Service::Ec2, base) {
         ec2 = ec2.retry_config(r);
     }
-    if let Some(c) = http_for(env, sdk, Service::Ec2, region_name, transport) {
+    if let Some(c) = http_for(env, sdk, Service::Ec2, transport) {
         ec2 = ec2.http_client(c);
     }
     let mut rds = aws_sdk_rds::config::Builder::from(sdk).region(region.clone());
@@ -306,7 +308,7 @@ fn build_region(
     if let Some(r) = retry_for(env, Service::Rds, base) {
         rds = rds.retry_config(r);
     }
-    if let Some(c) = http_for(env, sdk, Service::Rds, region_name, transport) {
+    if let Some(c) = http_for(env, sdk, Service::Rds, transport) {
         rds = rds.http_client(c);
     }
     let mut sts = aws_sdk_sts::config::Builder::from(sdk).region(region);
@@ -316,7 +318,7 @@ fn build_region(
     if let Some(r) = retry_for(env, Service::Sts, base) {
         sts = sts.retry_config(r);
     }
-    if let Some(c) = http_for(env, sdk, Service::Sts, region_name, transport) {
+    if let Some(c) = http_for(env, sdk, Service::Sts, transport) {
         sts = sts.http_client(c);
     }
     RegionClients {
@@ -341,9 +343,7 @@ mod tests {
 
     #[tokio::test]
     async fn real_ec2_and_rds_wait_for_the_api_rate_limits_emulators_and_s3_do_not() {
-        let http = |c: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>| {
-            format!("{:?}", c.expect("an http client"))
-        };
+        let http = |c: Option<SharedHttpClient>| format!("{:?}", c.expect("an http client"));
         let real = env(&format!(
             "name = \"r\"\n[environment]\nregion = \"us-east-1\"\napi_quota_percent = 20\n{TARGET}"
         ));

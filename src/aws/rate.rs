@@ -15,6 +15,8 @@
 //! key prefix (3,500 writes and 5,500 reads per second), far above what a
 //! drill sends, and STS sees one call per run, so neither is limited here.
 //! Adaptive retries still handle any throttling that gets through.
+//!
+//! There is one [`Limits`] per service and region, as there is one client.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -42,8 +44,9 @@ pub struct Quota {
     pub per_second: f64,
 }
 
-/// The bucket a request draws on: its quota and the key that shares it.
-fn bucket_for(service: Service, action: &str) -> Option<(Quota, String)> {
+/// The bucket a request draws on: its quota, and whether every action
+/// shares it (RDS) or each action has its own (EC2).
+fn bucket_for(service: Service, action: &str) -> Option<(Quota, bool)> {
     match service {
         Service::Ec2 => {
             let reads = ["Describe", "Get", "List"]
@@ -60,14 +63,14 @@ fn bucket_for(service: Service, action: &str) -> Option<(Quota, String)> {
                     per_second: 5.0,
                 }
             };
-            Some((quota, action.to_string()))
+            Some((quota, false))
         }
         Service::Rds => Some((
             Quota {
                 burst: 300.0,
                 per_second: 12.0,
             },
-            "*".to_string(),
+            true,
         )),
         Service::S3 | Service::Sts => None,
     }
@@ -123,11 +126,14 @@ struct Bucket {
     updated: SystemTime,
 }
 
-/// Every bucket of one run, shared by all clients of a service and region.
+/// The buckets of one service in one region.
 #[derive(Debug)]
 pub struct Limits {
-    percent: u8,
-    buckets: Mutex<HashMap<(Service, String, String), Bucket>>,
+    service: Service,
+    /// The share of each documented quota, 0.01 to 1.
+    share: f64,
+    /// By action; one entry under `""` when every action shares the bucket.
+    buckets: Mutex<HashMap<String, Bucket>>,
     /// The drill's clock (the SDK's time source and sleep), so tests run
     /// on virtual time.
     time: SharedTimeSource,
@@ -135,9 +141,16 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn new(percent: Option<u8>, time: SharedTimeSource, sleep: SharedAsyncSleep) -> Self {
+    pub fn new(
+        service: Service,
+        percent: Option<u8>,
+        time: SharedTimeSource,
+        sleep: SharedAsyncSleep,
+    ) -> Self {
+        let percent = percent.unwrap_or(DEFAULT_QUOTA_PERCENT).clamp(1, 100);
         Self {
-            percent: percent.unwrap_or(DEFAULT_QUOTA_PERCENT).clamp(1, 100),
+            service,
+            share: f64::from(percent) / 100.0,
             buckets: Mutex::new(HashMap::new()),
             time,
             sleep,
@@ -145,24 +158,31 @@ impl Limits {
     }
 
     /// Reserve a token for `action` and return how long to wait for it.
-    fn reserve(&self, service: Service, region: &str, action: &str) -> Duration {
-        let Some((quota, key)) = bucket_for(service, action) else {
+    fn reserve(&self, action: &str) -> Duration {
+        let Some((quota, shared)) = bucket_for(self.service, action) else {
             return Duration::ZERO;
         };
-        let share = f64::from(self.percent) / 100.0;
+        let key = if shared { "" } else { action };
         let now = self.time.now();
         let mut buckets = self
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let b = buckets
-            .entry((service, region.to_string(), key))
-            .or_insert_with(|| Bucket {
-                tokens: (quota.burst * share).max(1.0),
-                capacity: (quota.burst * share).max(1.0),
-                per_second: quota.per_second * share,
-                updated: now,
-            });
+        if !buckets.contains_key(key) {
+            let capacity = (quota.burst * self.share).max(1.0);
+            buckets.insert(
+                key.to_string(),
+                Bucket {
+                    tokens: capacity,
+                    capacity,
+                    per_second: quota.per_second * self.share,
+                    updated: now,
+                },
+            );
+        }
+        let Some(b) = buckets.get_mut(key) else {
+            return Duration::ZERO;
+        };
         // A wall clock stepped backwards refills nothing.
         let elapsed = now
             .duration_since(b.updated)
@@ -179,10 +199,10 @@ impl Limits {
     }
 
     /// Wait until `action` may be sent.
-    pub async fn acquire(&self, service: Service, region: &str, action: &str) {
-        let wait = self.reserve(service, region, action);
+    pub async fn acquire(&self, action: &str) {
+        let wait = self.reserve(action);
         if !wait.is_zero() {
-            tracing::debug!(?service, action, ?wait, "waiting for the API rate limit");
+            tracing::debug!(service = ?self.service, action, ?wait, "waiting for the API rate limit");
             self.sleep.sleep(wait).await;
         }
     }
@@ -193,22 +213,13 @@ impl Limits {
 pub struct RateLimited {
     inner: SharedHttpClient,
     limits: Arc<Limits>,
-    service: Service,
-    region: String,
 }
 
 impl RateLimited {
-    pub fn new(
-        inner: SharedHttpClient,
-        limits: Arc<Limits>,
-        service: Service,
-        region: &str,
-    ) -> Self {
+    pub fn new(inner: SharedHttpClient, limits: Limits) -> Self {
         Self {
             inner,
-            limits,
-            service,
-            region: region.to_string(),
+            limits: Arc::new(limits),
         }
     }
 }
@@ -222,8 +233,6 @@ impl HttpClient for RateLimited {
         SharedHttpConnector::new(RateLimitedConnector {
             inner: self.inner.http_connector(settings, components),
             limits: self.limits.clone(),
-            service: self.service,
-            region: self.region.clone(),
         })
     }
 }
@@ -232,42 +241,17 @@ impl HttpClient for RateLimited {
 struct RateLimitedConnector {
     inner: SharedHttpConnector,
     limits: Arc<Limits>,
-    service: Service,
-    region: String,
 }
 
 impl HttpConnector for RateLimitedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let action = action_of(&request).unwrap_or_default();
-        let (inner, limits, service, region) = (
-            self.inner.clone(),
-            self.limits.clone(),
-            self.service,
-            self.region.clone(),
-        );
+        let (inner, limits) = (self.inner.clone(), self.limits.clone());
         HttpConnectorFuture::new(async move {
-            limits.acquire(service, &region, &action).await;
+            limits.acquire(&action).await;
             inner.call(request).await
         })
     }
-}
-
-/// The HTTP client the SDK would build by default (rustls with aws-lc, the
-/// proxy settings from the environment), for wrapping.
-pub fn default_https_client() -> SharedHttpClient {
-    use aws_smithy_http_client::proxy::ProxyConfig;
-    use aws_smithy_http_client::{Builder, ConnectorBuilder, tls};
-    Builder::new().build_with_connector_fn(|settings, components| {
-        let mut conn = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::AwsLc,
-        ));
-        conn.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            conn.set_sleep_impl(components.sleep_impl());
-        }
-        conn.set_proxy_config(Some(ProxyConfig::from_env()));
-        conn.build()
-    })
 }
 
 #[cfg(test)]
@@ -306,6 +290,7 @@ mod tests {
         let (time, sleep) = instant_time_and_sleep(SystemTime::UNIX_EPOCH);
         let rec = Counted::default();
         let limits = Limits::new(
+            service,
             Some(percent),
             SharedTimeSource::new(time.clone()),
             SharedAsyncSleep::new(sleep),
@@ -313,8 +298,6 @@ mod tests {
         let conn = RateLimitedConnector {
             inner: SharedHttpConnector::new(rec.clone()),
             limits: Arc::new(limits),
-            service,
-            region: "us-east-1".into(),
         };
         (conn, rec, Elapsed(time))
     }

@@ -222,13 +222,7 @@ const AROUND: usize = 60;
 /// Returns the text, the span moved into it, and whether the span's line
 /// was cut.
 fn excerpt(text: &str, span: Range<usize>) -> (String, Range<usize>, bool) {
-    let floor = |mut i: usize| {
-        i = i.min(text.len());
-        while !text.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    };
+    let floor = |i: usize| floor_in(text, i);
     let (start, end) = (floor(span.start), floor(span.end.max(span.start)));
     let line_start = |i: usize| text[..i].rfind('\n').map_or(0, |p| p + 1);
     let line_end = |i: usize| text[i..].find('\n').map_or(text.len(), |p| i + p);
