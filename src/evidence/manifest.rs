@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::{Signature, Signer, SigningKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -145,19 +145,31 @@ pub fn seal(
             signature_file: SIGNATURE_FILE.to_string(),
         }),
     };
-    let mut bytes = serde_json::to_vec_pretty(&manifest)?;
-    bytes.push(b'\n');
+    let bytes = manifest_bytes(&manifest)?;
     // A stale signature from an earlier seal must not survive.
     let _ = std::fs::remove_file(run_dir.join(SIGNATURE_FILE));
     write_atomic(&run_dir.join(MANIFEST_FILE), &bytes)?;
     if let Some(k) = key {
-        let sig = k.sign(&bytes);
         write_atomic(
             &run_dir.join(SIGNATURE_FILE),
-            format!("{}\n", B64.encode(sig.to_bytes())).as_bytes(),
+            signature_text(&k.sign(&bytes)).as_bytes(),
         )?;
     }
     Ok(manifest)
+}
+
+/// `manifest.json` exactly as `seal` writes it: pretty JSON and one newline.
+/// `verify` accepts no other form, so no byte of it can change unnoticed.
+pub(crate) fn manifest_bytes(manifest: &Manifest) -> io::Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(manifest)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// `manifest.sig` exactly as `seal` writes it: the base64 of the 64-byte
+/// signature and one newline. `verify` accepts no other form.
+pub(crate) fn signature_text(signature: &Signature) -> String {
+    format!("{}\n", B64.encode(signature.to_bytes()))
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -1,6 +1,8 @@
 //! Bundles built in a temporary directory without AWS: a fresh bundle
 //! verifies; one flipped byte anywhere (artifact, manifest, signature,
-//! previous run's manifest) does not.
+//! previous run's manifest) does not. `proptest-regressions/evidence/tests.txt`
+//! replays the case that once slipped through: the signature file's final
+//! newline turned into a vertical tab.
 
 use std::path::{Path, PathBuf};
 
@@ -92,6 +94,64 @@ fn unlisted_files_are_noted_not_fatal() {
     std::fs::write(run.join("report.png"), b"png").unwrap();
     let v = verify(&run, None).unwrap();
     assert_eq!(v.unlisted, ["report.png"]);
+}
+
+/// Every whitespace change at either end of a file the verifier reads
+/// without hashing it (the signature, and the manifest it covers).
+fn whitespace_variants(original: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let body = original.strip_suffix(b"\n").expect("sealed files end in a newline");
+    let mut out = Vec::new();
+    for ws in [" ", "\t", "\n", "\r", "\x0b", "\x0c", "\r\n", "  \n"] {
+        let w = ws.as_bytes();
+        out.push((format!("{ws:?} added at the start"), [w, original].concat()));
+        out.push((format!("{ws:?} added at the end"), [original, w].concat()));
+        out.push((
+            format!("final newline changed to {ws:?}"),
+            [body, w].concat(),
+        ));
+    }
+    out.push(("final newline removed".into(), body.to_vec()));
+    out.retain(|(_, bytes)| bytes != original);
+    out
+}
+
+#[test]
+fn signature_file_is_accepted_only_in_its_canonical_form() {
+    let root = tempfile::tempdir().unwrap();
+    let run = two_runs(root.path(), &key());
+    let path = run.join(SIGNATURE_FILE);
+    let original = std::fs::read(&path).unwrap();
+    assert_eq!(original.len(), 89, "base64 of 64 bytes and one newline");
+    for (what, bytes) in whitespace_variants(&original) {
+        std::fs::write(&path, &bytes).unwrap();
+        for pinned in [None, Some(key().verifying_key())] {
+            let err = verify(&run, pinned.as_ref()).expect_err(&what);
+            assert_eq!(err.exit_code(), 1, "{what}: {err}");
+            assert!(err.to_string().contains(SIGNATURE_FILE), "{what}: {err}");
+        }
+    }
+    std::fs::write(&path, &original).unwrap();
+    verify(&run, Some(&key().verifying_key())).unwrap();
+}
+
+#[test]
+fn manifest_is_accepted_only_byte_for_byte_even_unsigned() {
+    let root = tempfile::tempdir().unwrap();
+    let run = two_runs(root.path(), &key());
+    let first = run.parent().unwrap().join("20260301-090000-aaaaaa");
+    seal(&first, "orders-drill", "20260301-090000-aaaaaa", None).unwrap();
+    for dir in [&run, &first] {
+        let path = dir.join(MANIFEST_FILE);
+        let original = std::fs::read(&path).unwrap();
+        for (what, bytes) in whitespace_variants(&original) {
+            std::fs::write(&path, &bytes).unwrap();
+            let err = verify(dir, None).expect_err(&what);
+            assert_eq!(err.exit_code(), 1, "{what}: {err}");
+            assert!(err.to_string().contains(MANIFEST_FILE), "{what}: {err}");
+        }
+        std::fs::write(&path, &original).unwrap();
+    }
+    verify(&first, None).unwrap();
 }
 
 fn flip(path: &Path, index: usize, bit: u8) {

@@ -9,7 +9,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signature, VerifyingKey};
 
 use super::keys::{decode_public, fingerprint};
-use super::manifest::{MANIFEST_FILE, Manifest, SIGNATURE_FILE, sha256_file};
+use super::manifest::{
+    MANIFEST_FILE, Manifest, SIGNATURE_FILE, manifest_bytes, sha256_file, signature_text,
+};
 use crate::report::artifacts::{MANIFEST_FILES, list_files};
 
 /// What a successful verification established.
@@ -62,6 +64,27 @@ fn safe_relative(p: &str) -> bool {
             .all(|c| matches!(c, Component::Normal(_)))
 }
 
+/// The signature in `manifest.sig`, accepted only in the one form `seal`
+/// writes (base64 of 64 bytes, one newline): a changed, added or removed
+/// byte anywhere in the file, whitespace included, is a mismatch.
+fn decode_signature(text: &[u8]) -> Result<Signature, VerifyError> {
+    let sig = text
+        .strip_suffix(b"\n")
+        .and_then(|body| B64.decode(body).ok())
+        .and_then(|b| Signature::from_slice(&b).ok())
+        .ok_or_else(|| {
+            VerifyError::Mismatch(format!(
+                "{SIGNATURE_FILE} is not a base64 Ed25519 signature followed by one newline"
+            ))
+        })?;
+    if signature_text(&sig).as_bytes() != text {
+        return Err(VerifyError::Mismatch(format!(
+            "{SIGNATURE_FILE} is not in its canonical form (base64 of the signature, one newline)"
+        )));
+    }
+    Ok(sig)
+}
+
 /// Verify a run directory's bundle. With `pinned`, the manifest must be
 /// signed by exactly that key.
 pub fn verify(run_dir: &Path, pinned: Option<&VerifyingKey>) -> Result<Verified, VerifyError> {
@@ -69,6 +92,14 @@ pub fn verify(run_dir: &Path, pinned: Option<&VerifyingKey>) -> Result<Verified,
     let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
         VerifyError::Mismatch(format!("{MANIFEST_FILE} is not a valid manifest: {e}"))
     })?;
+    // Parsing forgives whitespace; the bundle must not. Only the exact bytes
+    // `seal` writes are accepted, so an unsigned manifest cannot change
+    // unnoticed either.
+    if manifest_bytes(&manifest).ok().as_deref() != Some(bytes.as_slice()) {
+        return Err(VerifyError::Mismatch(format!(
+            "{MANIFEST_FILE} is not byte for byte as sealed (a byte was added, removed or changed)"
+        )));
+    }
 
     // Signature first: it covers the manifest byte for byte.
     let mut signed_by = None;
@@ -97,15 +128,7 @@ pub fn verify(run_dir: &Path, pinned: Option<&VerifyingKey>) -> Result<Verified,
                 )));
             }
             let sig_text = read(&run_dir.join(SIGNATURE_FILE), SIGNATURE_FILE)?;
-            let sig = std::str::from_utf8(&sig_text)
-                .ok()
-                .and_then(|t| B64.decode(t.trim()).ok())
-                .and_then(|b| Signature::from_slice(&b).ok())
-                .ok_or_else(|| {
-                    VerifyError::Mismatch(format!(
-                        "{SIGNATURE_FILE} is not a base64 Ed25519 signature"
-                    ))
-                })?;
+            let sig = decode_signature(&sig_text)?;
             key.verify_strict(&bytes, &sig).map_err(|_| {
                 VerifyError::Mismatch(format!(
                     "{SIGNATURE_FILE}: the signature does not match {MANIFEST_FILE}"
