@@ -20,7 +20,7 @@ help:
 	@echo "make postgres-down   stop it"
 	@echo "make demo            emulators + postgres + build + seed, then run scenarios/quickstart.toml"
 	@echo "make test            emulators + postgres + chromium, then the test suite"
-	@echo "make lint            cargo fmt --check and clippy -D warnings"
+	@echo "make lint            cargo fmt --all --check and clippy -D warnings"
 	@echo "make down            stop emulators and postgres"
 
 emulators:
@@ -56,13 +56,13 @@ demo: emulators postgres build
 test: emulators postgres chromium target-dir
 	. localstack/env && \
 	if cargo nextest --version >/dev/null 2>&1; then \
-		cargo nextest run --no-fail-fast; \
+		cargo nextest run --workspace --no-fail-fast; \
 	else \
-		cargo test --no-fail-fast; \
+		cargo test --workspace --no-fail-fast; \
 	fi
 
 lint: target-dir
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
 
 down: emulators-down postgres-down

@@ -14,9 +14,10 @@ use tabled::builder::Builder;
 use tabled::settings::Style;
 use time::OffsetDateTime;
 
-use crate::report::{Report, TargetReport, Verdict};
-use crate::targets::Finding;
-use crate::timing::human;
+use crate::report::{Report, TargetReport};
+use firedrill_core::Finding;
+use firedrill_core::Verdict;
+use firedrill_core::timing::human;
 
 /// File name inside the reports directory.
 pub const FILE: &str = "history.jsonl";

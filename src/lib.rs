@@ -4,13 +4,20 @@
 //! Flow: [`scenario`] (parse, validate) → [`plan`] (what will be touched) →
 //! [`runner`] (stages, events) → [`targets`] (AWS, `PostgreSQL`) → events →
 //! [`report`] (render) → [`evidence`] (hash, sign, verify).
+//!
+//! Underneath all of them lies `firedrill_core`, the shared vocabulary
+//! (stages, outcomes, verdicts, checks, findings, errors, scratch resources,
+//! timing, diagnostics); it imports nothing from here. Above it, each module
+//! imports only downward: core ← `aws`, `ledger`, `sql`, `canary` ←
+//! `targets` ← `scenario`, `plan`, `cleanup` ← `report` ← `history` ←
+//! `runner` ← `evidence` ← `cli`. `tests/integration/layering.rs` holds this.
 
 pub mod aws;
 pub mod canary;
+pub mod cleanup;
 pub mod cli;
 pub mod controls;
 pub mod evidence;
-pub mod exit;
 pub mod history;
 pub mod ledger;
 pub mod plan;
@@ -19,4 +26,3 @@ pub mod runner;
 pub mod scenario;
 pub mod sql;
 pub mod targets;
-pub mod timing;

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::scenario::{Scenario, Service};
-use crate::targets::PlannedAction;
-use crate::timing::human;
+use crate::scenario::Scenario;
+use firedrill_core::PlannedAction;
+use firedrill_core::Service;
+use firedrill_core::timing::human;
 
 /// The plan for one target.
 #[derive(Clone, Debug, Serialize)]

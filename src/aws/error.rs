@@ -1,110 +1,24 @@
-//! The one error type for AWS calls: what failed, why, and the request id.
-
-use std::fmt;
+//! From the SDK's errors to firedrill's one error type for AWS calls
+//! ([`AwsError`]: what failed, why, and the request id).
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::request_id::RequestId;
+pub use firedrill_core::error::{AwsError, AwsErrorKind};
 
-/// Broad class of an AWS failure; decides the exit code and retry policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AwsErrorKind {
-    /// Could not connect or timed out: endpoint down or unreachable.
-    Unreachable,
-    /// No credentials, or they were rejected.
-    Credentials,
-    /// Permission denied.
-    AccessDenied,
-    /// The resource does not exist.
-    NotFound,
-    /// Rate limited after the SDK's own retries.
-    Throttled,
-    /// Any other service error.
-    Service,
-}
-
-/// An AWS call that failed.
-#[derive(Clone, Debug, thiserror::Error)]
-pub struct AwsError {
-    /// `service:Operation`, e.g. `s3:CreateBucket`.
-    pub operation: &'static str,
-    pub kind: AwsErrorKind,
-    pub code: Option<String>,
-    pub message: String,
-    pub request_id: Option<String>,
-}
-
-impl fmt::Display for AwsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed", self.operation)?;
-        if let Some(code) = &self.code {
-            write!(f, ": {code}")?;
-        }
-        if !self.message.is_empty() {
-            write!(f, ": {}", self.message)?;
-        }
-        if let Some(id) = &self.request_id {
-            write!(f, " (request id {id})")?;
-        }
-        match self.kind {
-            AwsErrorKind::Unreachable => write!(
-                f,
-                " (hint: is the endpoint running and reachable? for the emulators run `make emulators`)"
-            ),
-            AwsErrorKind::Credentials => write!(
-                f,
-                " (hint: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or `profile` in [environment])"
-            ),
-            _ => Ok(()),
-        }
-    }
-}
-
-const NOT_FOUND: &[&str] = &[
-    "NoSuchBucket",
-    "NotFound",
-    "NoSuchKey",
-    "NoSuchTagSet",
-    "NoSuchTagSetError",
-    "DBInstanceNotFound",
-    "DBInstanceNotFoundFault",
-    "DBSnapshotNotFound",
-    "DBSnapshotNotFoundFault",
-    "DBClusterNotFoundFault",
-    "DBClusterSnapshotNotFoundFault",
-    "InvalidInstanceID.NotFound",
-    "InvalidVolume.NotFound",
-    "InvalidSnapshot.NotFound",
-    "InvalidAMIID.NotFound",
-    "InvalidAMIID.Unavailable",
-];
-
-const THROTTLED: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "SlowDown",
-    "TooManyRequestsException",
-];
-
-const CREDENTIALS: &[&str] = &[
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "InvalidClientTokenId",
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "AuthFailure",
-    "UnrecognizedClientException",
-];
-
-impl AwsError {
+/// Turning an SDK error into an [`AwsError`]: the SDK types stay here, in
+/// the AWS layer; the error itself is shared vocabulary.
+pub trait FromSdk {
     /// Classify an SDK error, keeping code, message and request id.
-    pub fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
+    fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static;
+}
+
+impl FromSdk for AwsError {
+    fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
@@ -161,24 +75,7 @@ impl AwsError {
                     },
                     str::to_string,
                 );
-                let c = code.as_deref().unwrap_or("");
-                let kind = if NOT_FOUND.contains(&c) || (c.is_empty() && status == Some(404)) {
-                    AwsErrorKind::NotFound
-                } else if THROTTLED.contains(&c)
-                    || (c.is_empty() && matches!(status, Some(429 | 503)))
-                {
-                    AwsErrorKind::Throttled
-                } else if CREDENTIALS.contains(&c) {
-                    AwsErrorKind::Credentials
-                } else if c == "AccessDenied"
-                    || c == "AccessDeniedException"
-                    || c == "UnauthorizedOperation"
-                    || status == Some(403)
-                {
-                    AwsErrorKind::AccessDenied
-                } else {
-                    AwsErrorKind::Service
-                };
+                let kind = AwsErrorKind::classify(code.as_deref(), status);
                 Self {
                     operation,
                     kind,
@@ -188,22 +85,6 @@ impl AwsError {
                 }
             }
         }
-    }
-
-    /// Whether the environment is at fault (exit code 3) rather than the drill.
-    pub fn is_environment(&self) -> bool {
-        matches!(
-            self.kind,
-            AwsErrorKind::Unreachable | AwsErrorKind::Credentials | AwsErrorKind::AccessDenied
-        )
-    }
-
-    pub fn is_not_found(&self) -> bool {
-        self.kind == AwsErrorKind::NotFound
-    }
-
-    pub fn is_throttled(&self) -> bool {
-        self.kind == AwsErrorKind::Throttled
     }
 }
 

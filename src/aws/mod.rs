@@ -22,10 +22,11 @@ use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
 use aws_smithy_async::time::SharedTimeSource;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
-pub use error::{AwsError, AwsErrorKind};
+pub use error::FromSdk;
+use firedrill_core::AwsError;
 
-use crate::scenario::{Environment, Service};
-use crate::timing::Clock;
+use firedrill_core::timing::Clock;
+use firedrill_core::{Environment, Service};
 
 /// The clients for one region.
 #[derive(Clone, Debug)]
@@ -108,7 +109,7 @@ impl Clients {
         let all_emulated = !configured.is_empty()
             && configured
                 .iter()
-                .all(|u| crate::scenario::model::is_loopback_url(u));
+                .all(|u| firedrill_core::service::is_loopback_url(u));
         if all_emulated && env.profile.is_none() && std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
         {
             loader = loader.credentials_provider(Credentials::new(

@@ -32,7 +32,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use std::time::SystemTime;
 
-use crate::scenario::Service;
+use firedrill_core::Service;
 
 /// Share of the documented quotas used when the scenario sets none.
 pub const DEFAULT_QUOTA_PERCENT: u8 = 50;

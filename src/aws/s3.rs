@@ -10,7 +10,8 @@ use aws_sdk_s3::types::{
 };
 use sha2::{Digest, Sha256};
 
-use super::AwsError;
+use super::FromSdk;
+use firedrill_core::AwsError;
 
 /// An object as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,7 +128,7 @@ pub async fn create_bucket(
 fn build_error(operation: &'static str, e: &dyn std::fmt::Display) -> AwsError {
     AwsError {
         operation,
-        kind: super::AwsErrorKind::Service,
+        kind: firedrill_core::AwsErrorKind::Service,
         code: None,
         message: e.to_string(),
         request_id: None,
@@ -258,7 +259,7 @@ pub async fn object_digests(
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| AwsError {
             operation: "s3:GetObject",
-            kind: super::AwsErrorKind::Unreachable,
+            kind: firedrill_core::AwsErrorKind::Unreachable,
             code: None,
             message: format!("reading the body: {e}"),
             request_id: None,
@@ -286,7 +287,7 @@ pub async fn get_small(s3: &Client, bucket: &str, key: &str) -> Result<Vec<u8>, 
         .map_err(|e| AwsError::from_sdk("s3:GetObject", e))?;
     let data = out.body.collect().await.map_err(|e| AwsError {
         operation: "s3:GetObject",
-        kind: super::AwsErrorKind::Unreachable,
+        kind: firedrill_core::AwsErrorKind::Unreachable,
         code: None,
         message: format!("reading the body: {e}"),
         request_id: None,
@@ -377,7 +378,7 @@ pub async fn delete_batch(
     if let Some(first) = out.errors().first() {
         return Err(AwsError {
             operation: "s3:DeleteObjects",
-            kind: super::AwsErrorKind::Service,
+            kind: firedrill_core::AwsErrorKind::Service,
             code: first.code().map(str::to_string),
             message: format!(
                 "{} of {} deletes failed, first: {} {}",

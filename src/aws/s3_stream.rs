@@ -8,7 +8,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 
-use super::{AwsError, AwsErrorKind};
+use super::FromSdk;
+use firedrill_core::{AwsError, AwsErrorKind};
 
 /// A multipart upload in progress.
 #[derive(Clone, Debug)]

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use clap::Args;
 
-use crate::exit;
+use firedrill_core::exit;
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::evidence;
-use crate::exit;
+use firedrill_core::exit;
 
 #[derive(Debug, Args)]
 pub struct KeygenArgs {

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::exit;
+use firedrill_core::exit;
 
 /// Disaster-recovery drills for AWS: prove your RTO and RPO.
 #[derive(Debug, Parser)]

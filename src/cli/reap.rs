@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::exit;
 use crate::scenario;
-use crate::timing::Clock;
+use firedrill_core::exit;
+use firedrill_core::timing::Clock;
 
 #[derive(Debug, Args)]
 pub struct ReapArgs {
@@ -30,7 +30,7 @@ pub(crate) async fn reap(reports_dir: &Path, args: ReapArgs) -> u8 {
             }
         }
     }
-    let report = crate::ledger::reap(reports_dir, &envs, &Clock::system()).await;
+    let report = crate::cleanup::reap(reports_dir, &envs, &Clock::system()).await;
     if args.json {
         println!(
             "{}",

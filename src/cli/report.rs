@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::evidence;
-use crate::exit;
 use crate::report::artifacts::{Format, write_formats};
+use firedrill_core::exit;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use crate::exit;
 use crate::report::artifacts::{FileReporter, Format};
 use crate::report::{self, Fanout, Reporter};
 use crate::runner::{self, RunOptions};
 use crate::scenario;
+use firedrill_core::exit;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {

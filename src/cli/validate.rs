@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use miette::GraphicalTheme;
 
-use crate::exit;
-use crate::scenario::{self, ScenarioError};
+use crate::scenario;
+use firedrill_core::ScenarioError;
+use firedrill_core::exit;
 
 /// Print a scenario error the way a terminal (or a log) wants it.
 pub(crate) fn print_scenario_error(e: &ScenarioError) {
@@ -28,8 +29,8 @@ pub(crate) fn validate(files: &[PathBuf]) -> u8 {
                 f.display(),
                 s.name,
                 s.targets.len(),
-                crate::timing::human(s.objectives.rto),
-                crate::timing::human(s.objectives.rpo)
+                firedrill_core::timing::human(s.objectives.rto),
+                firedrill_core::timing::human(s.objectives.rpo)
             ),
             Err(e) => {
                 print_scenario_error(&e);

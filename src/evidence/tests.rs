@@ -99,7 +99,9 @@ fn unlisted_files_are_noted_not_fatal() {
 /// Every whitespace change at either end of a file the verifier reads
 /// without hashing it (the signature, and the manifest it covers).
 fn whitespace_variants(original: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let body = original.strip_suffix(b"\n").expect("sealed files end in a newline");
+    let body = original
+        .strip_suffix(b"\n")
+        .expect("sealed files end in a newline");
     let mut out = Vec::new();
     for ws in [" ", "\t", "\n", "\r", "\x0b", "\x0c", "\r\n", "  \n"] {
         let w = ws.as_bytes();

@@ -6,8 +6,6 @@
 //! ledger from which `firedrill reap` finds everything it may have created.
 //! Only resources in a ledger (or carrying firedrill's tags) are ever deleted.
 
-mod reap;
-
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -17,40 +15,10 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-pub use reap::{CleanupSummary, ReapReport, delete_pending, reap};
-
-use crate::scenario::{Environment, Service};
+use firedrill_core::{Environment, LedgerError, ScratchResource};
 
 /// File name of the ledger inside a run directory.
 pub const LEDGER_FILE: &str = "ledger.jsonl";
-
-/// A resource firedrill creates and must delete.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScratchResource {
-    /// Target kind that created it and knows how to delete it: `s3-bucket`.
-    pub kind: String,
-    /// What it is within the kind: `bucket`, `object-prefix`, `db-snapshot`.
-    pub rtype: String,
-    /// Name, id or ARN.
-    pub id: String,
-    pub region: String,
-    /// Containing resource, e.g. the bucket of an object prefix.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<String>,
-    /// Scenario target it belongs to.
-    pub target: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<Service>,
-}
-
-impl std::fmt::Display for ScratchResource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.parent {
-            Some(p) => write!(f, "{} {}/{} ({})", self.rtype, p, self.id, self.region),
-            None => write!(f, "{} {} ({})", self.rtype, self.id, self.region),
-        }
-    }
-}
 
 /// One line of the ledger.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,33 +167,6 @@ impl LedgerState {
     /// Whether the run that wrote this ledger is still going on this host.
     pub fn is_live(&self) -> bool {
         !self.finished && self.host == hostname() && process_alive(self.pid)
-    }
-}
-
-/// Why the ledger could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum LedgerError {
-    #[error("cannot {op} ledger {}: {message} (hint: firedrill creates nothing it cannot record; check the reports directory is writable)", path.display())]
-    Io {
-        path: PathBuf,
-        op: &'static str,
-        message: String,
-    },
-    #[error("ledger {}:{line} is corrupt: {message}", path.display())]
-    Corrupt {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
-}
-
-impl LedgerError {
-    fn io(path: &Path, op: &'static str, e: &std::io::Error) -> Self {
-        LedgerError::Io {
-            path: path.to_path_buf(),
-            op,
-            message: e.to_string(),
-        }
     }
 }
 
@@ -425,11 +366,12 @@ pub fn find_ledgers(reports_dir: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use firedrill_core::{ResourceType, Service};
 
     fn res(id: &str) -> ScratchResource {
         ScratchResource {
             kind: "s3-bucket".into(),
-            rtype: "bucket".into(),
+            rtype: ResourceType::Bucket,
             id: id.into(),
             region: "us-east-1".into(),
             parent: None,

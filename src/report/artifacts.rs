@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::view::ArtifactRef;
 use super::{Report, Reporter, html, json, junit, markdown};
-use crate::runner::Event;
+use crate::report::Event;
 
 /// A report format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]

@@ -9,12 +9,13 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use super::{
-    CleanupReport, EnvironmentInfo, MeasureMethod, Measured, ObjectivesInfo, Outcome, Provenance,
-    Report, SCHEMA_VERSION, ScenarioInfo, Stage, StageRecord, TargetReport, Verdict,
+    CleanupReport, EnvironmentInfo, Provenance, Report, SCHEMA_VERSION, ScenarioInfo, TargetReport,
 };
-use crate::canary::{CanaryReport, CanaryWrite};
-use crate::targets::{Check, CheckStatus, Finding, RecoveredCanary, RequestId};
-use crate::timing::Timing;
+use firedrill_core::canary::RecoveredCanary;
+use firedrill_core::canary::{CanaryReport, CanaryWrite};
+use firedrill_core::timing::Timing;
+use firedrill_core::{Check, CheckStatus, Finding, RequestId};
+use firedrill_core::{MeasureMethod, Measured, Objectives, Outcome, Stage, StageRecord, Verdict};
 
 pub(crate) const T0: OffsetDateTime = datetime!(2026-03-01 09:00:00 UTC);
 
@@ -50,7 +51,7 @@ pub(crate) const SCENARIO_TEXT: &str = "name = \"orders-drill\"\ncontrols = [\"S
 
 /// The fixed report.
 pub(crate) fn report() -> Report {
-    let objectives = ObjectivesInfo {
+    let objectives = Objectives {
         rto: Duration::from_mins(2),
         rpo: Duration::from_secs(30),
     };
@@ -163,7 +164,7 @@ pub(crate) fn report() -> Report {
             method: MeasureMethod::Canary,
         }),
     };
-    let slow_objectives = ObjectivesInfo {
+    let slow_objectives = Objectives {
         rto: Duration::from_secs(2),
         rpo: Duration::from_secs(30),
     };

@@ -6,7 +6,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use super::{Report, Reporter};
-use crate::runner::Event;
+use crate::report::Event;
 
 /// File name inside the run directory.
 pub const FILE: &str = "report.json";

@@ -5,8 +5,9 @@ use std::io::{self, Write};
 
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
-use super::{Measured, Outcome, Report, TargetReport};
-use crate::timing::human;
+use super::{Report, TargetReport};
+use firedrill_core::timing::human;
+use firedrill_core::{Measured, Outcome};
 
 /// File name inside the run directory.
 pub const FILE: &str = "junit.xml";

@@ -2,6 +2,7 @@
 //! Reporters never call AWS; the runner never formats output.
 
 pub mod artifacts;
+mod events;
 #[cfg(test)]
 pub(crate) mod fixture;
 #[cfg(test)]
@@ -21,11 +22,10 @@ pub use view::ArtifactRef;
 use std::sync::{Arc, Mutex};
 
 pub use model::{
-    CleanupReport, EnvironmentInfo, MeasureMethod, Measured, ObjectivesInfo, Outcome, Provenance,
-    Report, SCHEMA_VERSION, ScenarioInfo, Stage, StageRecord, TargetReport, Verdict,
+    CleanupReport, EnvironmentInfo, Provenance, Report, SCHEMA_VERSION, ScenarioInfo, TargetReport,
 };
 
-use crate::runner::Event;
+pub use events::Event;
 
 /// Receives every event of a run.
 pub trait Reporter: Send {

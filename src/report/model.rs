@@ -2,15 +2,16 @@
 //! `report.json` (`schema_version` bumps on any incompatible change).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::canary::CanaryReport;
-use crate::targets::{Check, CheckStatus, Finding, RequestId, Severity};
-use crate::timing::{Timing, millis};
+use firedrill_core::canary::CanaryReport;
+use firedrill_core::timing::millis;
+use firedrill_core::{
+    Check, CheckStatus, Finding, Measured, Objectives, Severity, Stage, StageRecord, Verdict,
+};
 
 /// Version of the `report.json` layout.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -23,7 +24,7 @@ pub struct Report {
     pub run_id: String,
     pub scenario: ScenarioInfo,
     pub environment: EnvironmentInfo,
-    pub objectives: ObjectivesInfo,
+    pub objectives: Objectives,
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -176,148 +177,13 @@ pub struct EnvironmentInfo {
     pub account_id: Option<String>,
 }
 
-/// The scenario's objectives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ObjectivesInfo {
-    #[serde(with = "millis", rename = "rto_ms")]
-    pub rto: Duration,
-    #[serde(with = "millis", rename = "rpo_ms")]
-    pub rpo: Duration,
-}
-
-/// Overall result.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Passed,
-    Failed,
-    Aborted,
-    /// The environment prevented the drill (exit code 3).
-    Error,
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Verdict::Passed => "PASSED",
-            Verdict::Failed => "FAILED",
-            Verdict::Aborted => "ABORTED",
-            Verdict::Error => "ERROR",
-        })
-    }
-}
-
-/// The stages of a drill, in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    Preflight,
-    Backup,
-    Copy,
-    Fault,
-    Restore,
-    Validate,
-    /// Undo the fault on the named resource from the backup.
-    Revert,
-    Cleanup,
-}
-
-impl Stage {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Preflight => "preflight",
-            Stage::Backup => "backup",
-            Stage::Copy => "copy",
-            Stage::Fault => "fault",
-            Stage::Restore => "restore",
-            Stage::Validate => "validate",
-            Stage::Revert => "revert",
-            Stage::Cleanup => "cleanup",
-        }
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How a stage ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    Passed,
-    Failed,
-    TimedOut,
-    Skipped,
-    Cancelled,
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Outcome::Passed => "passed",
-            Outcome::Failed => "failed",
-            Outcome::TimedOut => "timed out",
-            Outcome::Skipped => "skipped",
-            Outcome::Cancelled => "cancelled",
-        })
-    }
-}
-
-/// One stage of one target.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StageRecord {
-    pub stage: Stage,
-    pub outcome: Outcome,
-    /// Absent for skipped stages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timing: Option<Timing>,
-    /// Timing measured against an emulator, not real AWS.
-    pub emulated: bool,
-    pub detail: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub request_ids: Vec<RequestId>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub facts: BTreeMap<String, String>,
-}
-
-/// A measured objective.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Measured {
-    #[serde(with = "millis", rename = "value_ms")]
-    pub value: Duration,
-    /// The true value lies within `value - error ..= value`.
-    #[serde(with = "millis", rename = "error_ms")]
-    pub error: Duration,
-    #[serde(with = "millis", rename = "objective_ms")]
-    pub objective: Duration,
-    pub met: bool,
-    pub emulated: bool,
-    /// How it was measured: `restore-validated`, `canary` or `snapshot`.
-    pub method: MeasureMethod,
-}
-
-/// How an objective was measured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MeasureMethod {
-    /// Fault injected → restored copy passed validation.
-    RestoreValidated,
-    /// Fault time − newest canary found in the restored copy.
-    Canary,
-    /// Fault time − backup completion (no canaries for this kind).
-    Snapshot,
-}
-
 /// One target's result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetReport {
     pub name: String,
     pub kind: String,
     pub resource: String,
-    pub objectives: ObjectivesInfo,
+    pub objectives: Objectives,
     pub verdict: Verdict,
     pub stages: Vec<StageRecord>,
     pub checks: Vec<Check>,

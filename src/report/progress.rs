@@ -6,9 +6,10 @@ use std::io::{self, IsTerminal, Write};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use super::{Outcome, Reporter};
-use crate::runner::Event;
-use crate::timing::human;
+use super::Reporter;
+use crate::report::Event;
+use firedrill_core::Outcome;
+use firedrill_core::timing::human;
 
 /// Progress on stderr.
 pub struct Progress {

@@ -6,9 +6,10 @@ use std::io::{self, Write};
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use super::{Measured, Outcome, Report};
-use crate::targets::{CheckStatus, Severity};
-use crate::timing::human;
+use super::Report;
+use firedrill_core::timing::human;
+use firedrill_core::{CheckStatus, Severity};
+use firedrill_core::{Measured, Outcome};
 
 fn measured(m: Option<&Measured>) -> String {
     match m {

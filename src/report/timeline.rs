@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{Measured, Report, Stage};
-use crate::timing::human;
+use super::Report;
+use firedrill_core::timing::human;
+use firedrill_core::{Measured, Stage};
 
 pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")

@@ -8,9 +8,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Measured, Outcome, Report};
-use crate::targets::{CheckStatus, Severity};
-use crate::timing::human;
+use super::Report;
+use firedrill_core::timing::human;
+use firedrill_core::{CheckStatus, Severity};
+use firedrill_core::{Measured, Outcome};
 
 /// A file in the run directory, as listed in the reports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -178,11 +179,11 @@ fn measured(m: Option<&Measured>, objective: Duration) -> MeasuredView {
     }
 }
 
-fn verdict_class(v: super::Verdict) -> String {
+fn verdict_class(v: firedrill_core::Verdict) -> String {
     match v {
-        super::Verdict::Passed => "pass",
-        super::Verdict::Failed => "fail",
-        super::Verdict::Aborted | super::Verdict::Error => "error",
+        firedrill_core::Verdict::Passed => "pass",
+        firedrill_core::Verdict::Failed => "fail",
+        firedrill_core::Verdict::Aborted | firedrill_core::Verdict::Error => "error",
     }
     .into()
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::aws::Clients;
 use crate::scenario::Scenario;
-use crate::targets::TAG_ALLOW_FAULTS;
+use firedrill_core::resource::TAG_ALLOW_FAULTS;
 
 /// The guards' decision.
 #[derive(Clone, Debug, Default)]

@@ -9,21 +9,19 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::de::{DeserializeOwned, IntoDeserializer};
+use firedrill_core::diagnostics::{Diagnostic, ScenarioError};
+use firedrill_core::input::{HumanDuration, Spanned};
+use firedrill_core::options::{COMMON_TARGET_KEYS, TargetInput, section, unknown_key};
+use firedrill_core::suggest::did_you_mean;
+use firedrill_core::validate;
+use firedrill_core::{Endpoints, Environment, Objectives};
 use serde_spanned::Spanned as TomlSpanned;
 use sha2::{Digest, Sha256};
 use toml::de::{DeTable, DeValue};
 
-use super::diagnostics::{Diagnostic, ScenarioError};
-use super::model::{
-    Endpoints, Environment, Objectives, RunSettings, Scenario, ScenarioSource, TargetSpec,
-};
-use super::raw::{
-    COMMON_TARGET_KEYS, HumanDuration, RawEnvironment, RawHeader, RawRun, RawTargetCommon, Spanned,
-    TOP_LEVEL_KEYS,
-};
-use super::suggest::did_you_mean;
-use crate::targets::{self, TargetInput};
+use super::model::{RunSettings, Scenario, ScenarioSource, TargetSpec};
+use super::raw::{RawEnvironment, RawHeader, RawRun, RawTargetCommon, TOP_LEVEL_KEYS};
+use crate::targets;
 
 /// Largest scenario file accepted; anything bigger is not a hand-written drill.
 pub const MAX_SCENARIO_BYTES: usize = 4 * 1024 * 1024;
@@ -68,7 +66,7 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Scenario, ScenarioError>
         Err(e) => {
             let valid = e.valid_up_to();
             let text = String::from_utf8_lossy(bytes).into_owned();
-            let (line, col) = super::diagnostics::line_col(&text, valid);
+            let (line, col) = firedrill_core::diagnostics::line_col(&text, valid);
             Err(ScenarioError::new(
                 path,
                 &text,
@@ -97,19 +95,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             }
             diags.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
             Err(ScenarioError::new(path, text, diags))
-        }
-    }
-}
-
-fn section<T: DeserializeOwned>(
-    value: TomlSpanned<DeValue<'_>>,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<T> {
-    match T::deserialize(value.into_deserializer()) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            diags.push(Diagnostic::from_toml(&e));
-            None
         }
     }
 }
@@ -189,7 +174,11 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
     };
 
     let targets = if let Some(v) = targets_value {
-        parse_targets(v, objectives, diags)
+        let home = environment
+            .as_ref()
+            .map(|e: &Environment| e.region.as_str())
+            .filter(|r| validate::is_region(r));
+        parse_targets(v, objectives, home, diags)
     } else {
         diags.push(
             Diagnostic::new("no targets: the scenario drills nothing").help(
@@ -293,23 +282,6 @@ fn check_controls(controls: &[Spanned<String>], diags: &mut Vec<Diagnostic>) {
     }
 }
 
-fn unknown_key(key: &str, span: std::ops::Range<usize>, known: &[&str]) -> Diagnostic {
-    let d = Diagnostic::new(format!("unknown key `{key}`"))
-        .at(span)
-        .label("unknown key");
-    match did_you_mean(key, known) {
-        Some(s) => d.help(format!("did you mean `{s}`?")),
-        None => d.help(format!(
-            "expected one of {}",
-            known
-                .iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    }
-}
-
 fn check_name(name: &Spanned<String>, what: &str, diags: &mut Vec<Diagnostic>) {
     let n = name.get_ref();
     let ok = !n.is_empty()
@@ -347,21 +319,8 @@ fn check_url(url: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> Option<Strin
 }
 
 fn validate_environment(raw: RawEnvironment, diags: &mut Vec<Diagnostic>) -> Environment {
-    let region = raw.region.get_ref().trim().to_string();
-    let region_ok = !region.is_empty()
-        && region.len() <= 32
-        && region
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && region.contains('-');
-    if !region_ok {
-        diags.push(
-            Diagnostic::new(format!("invalid region `{region}`"))
-                .at(raw.region.span())
-                .label("not an AWS region name")
-                .help("write a region such as \"us-east-1\" or \"eu-west-1\""),
-        );
-    }
+    validate::region(&raw.region, diags);
+    let region = raw.region.get_ref().clone();
     let mut url = |u: &Option<Spanned<String>>| u.as_ref().and_then(|u| check_url(u, diags));
     let endpoint_url = url(&raw.endpoint_url);
     let endpoints = Endpoints {
@@ -447,6 +406,7 @@ fn validate_run(raw: RawRun, diags: &mut Vec<Diagnostic>) -> RunSettings {
 fn parse_targets(
     value: TomlSpanned<DeValue<'_>>,
     objectives: Option<Objectives>,
+    home_region: Option<&str>,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<TargetSpec> {
     let span = value.span();
@@ -551,6 +511,7 @@ fn parse_targets(
         let input = TargetInput {
             name: common.name.get_ref(),
             index,
+            home_region,
             table: TomlSpanned::new(item_span, DeValue::Table(rest)),
         };
         if let Some(target) = (kind.parse)(input, diags) {
@@ -561,29 +522,6 @@ fn parse_targets(
                 target,
             });
         }
-    }
-    out
-}
-
-/// Deserialise a kind's own keys, turning serde errors into diagnostics.
-pub fn deserialize_kind_options<T: DeserializeOwned>(
-    input: TargetInput<'_>,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<T> {
-    let before = diags.len();
-    let out = section::<T>(input.table, diags);
-    // An unknown key in a target could also be a misspelt common key.
-    for d in &mut diags[before..] {
-        if d.message.starts_with("unknown key")
-            && d.help
-                .as_deref()
-                .is_some_and(|h| !h.starts_with("did you mean"))
-            && let Some(key) = d.message.split('`').nth(1)
-            && let Some(s) = did_you_mean(key, COMMON_TARGET_KEYS)
-        {
-            d.help = Some(format!("did you mean `{s}`?"));
-        }
-        d.message = format!("{} in target `{}`", d.message, input.name);
     }
     out
 }
@@ -630,7 +568,7 @@ share = 0.5
         let s = parse(Path::new("p.toml"), VALID).unwrap();
         assert_eq!(s.targets.len(), 1);
         assert_eq!(s.objectives.rpo, Duration::from_secs(30));
-        assert!(s.environment.is_emulated(crate::scenario::Service::S3));
+        assert!(s.environment.is_emulated(firedrill_core::Service::S3));
     }
 
     proptest! {

@@ -14,7 +14,7 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::check::{Expect, SqlCheck, evaluate, first_value};
 use super::{ConnSpec, SqlError, TableRef};
-use crate::targets::{Check, CheckStatus};
+use firedrill_core::{Check, CheckStatus};
 
 /// One table at backup time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::SqlError;
-use crate::targets::{Check, CheckStatus};
+use firedrill_core::{Check, CheckStatus};
 
 /// What a check's value must be.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

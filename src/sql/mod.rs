@@ -6,12 +6,14 @@
 //!
 //! An RDS kind calls [`validate`] with the restored endpoint's
 //! [`ConnSpec`]; when the endpoint cannot be reached every check comes back
-//! [`crate::targets::CheckStatus::NotVerified`] with the reason, never passed.
+//! [`firedrill_core::CheckStatus::NotVerified`] with the reason, never passed.
 
 mod baseline;
 mod check;
 mod conn;
+mod options;
 
 pub use baseline::{Baseline, TableBaseline, capture, list_user_tables, validate, validate_with};
 pub use check::{Expect, SqlCheck, evaluate, first_value};
 pub use conn::{ConnSpec, Password, Secret, SqlError, TableRef, pg_message, quote_ident};
+pub use options::{RawCheck, checks, password_env};

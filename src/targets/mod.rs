@@ -6,41 +6,32 @@
 //! they are created and deleted by the kind's `delete` function, which is the
 //! same code path for end-of-run cleanup and for `firedrill reap`.
 
-pub(crate) mod compare;
+pub(crate) mod common;
+mod context;
 pub mod ebs_volume;
 pub mod ec2_instance;
 pub mod postgres;
 pub mod rds_cluster;
 pub mod rds_instance;
 pub mod s3;
-mod types;
 
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use firedrill_core::canary::CanaryPlan;
+use firedrill_core::options::TargetInput;
+use firedrill_core::{
+    DeleteOutcome, Diagnostic, FaultSpec, PlannedAction, Preflight, ScratchResource, Service,
+    StageError, StageOutput, Tagged, Validation,
+};
 use futures::future::BoxFuture;
 use schemars::{Schema, SchemaGenerator};
-use serde_spanned::Spanned;
-use toml::de::DeValue;
 
 use crate::aws::Clients;
-use crate::canary::{CanaryPlan, CanarySink};
-use crate::ledger::ScratchResource;
-use crate::scenario::{Diagnostic, Service};
+use crate::canary::CanarySink;
 
-pub use types::{
-    Check, CheckStatus, DeleteOutcome, FaultSpec, Finding, PlannedAction, Preflight,
-    RecoveredCanary, RequestId, Severity, StageContext, StageError, StageOutput, TAG_ALLOW_FAULTS,
-    TAG_EXPIRES_AT, TAG_RUN_ID, TAG_TARGET, Validation,
-};
-
-/// A kind's keys from one `[[targets]]` table, common keys removed.
-pub struct TargetInput<'a> {
-    pub name: &'a str,
-    pub index: usize,
-    pub table: Spanned<DeValue<'a>>,
-}
+pub use context::StageContext;
 
 /// Validates a kind's keys into a target, pushing diagnostics on error.
 pub type ParseFn = fn(TargetInput<'_>, &mut Vec<Diagnostic>) -> Option<Box<dyn Target>>;
@@ -53,14 +44,6 @@ pub type DeleteFn = for<'a> fn(
 
 /// Lists scratch resources carrying firedrill's tags, for `reap` by tag.
 pub type FindTaggedFn = for<'a> fn(&'a Clients) -> BoxFuture<'a, Result<Vec<Tagged>, StageError>>;
-
-/// A resource found by its `firedrill:*` tags.
-#[derive(Clone, Debug)]
-pub struct Tagged {
-    pub resource: ScratchResource,
-    pub run_id: String,
-    pub expires_at: Option<time::OffsetDateTime>,
-}
 
 /// One target kind.
 pub struct KindSpec {

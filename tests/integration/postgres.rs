@@ -605,11 +605,7 @@ async fn unreachable_validation_endpoint_is_not_verified() {
     let out = firedrill::sql::validate(&spec, &baseline, &checks).await;
     assert_eq!(out.len(), 3);
     for c in out {
-        assert_eq!(
-            c.status,
-            firedrill::targets::CheckStatus::NotVerified,
-            "{c:?}"
-        );
+        assert_eq!(c.status, firedrill_core::CheckStatus::NotVerified, "{c:?}");
         assert!(
             c.detail.contains("cannot connect to 127.0.0.1:1/nothing"),
             "{}",

@@ -13,18 +13,21 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use schemars::JsonSchema;
 
-use self::options::{Fault, IOPS_TYPES, RawVolume, Restore};
-use super::compare::{field_checks, tags_text};
-use super::ec2_instance::{scratch_tags, tagged, user_tags, wait};
-use super::{
-    CheckStatus, DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight,
-    StageContext, StageError, StageOutput, TAG_RUN_ID, Tagged, Target, TargetInput, Validation,
+use firedrill_core::options::TargetInput;
+use firedrill_core::resource::TAG_RUN_ID;
+use firedrill_core::validate;
+use firedrill_core::{
+    Check, CheckStatus, DeleteOutcome, Diagnostic, Effect, FaultSpec, Finding, PlannedAction,
+    Preflight, ResourceType, ScratchResource, Service, Stage, StageError, StageOutput, Tagged,
+    Validation,
 };
+
+use self::options::{Fault, IOPS_TYPES, RawVolume, Restore};
+use super::common::compare::{field_checks, tags_text};
+use super::common::ec2::{delete_snapshots, delete_volumes, scratch_tags, tagged, user_tags};
+use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
-use crate::aws::ec2::{self as api, SnapshotInfo, VolumeInfo};
-use crate::ledger::ScratchResource;
-use crate::scenario::{Diagnostic, Service};
-use crate::targets::Check;
+use crate::aws::ec2::{self as api, SnapshotInfo, VolumeInfo, wait};
 
 /// Registry entry.
 pub const KIND: KindSpec = KindSpec {
@@ -37,10 +40,11 @@ pub const KIND: KindSpec = KindSpec {
 };
 
 fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn Target>> {
-    let raw: RawVolume = crate::scenario::validate::deserialize_kind_options(input, diags)?;
-    super::ec2_instance::ec2_id(&raw.volume_id, "vol", "volume id", diags);
+    let home = input.home_region;
+    let raw: RawVolume = firedrill_core::options::deserialize_kind_options(input, diags)?;
+    validate::ec2_id(&raw.volume_id, "vol", "volume id", diags);
     let fault = options::fault(raw.fault.as_ref(), diags);
-    let restore = options::restore(&raw.restore, diags);
+    let restore = options::restore(&raw.restore, home, diags);
     Some(Box::new(VolumeTarget {
         volume_id: raw.volume_id.into_inner(),
         fault,
@@ -116,7 +120,7 @@ impl Target for VolumeTarget {
             ),
         };
         Some(FaultSpec {
-            action: action.to_string(),
+            action,
             description,
             destructive: true,
             service: Service::Ec2,
@@ -132,24 +136,24 @@ impl Target for VolumeTarget {
         let scratch = |s: &str| format!("firedrill-{run_id}-{index}-{s}");
         let life = Some(Duration::from_mins(20));
         let action =
-            |stage: &str, effect: &str, call: &str, resource: String, lifetime| PlannedAction {
-                stage: stage.into(),
-                effect: effect.into(),
+            |stage: Stage, effect: Effect, call: &str, resource: String, lifetime| PlannedAction {
+                stage,
+                effect,
                 api_call: call.into(),
                 resource,
                 scratch_lifetime: lifetime,
             };
         let mut p = vec![
             action(
-                "preflight",
-                "read",
+                Stage::Preflight,
+                Effect::Read,
                 "ec2:DescribeVolumes",
                 self.resource(),
                 None,
             ),
             action(
-                "backup",
-                "create",
+                Stage::Backup,
+                Effect::Create,
                 "ec2:CreateSnapshot",
                 format!("snapshot {}", scratch("snapshot")),
                 life,
@@ -157,23 +161,23 @@ impl Target for VolumeTarget {
         ];
         if let Some(f) = self.fault() {
             let (effect, call) = match self.fault {
-                Fault::Delete => ("delete", "ec2:DeleteVolume"),
-                _ => ("change", "ec2:DetachVolume"),
+                Fault::Delete => (Effect::Delete, "ec2:DeleteVolume"),
+                _ => (Effect::Change, "ec2:DetachVolume"),
             };
-            p.push(action("fault", effect, call, f.description, None));
+            p.push(action(Stage::Fault, effect, call, f.description, None));
         }
         if let Some(dr) = &self.restore.dr_region {
             p.push(action(
-                "copy",
-                "create",
+                Stage::Copy,
+                Effect::Create,
                 "ec2:CopySnapshot",
                 format!("snapshot {} in {dr}", scratch("dr-snapshot")),
                 life,
             ));
         }
         p.push(action(
-            "restore",
-            "create",
+            Stage::Restore,
+            Effect::Create,
             "ec2:CreateVolume",
             format!(
                 "volume {}{}",
@@ -187,8 +191,8 @@ impl Target for VolumeTarget {
             life,
         ));
         p.push(action(
-            "cleanup",
-            "delete",
+            Stage::Cleanup,
+            Effect::Delete,
             "ec2:DeleteVolume, ec2:DeleteSnapshot",
             "every scratch resource above".into(),
             None,
@@ -248,7 +252,8 @@ impl Target for VolumeTarget {
         let mut out = StageOutput::default().emulated(cx.emulated(Service::Ec2));
         let name = cx.scratch_name("snapshot");
         let tags = scratch_tags(cx, &name, KIND.name);
-        let ledger_id = cx.intend(cx.resource(KIND.name, "snapshot", &name, Service::Ec2))?;
+        let ledger_id =
+            cx.intend(cx.resource(KIND.name, ResourceType::Snapshot, &name, Service::Ec2))?;
         let created = api::create_snapshot(
             ec2,
             &self.volume_id,
@@ -260,7 +265,7 @@ impl Target for VolumeTarget {
         out.request("ec2:CreateSnapshot", created.request_id.as_deref());
         let polled =
             wait::snapshot_completed(&cx.clock, cx.poll_policy(), ec2, &created.id).await?;
-        wait::record(&mut out, &polled);
+        out.record_wait(&polled, Service::Ec2);
         out.detail = format!("snapshot {} ({name}) completed", created.id);
         out = out.fact("snapshot_id", &created.id);
         self.state.snapshot = Some(polled.value);
@@ -276,7 +281,7 @@ impl Target for VolumeTarget {
         let mut out = StageOutput::default().emulated(cx.emulated(Service::Ec2));
         let name = cx.scratch_name("dr-snapshot");
         let tags = scratch_tags(cx, &name, KIND.name);
-        let mut r = cx.resource(KIND.name, "snapshot", &name, Service::Ec2);
+        let mut r = cx.resource(KIND.name, ResourceType::Snapshot, &name, Service::Ec2);
         r.region.clone_from(&dr);
         let ledger_id = cx.intend(r)?;
         let created = api::copy_snapshot(
@@ -291,7 +296,7 @@ impl Target for VolumeTarget {
         out.request("ec2:CopySnapshot", created.request_id.as_deref());
         let polled =
             wait::snapshot_completed(&cx.clock, cx.poll_policy(), &ec2, &created.id).await?;
-        wait::record(&mut out, &polled);
+        out.record_wait(&polled, Service::Ec2);
         out.detail = format!("copied snapshot {} to {dr} as {}", snap.id, created.id);
         out = out
             .fact("dr_snapshot_id", &created.id)
@@ -315,13 +320,13 @@ impl Target for VolumeTarget {
                 out.request("ec2:DetachVolume", rid.as_deref());
                 let polled =
                     wait::volume_state(&cx.clock, cx.poll_policy(), ec2, &id, "available").await?;
-                wait::record(&mut out, &polled);
+                out.record_wait(&polled, Service::Ec2);
                 out.detail = format!("detached volume {id} from {} ({})", a.instance_id, a.device);
             }
             Fault::Delete => {
                 api::delete_volume(ec2, &id).await?;
                 let polled = wait::volume_gone(&cx.clock, cx.poll_policy(), ec2, &id).await?;
-                wait::record(&mut out, &polled);
+                out.record_wait(&polled, Service::Ec2);
                 out.detail = format!("deleted volume {id}");
             }
         }
@@ -361,7 +366,7 @@ impl Target for VolumeTarget {
             iops: self.expected_iops(&src),
             tags,
         };
-        let mut res = cx.resource(KIND.name, "volume", &name, Service::Ec2);
+        let mut res = cx.resource(KIND.name, ResourceType::Volume, &name, Service::Ec2);
         res.region.clone_from(&region);
         let ledger_id = cx.intend(res)?;
         let created = api::create_volume(&ec2, &spec).await?;
@@ -370,7 +375,7 @@ impl Target for VolumeTarget {
         self.state.restored = Some((created.id.clone(), region.clone()));
         let polled =
             wait::volume_state(&cx.clock, cx.poll_policy(), &ec2, &created.id, "available").await?;
-        wait::record(&mut out, &polled);
+        out.record_wait(&polled, Service::Ec2);
         let v = polled.value;
         out.detail = format!(
             "created volume {} ({name}) from snapshot {} in {}: available",
@@ -462,51 +467,15 @@ impl Target for VolumeTarget {
     }
 }
 
-/// Snapshots named `name_or_id` (scratch ones only, unless given by id).
-async fn delete_snapshots(ec2: &aws_sdk_ec2::Client, name_or_id: &str) -> Result<bool, StageError> {
-    if name_or_id.starts_with("snap-") {
-        return Ok(api::delete_snapshot(ec2, name_or_id).await?);
-    }
-    let mut any = false;
-    for s in api::snapshots_named(ec2, name_or_id).await? {
-        if s.tags.contains_key(TAG_RUN_ID) {
-            any |= api::delete_snapshot(ec2, &s.id).await?;
-        }
-    }
-    Ok(any)
-}
-
-/// Volumes named `name_or_id` (scratch ones only, unless given by id).
-async fn delete_volumes(ec2: &aws_sdk_ec2::Client, name_or_id: &str) -> Result<bool, StageError> {
-    let ids: Vec<String> = if name_or_id.starts_with("vol-") {
-        vec![name_or_id.to_string()]
-    } else {
-        api::volumes_named(ec2, name_or_id)
-            .await?
-            .into_iter()
-            .filter(|v| v.tags.contains_key(TAG_RUN_ID))
-            .map(|v| v.id)
-            .collect()
-    };
-    let mut any = false;
-    for id in ids {
-        if wait::until_volume_free(ec2, &id).await? && api::delete_volume(ec2, &id).await? {
-            any = true;
-            wait::until_volume_gone(ec2, &id).await?;
-        }
-    }
-    Ok(any)
-}
-
 fn delete<'a>(
     r: &'a ScratchResource,
     clients: &'a Clients,
 ) -> BoxFuture<'a, Result<DeleteOutcome, StageError>> {
     Box::pin(async move {
         let ec2 = clients.in_region(&r.region).ec2;
-        let existed = match r.rtype.as_str() {
-            "snapshot" => delete_snapshots(&ec2, &r.id).await?,
-            "volume" => delete_volumes(&ec2, &r.id).await?,
+        let existed = match r.rtype {
+            ResourceType::Snapshot => delete_snapshots(&ec2, &r.id).await?,
+            ResourceType::Volume => delete_volumes(&ec2, &r.id).await?,
             other => {
                 return Err(StageError::Failed(format!(
                     "{} cannot delete a `{other}`",
@@ -514,11 +483,7 @@ fn delete<'a>(
                 )));
             }
         };
-        Ok(if existed {
-            DeleteOutcome::Deleted
-        } else {
-            DeleteOutcome::AlreadyGone
-        })
+        Ok(DeleteOutcome::existed(existed))
     })
 }
 
@@ -528,10 +493,22 @@ fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>, StageErro
         let region = clients.region();
         let mut found = Vec::new();
         for v in api::volumes_tagged(ec2, TAG_RUN_ID).await? {
-            found.extend(tagged(KIND.name, "volume", &v.id, &v.tags, region));
+            found.extend(tagged(
+                KIND.name,
+                ResourceType::Volume,
+                &v.id,
+                &v.tags,
+                region,
+            ));
         }
         for s in api::snapshots_tagged(ec2, TAG_RUN_ID).await? {
-            found.extend(tagged(KIND.name, "snapshot", &s.id, &s.tags, region));
+            found.extend(tagged(
+                KIND.name,
+                ResourceType::Snapshot,
+                &s.id,
+                &s.tags,
+                region,
+            ));
         }
         Ok(found)
     })

@@ -1,11 +1,10 @@
 //! The `ebs-volume` keys of a `[[targets]]` table, and their validation.
 
+use firedrill_core::Diagnostic;
+use firedrill_core::input::Spanned;
+use firedrill_core::validate::{dr_region, one_of, zone};
 use schemars::JsonSchema;
 use serde::Deserialize;
-
-use crate::scenario::Diagnostic;
-use crate::scenario::raw::Spanned;
-use crate::targets::ec2_instance::{one_of, region, zone};
 
 /// `kind = "ebs-volume"`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -76,12 +75,12 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
 }
 
 /// Validate the restore settings.
-pub fn restore(raw: &RawRestore, diags: &mut Vec<Diagnostic>) -> Restore {
+pub fn restore(raw: &RawRestore, home: Option<&str>, diags: &mut Vec<Diagnostic>) -> Restore {
     if let Some(z) = &raw.availability_zone {
         zone(z, diags);
     }
     if let Some(r) = &raw.dr_region {
-        region(r, diags);
+        dr_region(r, home, diags);
     }
     let volume_type = raw.volume_type.as_ref().map(|t| {
         if !VOLUME_TYPES.contains(&t.get_ref().as_str()) {
@@ -122,7 +121,7 @@ pub fn restore(raw: &RawRestore, diags: &mut Vec<Diagnostic>) -> Restore {
 
 #[cfg(test)]
 mod tests {
-    use crate::scenario::Diagnostic;
+    use firedrill_core::Diagnostic;
 
     fn diagnostics(keys: &str) -> Vec<Diagnostic> {
         let text = format!(

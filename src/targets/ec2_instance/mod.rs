@@ -9,28 +9,28 @@
 //! instance also deletes the volumes it created that carry its name.
 
 mod options;
-pub(crate) mod wait;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use schemars::JsonSchema;
-use time::OffsetDateTime;
+
+use firedrill_core::options::TargetInput;
+use firedrill_core::resource::TAG_RUN_ID;
+use firedrill_core::validate;
+use firedrill_core::{
+    Check, CheckStatus, DeleteOutcome, Diagnostic, Effect, FaultSpec, Finding, PlannedAction,
+    Preflight, ResourceType, ScratchResource, Service, Stage, StageError, StageOutput, Tagged,
+    Validation,
+};
 
 use self::options::{Fault, RawInstance, Restore, VolumeRef};
-use super::compare::{field_checks, tags_text};
-use super::{
-    Check, CheckStatus, DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight,
-    StageContext, StageError, StageOutput, TAG_EXPIRES_AT, TAG_RUN_ID, TAG_TARGET, Tagged, Target,
-    TargetInput, Validation,
-};
+use super::common::compare::{field_checks, tags_text};
+use super::common::ec2::{delete_volumes, scratch_tags, tagged, user_tags};
+use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
-use crate::aws::ec2::{self as api, ImageInfo, InstanceInfo, Tags};
-use crate::ledger::ScratchResource;
-use crate::scenario::{Diagnostic, Service};
-
-pub(crate) use self::options::{ec2_id, one_of, region, zone};
+use crate::aws::ec2::{self as api, ImageInfo, InstanceInfo, wait};
 
 /// Registry entry.
 pub const KIND: KindSpec = KindSpec {
@@ -42,15 +42,12 @@ pub const KIND: KindSpec = KindSpec {
     find_tagged,
 };
 
-/// Tag naming the kind that created a resource, so `ebs-volume` and
-/// `ec2-instance` each reap only their own snapshots and volumes.
-pub(crate) const TAG_KIND: &str = "firedrill:kind";
-
 fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn Target>> {
-    let raw: RawInstance = crate::scenario::validate::deserialize_kind_options(input, diags)?;
-    ec2_id(&raw.instance_id, "i", "instance id", diags);
+    let home = input.home_region;
+    let raw: RawInstance = firedrill_core::options::deserialize_kind_options(input, diags)?;
+    validate::ec2_id(&raw.instance_id, "i", "instance id", diags);
     let fault = options::fault(raw.fault.as_ref(), diags);
-    let restore = options::restore(&raw.restore, diags);
+    let restore = options::restore(&raw.restore, home, diags);
     Some(Box::new(InstanceTarget {
         instance_id: raw.instance_id.into_inner(),
         no_reboot: raw.backup.no_reboot.unwrap_or(true),
@@ -80,22 +77,6 @@ pub struct InstanceTarget {
     state: State,
 }
 
-/// Tags a person put on the source, which the restored copy must carry:
-/// not `Name` (the scratch copy has its own), not AWS's or firedrill's.
-pub(crate) fn user_tags(tags: &Tags) -> Tags {
-    let mut t = crate::targets::compare::user_tags(tags);
-    t.remove("Name");
-    t
-}
-
-/// Tags for a scratch resource: the run's, its name and the kind.
-pub(crate) fn scratch_tags(cx: &StageContext, name: &str, kind: &str) -> Vec<(String, String)> {
-    let mut tags = cx.tags();
-    tags.push(("Name".into(), name.to_string()));
-    tags.push((TAG_KIND.into(), kind.to_string()));
-    tags
-}
-
 fn sizes(volumes: &[api::AttachedVolume]) -> String {
     let mut s: Vec<i32> = volumes.iter().map(|v| v.size_gib.unwrap_or(0)).collect();
     s.sort_unstable();
@@ -121,7 +102,7 @@ impl InstanceTarget {
         region: &str,
     ) -> Result<(), StageError> {
         for (_, snap, _) in &image.snapshots {
-            let mut r = cx.resource(KIND.name, "snapshot", snap, Service::Ec2);
+            let mut r = cx.resource(KIND.name, ResourceType::Snapshot, snap, Service::Ec2);
             r.parent = Some(image_name.to_string());
             r.region = region.to_string();
             let id = cx.intend(r)?;
@@ -177,7 +158,7 @@ impl Target for InstanceTarget {
             ),
         };
         Some(FaultSpec {
-            action: action.to_string(),
+            action,
             description,
             destructive: true,
             service: Service::Ec2,
@@ -193,24 +174,24 @@ impl Target for InstanceTarget {
         let scratch = |s: &str| format!("firedrill-{run_id}-{index}-{s}");
         let life = Some(Duration::from_mins(30));
         let action =
-            |stage: &str, effect: &str, call: &str, resource: String, lifetime| PlannedAction {
-                stage: stage.into(),
-                effect: effect.into(),
+            |stage: Stage, effect: Effect, call: &str, resource: String, lifetime| PlannedAction {
+                stage,
+                effect,
                 api_call: call.into(),
                 resource,
                 scratch_lifetime: lifetime,
             };
         let mut p = vec![
             action(
-                "preflight",
-                "read",
+                Stage::Preflight,
+                Effect::Read,
                 "ec2:DescribeInstances, ec2:DescribeVolumes",
                 self.resource(),
                 None,
             ),
             action(
-                "backup",
-                "create",
+                Stage::Backup,
+                Effect::Create,
                 "ec2:CreateImage (+ its EBS snapshots)",
                 format!("AMI {}", scratch("image")),
                 life,
@@ -220,8 +201,8 @@ impl Target for InstanceTarget {
             // `no_reboot = false` asks EC2 to reboot the instance for a
             // consistent image: a change to the named resource.
             p.push(action(
-                "backup",
-                "change",
+                Stage::Backup,
+                Effect::Change,
                 "ec2:CreateImage (NoReboot=false)",
                 format!("reboot instance {} for the image", self.instance_id),
                 None,
@@ -236,25 +217,25 @@ impl Target for InstanceTarget {
                 Fault::None => "",
             };
             let effect = if matches!(self.fault, Fault::Terminate) {
-                "delete"
+                Effect::Delete
             } else {
-                "change"
+                Effect::Change
             };
-            p.push(action("fault", effect, call, f.description, None));
+            p.push(action(Stage::Fault, effect, call, f.description, None));
         }
         let region = self.restore.dr_region.clone();
         if let Some(dr) = &region {
             p.push(action(
-                "copy",
-                "create",
+                Stage::Copy,
+                Effect::Create,
                 "ec2:CopyImage",
                 format!("AMI {} in {dr}", scratch("dr-image")),
                 life,
             ));
         }
         p.push(action(
-            "restore",
-            "create",
+            Stage::Restore,
+            Effect::Create,
             "ec2:RunInstances",
             format!(
                 "instance {}{}",
@@ -264,8 +245,8 @@ impl Target for InstanceTarget {
             life,
         ));
         p.push(action(
-            "cleanup",
-            "delete",
+            Stage::Cleanup,
+            Effect::Delete,
             "ec2:TerminateInstances, ec2:DeregisterImage, ec2:DeleteSnapshot",
             "every scratch resource above".into(),
             None,
@@ -336,7 +317,8 @@ impl Target for InstanceTarget {
         let mut out = StageOutput::default().emulated(emulated);
         let name = cx.scratch_name("image");
         let tags = scratch_tags(cx, &name, KIND.name);
-        let ledger_id = cx.intend(cx.resource(KIND.name, "image", &name, Service::Ec2))?;
+        let ledger_id =
+            cx.intend(cx.resource(KIND.name, ResourceType::Image, &name, Service::Ec2))?;
         // LocalStack rejects tag specifications on CreateImage; tag after.
         let created = api::create_image(
             ec2,
@@ -352,7 +334,7 @@ impl Target for InstanceTarget {
             api::create_tags(ec2, &[&created.id], &tags).await?;
         }
         let polled = wait::image_available(&cx.clock, cx.poll_policy(), ec2, &created.id).await?;
-        wait::record(&mut out, &polled);
+        out.record_wait(&polled, Service::Ec2);
         let image = polled.value;
         Self::record_snapshots(cx, &image, &name, cx.clients.region())?;
         if emulated {
@@ -391,7 +373,7 @@ impl Target for InstanceTarget {
         let mut out = StageOutput::default().emulated(cx.emulated(Service::Ec2));
         let name = cx.scratch_name("dr-image");
         let tags = scratch_tags(cx, &name, KIND.name);
-        let mut r = cx.resource(KIND.name, "image", &name, Service::Ec2);
+        let mut r = cx.resource(KIND.name, ResourceType::Image, &name, Service::Ec2);
         r.region.clone_from(&dr);
         let ledger_id = cx.intend(r)?;
         let created = api::copy_image(&ec2, cx.clients.region(), &image.id, &name).await?;
@@ -399,7 +381,7 @@ impl Target for InstanceTarget {
         out.request("ec2:CopyImage", created.request_id.as_deref());
         api::create_tags(&ec2, &[&created.id], &tags).await?;
         let polled = wait::image_available(&cx.clock, cx.poll_policy(), &ec2, &created.id).await?;
-        wait::record(&mut out, &polled);
+        out.record_wait(&polled, Service::Ec2);
         let copy = polled.value;
         Self::record_snapshots(cx, &copy, &name, &dr)?;
         let snaps: Vec<&str> = copy.snapshots.iter().map(|s| s.1.as_str()).collect();
@@ -428,7 +410,7 @@ impl Target for InstanceTarget {
                     &["terminated", "shutting-down"],
                 )
                 .await?;
-                wait::record(&mut out, &polled);
+                out.record_wait(&polled, Service::Ec2);
                 out.detail = format!("stopped instance {id}");
             }
             Fault::Reboot => {
@@ -442,7 +424,7 @@ impl Target for InstanceTarget {
                 let polled =
                     wait::instance_state(&cx.clock, cx.poll_policy(), ec2, &id, "terminated", &[])
                         .await?;
-                wait::record(&mut out, &polled);
+                out.record_wait(&polled, Service::Ec2);
                 out.detail = format!("terminated instance {id}");
             }
             Fault::DetachVolume(_) => {
@@ -453,7 +435,7 @@ impl Target for InstanceTarget {
                 out.request("ec2:DetachVolume", rid.as_deref());
                 let polled =
                     wait::volume_state(&cx.clock, cx.poll_policy(), ec2, &vol, "available").await?;
-                wait::record(&mut out, &polled);
+                out.record_wait(&polled, Service::Ec2);
                 out.detail = format!("detached volume {vol} ({device}) from {id}");
             }
         }
@@ -504,7 +486,7 @@ impl Target for InstanceTarget {
             security_group_ids,
             tags,
         };
-        let mut res = cx.resource(KIND.name, "instance", &name, Service::Ec2);
+        let mut res = cx.resource(KIND.name, ResourceType::Instance, &name, Service::Ec2);
         res.region.clone_from(&region);
         let ledger_id = cx.intend(res)?;
         let created = api::run_instance(&ec2, &spec).await?;
@@ -520,7 +502,7 @@ impl Target for InstanceTarget {
             &["terminated", "shutting-down", "stopped", "stopping"],
         )
         .await?;
-        wait::record(&mut out, &polled);
+        out.record_wait(&polled, Service::Ec2);
         let inst = polled.value;
         out.detail = format!(
             "launched {} ({name}) from AMI {} in {}: running",
@@ -678,72 +660,34 @@ async fn delete_image(ec2: &aws_sdk_ec2::Client, name_or_id: &str) -> Result<boo
     Ok(any)
 }
 
-fn outcome(existed: bool) -> DeleteOutcome {
-    if existed {
-        DeleteOutcome::Deleted
-    } else {
-        DeleteOutcome::AlreadyGone
-    }
-}
-
 fn delete<'a>(
     r: &'a ScratchResource,
     clients: &'a Clients,
 ) -> BoxFuture<'a, Result<DeleteOutcome, StageError>> {
     Box::pin(async move {
         let ec2 = clients.in_region(&r.region).ec2;
-        match r.rtype.as_str() {
-            "instance" => Ok(outcome(delete_instance(&ec2, &r.id).await?)),
-            "image" => Ok(outcome(delete_image(&ec2, &r.id).await?)),
-            "snapshot" => {
+        match r.rtype {
+            ResourceType::Instance => {
+                Ok(DeleteOutcome::existed(delete_instance(&ec2, &r.id).await?))
+            }
+            ResourceType::Image => Ok(DeleteOutcome::existed(delete_image(&ec2, &r.id).await?)),
+            ResourceType::Snapshot => {
                 // An AMI's snapshot is in use until the AMI is deregistered.
                 if let Some(image) = &r.parent {
                     for i in api::images_named(&ec2, image).await? {
                         api::deregister_image(&ec2, &i.id).await?;
                     }
                 }
-                Ok(outcome(api::delete_snapshot(&ec2, &r.id).await?))
+                Ok(DeleteOutcome::existed(
+                    api::delete_snapshot(&ec2, &r.id).await?,
+                ))
             }
-            "volume" => {
-                let exists = wait::until_volume_free(&ec2, &r.id).await?;
-                Ok(outcome(exists && api::delete_volume(&ec2, &r.id).await?))
-            }
+            ResourceType::Volume => Ok(DeleteOutcome::existed(delete_volumes(&ec2, &r.id).await?)),
             other => Err(StageError::Failed(format!(
                 "{} cannot delete a `{other}`",
                 KIND.name
             ))),
         }
-    })
-}
-
-/// A tagged resource for `reap`, or `None` if it is not this kind's.
-pub(crate) fn tagged(
-    kind: &str,
-    rtype: &str,
-    id: &str,
-    tags: &Tags,
-    region: &str,
-) -> Option<Tagged> {
-    let run_id = tags.get(TAG_RUN_ID)?;
-    // Resources from before the kind tag existed belong to `ec2-instance`.
-    let owner = tags.get(TAG_KIND).map_or("ec2-instance", String::as_str);
-    if owner != kind {
-        return None;
-    }
-    Some(Tagged {
-        resource: ScratchResource {
-            kind: kind.to_string(),
-            rtype: rtype.to_string(),
-            id: id.to_string(),
-            region: region.to_string(),
-            parent: None,
-            target: tags.get(TAG_TARGET).cloned().unwrap_or_default(),
-            service: Some(Service::Ec2),
-        },
-        run_id: run_id.clone(),
-        expires_at: tags.get(TAG_EXPIRES_AT).and_then(|t| {
-            OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-        }),
     })
 }
 
@@ -755,16 +699,16 @@ fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>, StageErro
         let mut found = Vec::new();
         // Dependants first: instances, then images (with their snapshots).
         for i in api::instances_tagged(ec2, TAG_RUN_ID).await? {
-            found.extend(tagged(k, "instance", &i.id, &i.tags, region));
+            found.extend(tagged(k, ResourceType::Instance, &i.id, &i.tags, region));
         }
         for i in api::images_tagged(ec2, TAG_RUN_ID).await? {
-            found.extend(tagged(k, "image", &i.id, &i.tags, region));
+            found.extend(tagged(k, ResourceType::Image, &i.id, &i.tags, region));
         }
         for s in api::snapshots_tagged(ec2, TAG_RUN_ID).await? {
-            found.extend(tagged(k, "snapshot", &s.id, &s.tags, region));
+            found.extend(tagged(k, ResourceType::Snapshot, &s.id, &s.tags, region));
         }
         for v in api::volumes_tagged(ec2, TAG_RUN_ID).await? {
-            found.extend(tagged(k, "volume", &v.id, &v.tags, region));
+            found.extend(tagged(k, ResourceType::Volume, &v.id, &v.tags, region));
         }
         Ok(found)
     })
@@ -772,37 +716,7 @@ fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>, StageErro
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
-    use super::*;
-
-    #[test]
-    fn user_tags_leave_out_name_aws_and_firedrill_tags() {
-        let tags: Tags = [
-            ("Name", "web"),
-            ("app", "shop"),
-            ("aws:cloudformation:stack-name", "s"),
-            ("firedrill:run-id", "r"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        assert_eq!(tags_text(&user_tags(&tags)), "app=shop");
-        assert_eq!(tags_text(&Tags::new()), "(none)");
-    }
-
-    #[test]
-    fn tagged_resources_are_claimed_by_their_kind_only() {
-        let mut tags: Tags = BTreeMap::new();
-        assert!(tagged("ec2-instance", "volume", "vol-1", &tags, "us-east-1").is_none());
-        tags.insert(TAG_RUN_ID.into(), "run1".into());
-        assert!(tagged("ec2-instance", "volume", "vol-1", &tags, "us-east-1").is_some());
-        assert!(tagged("ebs-volume", "volume", "vol-1", &tags, "us-east-1").is_none());
-        tags.insert(TAG_KIND.into(), "ebs-volume".into());
-        assert!(tagged("ec2-instance", "volume", "vol-1", &tags, "us-east-1").is_none());
-        let t = tagged("ebs-volume", "volume", "vol-1", &tags, "us-east-1").unwrap();
-        assert_eq!(t.run_id, "run1");
-    }
     mod deletes {
         use aws_sdk_ec2::Client;
         use aws_sdk_ec2::config::retry::RetryConfig;

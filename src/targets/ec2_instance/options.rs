@@ -1,11 +1,10 @@
-//! The `ec2-instance` keys of a `[[targets]]` table, their validation, and
-//! the EC2 id checks `ebs-volume` shares.
+//! The `ec2-instance` keys of a `[[targets]]` table, and their validation.
 
+use firedrill_core::Diagnostic;
+use firedrill_core::input::Spanned;
+use firedrill_core::validate::{dr_region, ec2_id, one_of, zone};
 use schemars::JsonSchema;
 use serde::Deserialize;
-
-use crate::scenario::Diagnostic;
-use crate::scenario::raw::Spanned;
 
 /// `kind = "ec2-instance"`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -84,101 +83,6 @@ pub struct Restore {
 }
 
 pub const FAULT_ACTIONS: &[&str] = &["stop", "reboot", "terminate", "detach-volume", "none"];
-
-/// Push "unknown X" with a did-you-mean or the list of choices.
-pub(crate) fn one_of(
-    value: &Spanned<String>,
-    what: &str,
-    allowed: &[&str],
-    diags: &mut Vec<Diagnostic>,
-) {
-    let v = value.get_ref();
-    let d = Diagnostic::new(format!("unknown {what} `{v}`"))
-        .at(value.span())
-        .label(format!("unknown {what}"));
-    diags.push(match crate::scenario::suggest::did_you_mean(v, allowed) {
-        Some(s) => d.help(format!("did you mean `{s}`?")),
-        None => d.help(format!(
-            "expected one of {}",
-            allowed
-                .iter()
-                .map(|a| format!("`{a}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    });
-}
-
-/// Whether `id` is `<prefix>-` followed by 8 or 17 lowercase hex digits.
-pub(crate) fn is_ec2_id(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix('-'))
-        .is_some_and(|hex| {
-            (hex.len() == 8 || hex.len() == 17)
-                && hex
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        })
-}
-
-/// Check an EC2 id (`i`, `vol`, `subnet`, `sg`) and push a diagnostic.
-pub(crate) fn ec2_id(
-    value: &Spanned<String>,
-    prefix: &str,
-    what: &str,
-    diags: &mut Vec<Diagnostic>,
-) {
-    if !is_ec2_id(value.get_ref(), prefix) {
-        diags.push(
-            Diagnostic::new(format!("invalid {what} `{}`", value.get_ref()))
-                .at(value.span())
-                .label(format!("not a valid {what}"))
-                .help(format!(
-                    "{what}s look like `{prefix}-0123456789abcdef0`: `{prefix}-` and 8 or 17 lowercase hex digits"
-                )),
-        );
-    }
-}
-
-/// Whether `r` looks like an AWS region: `us-west-2`, `ap-southeast-1`.
-pub(crate) fn is_region(r: &str) -> bool {
-    let parts: Vec<&str> = r.split('-').collect();
-    parts.len() >= 3
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts
-            .last()
-            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// Check a region name and that it differs from the home region's role.
-pub(crate) fn region(value: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
-    if !is_region(value.get_ref()) {
-        diags.push(
-            Diagnostic::new(format!("invalid region `{}`", value.get_ref()))
-                .at(value.span())
-                .label("not an AWS region name")
-                .help("write a region name such as `us-west-2`"),
-        );
-    }
-}
-
-/// Whether `z` looks like an availability zone: `us-east-1a`.
-pub(crate) fn zone(value: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
-    let z = value.get_ref();
-    let ok = z.len() > 1
-        && z.as_bytes().last().is_some_and(u8::is_ascii_lowercase)
-        && is_region(&z[..z.len() - 1]);
-    if !ok {
-        diags.push(
-            Diagnostic::new(format!("invalid availability zone `{z}`"))
-                .at(value.span())
-                .label("not an availability zone")
-                .help("write a zone name such as `us-east-1b`"),
-        );
-    }
-}
 
 /// Check an instance type: `t3.micro`, `m7g.large`.
 pub(crate) fn instance_type(value: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
@@ -277,7 +181,7 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
 }
 
 /// Validate the restore settings.
-pub fn restore(raw: &RawRestore, diags: &mut Vec<Diagnostic>) -> Restore {
+pub fn restore(raw: &RawRestore, home: Option<&str>, diags: &mut Vec<Diagnostic>) -> Restore {
     if let Some(z) = &raw.availability_zone {
         zone(z, diags);
     }
@@ -291,7 +195,7 @@ pub fn restore(raw: &RawRestore, diags: &mut Vec<Diagnostic>) -> Restore {
         ec2_id(g, "sg", "security group id", diags);
     }
     if let Some(r) = &raw.dr_region {
-        region(r, diags);
+        dr_region(r, home, diags);
     }
     Restore {
         availability_zone: raw.availability_zone.as_ref().map(|v| v.get_ref().clone()),
@@ -318,27 +222,6 @@ mod tests {
             Ok(_) => Vec::new(),
             Err(e) => e.diagnostics,
         }
-    }
-
-    #[test]
-    fn ids_need_prefix_and_8_or_17_hex_digits() {
-        assert!(is_ec2_id("i-0123456789abcdef0", "i"));
-        assert!(is_ec2_id("i-12345678", "i"));
-        assert!(!is_ec2_id("i-0123456789ABCDEF0", "i"));
-        assert!(!is_ec2_id("i-123", "i"));
-        assert!(!is_ec2_id("vol-12345678", "i"));
-        assert!(!is_ec2_id("i12345678", "i"));
-        assert!(is_ec2_id("sg-12345678", "sg"));
-    }
-
-    #[test]
-    fn regions_and_zones() {
-        assert!(is_region("us-west-2"));
-        assert!(is_region("ap-southeast-1"));
-        assert!(is_region("us-gov-west-1"));
-        assert!(!is_region("us-west"));
-        assert!(!is_region("US-west-2"));
-        assert!(!is_region("us-west-2a"));
     }
 
     #[test]

@@ -10,9 +10,11 @@ use tokio_postgres::Client;
 
 use super::KIND;
 use crate::canary::CanarySink;
-use crate::scenario::Service;
 use crate::sql::{ConnSpec, SqlError, TableRef};
-use crate::targets::{StageContext, StageError};
+use crate::targets::StageContext;
+use firedrill_core::ResourceType;
+use firedrill_core::Service;
+use firedrill_core::StageError;
 
 /// The comment that marks a canary table as this run's.
 pub fn marker(run_id: &str) -> String {
@@ -54,7 +56,7 @@ impl PgCanary {
                 let client = self.conn.connect().await.map_err(sql_err)?;
                 let mut r = self.cx.resource(
                     KIND.name,
-                    "canary-table",
+                    ResourceType::CanaryTable,
                     ledger_id(&self.table, &self.cx.run_id),
                     Service::S3,
                 );
@@ -104,7 +106,7 @@ impl CanarySink for PgCanary {
 pub async fn newest(
     client: &Client,
     table: &TableRef,
-) -> Result<Option<crate::targets::RecoveredCanary>, SqlError> {
+) -> Result<Option<firedrill_core::canary::RecoveredCanary>, SqlError> {
     let exists: Option<String> = client
         .query_one("SELECT to_regclass($1)::text", &[&table.sql()])
         .await
@@ -128,7 +130,7 @@ pub async fn newest(
         let micros: i64 = r.get(1);
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
             .ok()
-            .map(|written_at| crate::targets::RecoveredCanary {
+            .map(|written_at| firedrill_core::canary::RecoveredCanary {
                 seq: seq as u64,
                 written_at,
             })

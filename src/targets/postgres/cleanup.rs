@@ -20,10 +20,12 @@ use time::OffsetDateTime;
 use super::KIND;
 use super::canary::{marker, parse_ledger_id, sql_err};
 use crate::aws::{Clients, s3 as s3api, s3_stream};
-use crate::ledger::ScratchResource;
-use crate::scenario::Service;
 use crate::sql::{ConnSpec, SqlError, quote_ident};
-use crate::targets::{DeleteOutcome, StageError, TAG_EXPIRES_AT, TAG_RUN_ID, TAG_TARGET, Tagged};
+use firedrill_core::ResourceType;
+use firedrill_core::ScratchResource;
+use firedrill_core::Service;
+use firedrill_core::resource::{TAG_EXPIRES_AT, TAG_RUN_ID, TAG_TARGET};
+use firedrill_core::{DeleteOutcome, StageError, Tagged};
 
 /// Key prefix of every dump firedrill uploads.
 pub const KEY_PREFIX: &str = "firedrill/";
@@ -100,10 +102,10 @@ pub fn delete<'a>(
     clients: &'a Clients,
 ) -> BoxFuture<'a, Result<DeleteOutcome, StageError>> {
     Box::pin(async move {
-        match r.rtype.as_str() {
-            "database" => drop_database(&conn_of(r)?, &r.id).await,
-            "canary-table" => drop_canary(r).await,
-            "s3-upload" => {
+        match r.rtype {
+            ResourceType::Database => drop_database(&conn_of(r)?, &r.id).await,
+            ResourceType::CanaryTable => drop_canary(r).await,
+            ResourceType::S3Upload => {
                 let s3 = clients.in_region(&r.region).s3;
                 let bucket = r
                     .parent
@@ -115,7 +117,7 @@ pub fn delete<'a>(
                     DeleteOutcome::AlreadyGone
                 })
             }
-            "s3-object" => {
+            ResourceType::S3Object => {
                 let s3 = clients.in_region(&r.region).s3;
                 let bucket = r
                     .parent
@@ -162,7 +164,7 @@ pub fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>, Stage
                 found.push(Tagged {
                     resource: ScratchResource {
                         kind: KIND.name.to_string(),
-                        rtype: "s3-object".into(),
+                        rtype: ResourceType::S3Object,
                         id: key.clone(),
                         region: clients.region().to_string(),
                         parent: Some(bucket.clone()),

@@ -24,14 +24,20 @@ use time::OffsetDateTime;
 
 use self::canary::{PgCanary, sql_err};
 use self::options::{Fault, RawPostgres};
-use super::{
-    Check, CheckStatus, FaultSpec, Finding, KindSpec, PlannedAction, Preflight, StageContext,
-    StageError, StageOutput, TAG_ALLOW_FAULTS, Target, TargetInput, Validation,
-};
+use super::{KindSpec, StageContext, Target};
 use crate::aws::{s3 as s3api, s3_stream};
-use crate::canary::{CanaryPlan, CanarySink};
-use crate::scenario::{Diagnostic, Service};
+use crate::canary::CanarySink;
 use crate::sql::{self, Baseline, ConnSpec, SqlCheck, SqlError, TableRef};
+use firedrill_core::ResourceType;
+use firedrill_core::canary::CanaryPlan;
+use firedrill_core::options::TargetInput;
+use firedrill_core::resource::TAG_ALLOW_FAULTS;
+use firedrill_core::{
+    Check, CheckStatus, FaultSpec, Finding, PlannedAction, Preflight, StageError, StageOutput,
+    Validation,
+};
+use firedrill_core::{Diagnostic, Service};
+use firedrill_core::{Effect, Stage};
 
 /// Registry entry.
 pub const KIND: KindSpec = KindSpec {
@@ -45,10 +51,10 @@ pub const KIND: KindSpec = KindSpec {
 
 fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn Target>> {
     let name = input.name.to_string();
-    let raw: RawPostgres = crate::scenario::validate::deserialize_kind_options(input, diags)?;
+    let raw: RawPostgres = firedrill_core::options::deserialize_kind_options(input, diags)?;
     let source = options::source(&raw, diags);
     let restore = options::restore(raw.restore.as_ref(), &source, diags);
-    options::bucket_name(&raw.backup.bucket, diags);
+    firedrill_core::validate::bucket_name(&raw.backup.bucket, diags);
     let fault = options::fault(raw.fault.as_ref(), diags);
     if matches!(fault, Fault::StopServer { .. })
         && restore.host == source.host
@@ -62,12 +68,13 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
                 .help("add `[targets.restore]` with the `host` and `port` of another server"),
         );
     }
-    let checks = options::checks(&raw.check, diags);
-    let canary =
-        options::canary(&raw.canary, diags).map(|(interval, writes_after_backup)| CanaryPlan {
-            interval,
-            writes_after_backup,
-        });
+    let checks = crate::sql::checks(&raw.check, diags);
+    let canary = firedrill_core::validate::canary_settings(
+        raw.canary.enabled,
+        raw.canary.interval,
+        raw.canary.writes_after_backup.as_ref(),
+        diags,
+    );
     let canary_table = TableRef::parse(
         raw.canary
             .table
@@ -209,7 +216,7 @@ impl Target for PgTarget {
             ),
         };
         Some(FaultSpec {
-            action: action.into(),
+            action,
             description,
             destructive: true,
             // PostgreSQL is not an AWS service; the dump lives in S3.
@@ -227,57 +234,63 @@ impl Target for PgTarget {
         let db = self.resource();
         let key = dump_key(run_id, index, &self.source.database);
         let scratch = format!("firedrill_{}_{index}_restore", run_id.replace('-', "_"));
-        let action = |stage: &str, effect: &str, call: &str, res: String, l| PlannedAction {
-            stage: stage.into(),
-            effect: effect.into(),
+        let action = |stage: Stage, effect: Effect, call: &str, res: String, l| PlannedAction {
+            stage,
+            effect,
             api_call: call.into(),
             resource: res,
             scratch_lifetime: l,
         };
         let mut p = vec![action(
-            "preflight",
-            "read",
+            Stage::Preflight,
+            Effect::Read,
             "connect, pg_tables, s3:HeadBucket",
             db.clone(),
             None,
         )];
         if self.canary.is_some() {
             p.push(action(
-                "backup",
-                "create",
+                Stage::Backup,
+                Effect::Create,
                 "CREATE TABLE + INSERT (canaries)",
                 format!("{db} table {}", self.canary_table),
                 life,
             ));
         }
         p.push(action(
-            "backup",
-            "read",
+            Stage::Backup,
+            Effect::Read,
             "pg_dump -Fc --snapshot (+ row counts, checksums)",
             db.clone(),
             None,
         ));
         p.push(action(
-            "backup",
-            "create",
+            Stage::Backup,
+            Effect::Create,
             "s3:CreateMultipartUpload, s3:UploadPart, s3:CompleteMultipartUpload",
             format!("s3://{}/{key}", self.bucket),
             if self.keep { None } else { life },
         ));
         if let Some(f) = self.fault() {
-            p.push(action("fault", "change", &f.description, db.clone(), None));
+            p.push(action(
+                Stage::Fault,
+                Effect::Change,
+                &f.description,
+                db.clone(),
+                None,
+            ));
         }
         let restore_server = format!("postgresql://{}:{}", self.restore.host, self.restore.port);
         p.push(action(
-            "restore",
-            "create",
+            Stage::Restore,
+            Effect::Create,
             "CREATE DATABASE, s3:GetObject | pg_restore --no-owner",
             format!("{restore_server}/{scratch}"),
             life,
         ));
         p.push(action(
-            "validate",
-            "read",
+            Stage::Validate,
+            Effect::Read,
             "row counts, checksums, SQL checks",
             format!("{restore_server}/{scratch}"),
             None,
@@ -386,11 +399,14 @@ impl Target for PgTarget {
         // leaves it alone.
         let (rtype, tags) = if self.keep {
             (
-                "s3-upload",
-                vec![(super::TAG_TARGET.to_string(), cx.target_name.clone())],
+                ResourceType::S3Upload,
+                vec![(
+                    firedrill_core::resource::TAG_TARGET.to_string(),
+                    cx.target_name.clone(),
+                )],
             )
         } else {
-            ("s3-object", cx.tags())
+            (ResourceType::S3Object, cx.tags())
         };
         let mut r = cx.resource(KIND.name, rtype, &key, Service::S3);
         r.parent = Some(self.bucket.clone());
@@ -544,7 +560,7 @@ impl Target for PgTarget {
         let mut out = StageOutput::default().emulated(cx.emulated(Service::S3));
         let db = scratch_db(cx);
         let admin = self.restore.connect().await.map_err(sql_err)?;
-        let mut r = cx.resource(KIND.name, "database", &db, Service::S3);
+        let mut r = cx.resource(KIND.name, ResourceType::Database, &db, Service::S3);
         r.service = None;
         r.parent = Some(self.restore.url());
         let id = cx.intend(r)?;

@@ -1,13 +1,12 @@
 //! The `postgres` keys of a `[[targets]]` table, and their validation.
 
-use std::time::Duration;
-
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::scenario::Diagnostic;
-use crate::scenario::raw::{HumanDuration, Spanned};
-use crate::sql::{ConnSpec, Expect, Password, SqlCheck, TableRef};
+use crate::sql::{ConnSpec, Password, RawCheck, TableRef, password_env};
+use firedrill_core::Diagnostic;
+use firedrill_core::input::{HumanDuration, Spanned};
+use firedrill_core::validate::one_of;
 
 /// `kind = "postgres"`: a self-managed `PostgreSQL` database.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -92,19 +91,6 @@ pub struct RawRestore {
     pub sslmode: Option<Spanned<String>>,
 }
 
-/// `[[targets.check]]`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawCheck {
-    pub name: Spanned<String>,
-    /// SQL whose first column of the first row is checked.
-    pub query: Spanned<String>,
-    /// An exact value (string or number), `{ min = , max = }`, or `"baseline"`
-    /// (equal to the value at backup time).
-    #[schemars(with = "serde_json::Value")]
-    pub expect: Spanned<toml::Value>,
-}
-
 /// `[targets.validate]`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -139,24 +125,6 @@ const SSL_MODES: &[&str] = &[
     "verify-full",
 ];
 
-fn one_of(value: &Spanned<String>, what: &str, allowed: &[&str], diags: &mut Vec<Diagnostic>) {
-    let v = value.get_ref();
-    let d = Diagnostic::new(format!("unknown {what} `{v}`"))
-        .at(value.span())
-        .label(format!("unknown {what}"));
-    diags.push(match crate::scenario::suggest::did_you_mean(v, allowed) {
-        Some(s) => d.help(format!("did you mean `{s}`?")),
-        None => d.help(format!(
-            "expected one of {}",
-            allowed
-                .iter()
-                .map(|a| format!("`{a}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    });
-}
-
 fn no_password(p: Option<&Spanned<toml::Value>>, diags: &mut Vec<Diagnostic>) {
     if let Some(p) = p {
         diags.push(
@@ -164,22 +132,6 @@ fn no_password(p: Option<&Spanned<toml::Value>>, diags: &mut Vec<Diagnostic>) {
                 .at(p.span())
                 .label("remove this key")
                 .help("put the password in an environment variable and name it: `password_env = \"FIREDRILL_PG_PASSWORD\"`"),
-        );
-    }
-}
-
-fn env_name(v: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
-    let n = v.get_ref();
-    let ok = !n.is_empty()
-        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && !n.as_bytes()[0].is_ascii_digit();
-    if !ok {
-        diags.push(
-            // The value is not repeated: it may be the password itself.
-            Diagnostic::new("`password_env` is not an environment variable name")
-                .at(v.span())
-                .label("expected a variable name")
-                .help("name the variable holding the password, e.g. `password_env = \"PGPASSWORD\"`, not the password itself"),
         );
     }
 }
@@ -214,7 +166,7 @@ fn required<'a>(
 pub fn source(raw: &RawPostgres, diags: &mut Vec<Diagnostic>) -> ConnSpec {
     no_password(raw.password.as_ref(), diags);
     if let Some(p) = &raw.password_env {
-        env_name(p, diags);
+        password_env(p, diags);
     }
     ConnSpec {
         host: raw.host.get_ref().clone(),
@@ -250,7 +202,7 @@ pub fn restore(
         spec.user.clone_from(u.get_ref());
     }
     if let Some(p) = &raw.password_env {
-        env_name(p, diags);
+        password_env(p, diags);
         spec.password = Password::Env(p.get_ref().clone());
     }
     if raw.sslmode.is_some() {
@@ -333,120 +285,11 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
     fault
 }
 
-/// Validate the custom checks.
-pub fn checks(raw: &[RawCheck], diags: &mut Vec<Diagnostic>) -> Vec<SqlCheck> {
-    let mut out: Vec<SqlCheck> = Vec::new();
-    for c in raw {
-        if out.iter().any(|o| &o.name == c.name.get_ref()) {
-            diags.push(
-                Diagnostic::new(format!("two checks are named `{}`", c.name.get_ref()))
-                    .at(c.name.span())
-                    .label("duplicate name")
-                    .help("give every check its own name: reports and baselines refer to it"),
-            );
-        }
-        if c.query.get_ref().trim().is_empty() {
-            diags.push(
-                Diagnostic::new("empty check query")
-                    .at(c.query.span())
-                    .help("write SQL whose first value is checked, e.g. `query = \"SELECT count(*) FROM orders\"`"),
-            );
-        }
-        let bad = |diags: &mut Vec<Diagnostic>, why: &str| {
-            diags.push(
-                Diagnostic::new(format!("invalid `expect`: {why}"))
-                    .at(c.expect.span())
-                    .label("not a valid expectation")
-                    .help("write an exact value (`expect = 42` or `expect = \"ok\"`), a range (`expect = { min = 1, max = 10 }`) or `expect = \"baseline\"`"),
-            );
-            Expect::Baseline
-        };
-        let expect = match c.expect.get_ref() {
-            toml::Value::String(s) if s == "baseline" => Expect::Baseline,
-            toml::Value::String(s) => Expect::Text(s.clone()),
-            toml::Value::Integer(i) => Expect::Number(*i as f64),
-            toml::Value::Float(f) => Expect::Number(*f),
-            toml::Value::Table(t) => {
-                let num = |k: &str| {
-                    t.get(k)
-                        .map(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
-                };
-                let (min, max) = (num("min"), num("max"));
-                if t.keys().any(|k| k != "min" && k != "max") {
-                    bad(diags, "a range has only `min` and `max`")
-                } else if min == Some(None) || max == Some(None) {
-                    bad(diags, "`min` and `max` are numbers")
-                } else if min.is_none() && max.is_none() {
-                    bad(diags, "a range needs `min`, `max` or both")
-                } else {
-                    let (min, max) = (min.flatten(), max.flatten());
-                    if let (Some(a), Some(b)) = (min, max)
-                        && a > b
-                    {
-                        bad(diags, "`min` is above `max`")
-                    } else {
-                        Expect::Range { min, max }
-                    }
-                }
-            }
-            toml::Value::Boolean(_) => bad(
-                diags,
-                "PostgreSQL prints booleans as \"t\" or \"f\"; write `expect = \"t\"`",
-            ),
-            _ => bad(diags, "unsupported value"),
-        };
-        out.push(SqlCheck {
-            name: c.name.get_ref().clone(),
-            query: c.query.get_ref().clone(),
-            expect,
-        });
-    }
-    out
-}
-
-/// Validate the canary interval and count like the other kinds do.
-pub fn canary(raw: &RawCanary, diags: &mut Vec<Diagnostic>) -> Option<(Duration, u32)> {
-    if !raw.enabled.unwrap_or(true) {
-        return None;
-    }
-    let n = match &raw.writes_after_backup {
-        Some(n) if *n.get_ref() > 1000 => {
-            diags.push(
-                Diagnostic::new(format!("`writes_after_backup` is {}", n.get_ref()))
-                    .at(n.span())
-                    .help("use at most 1000; each write waits one interval"),
-            );
-            1
-        }
-        Some(n) => *n.get_ref(),
-        None => 1,
-    };
-    Some((raw.interval.map_or(Duration::from_secs(1), |d| d.0), n))
-}
-
-/// Validate the backup bucket's name against S3's rules.
-pub fn bucket_name(name: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
-    let n = name.get_ref();
-    let ok = (3..=63).contains(&n.len())
-        && n.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && n.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && n.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
-    if !ok {
-        diags.push(
-            Diagnostic::new(format!("invalid bucket name `{n}`"))
-                .at(name.span())
-                .label("not a valid S3 bucket name")
-                .help("bucket names are 3-63 lowercase letters, digits, `-` or `.`, starting and ending with a letter or digit"),
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
-    use crate::scenario::Diagnostic;
+    use firedrill_core::Diagnostic;
 
     const HEAD: &str = "name = \"t\"\n[environment]\nregion = \"us-east-1\"\n[objectives]\nrto = \"1m\"\nrpo = \"1m\"\n[[targets]]\nname = \"db\"\nkind = \"postgres\"\nhost = \"127.0.0.1\"\nuser = \"u\"\ndatabase = \"d\"\n";
 

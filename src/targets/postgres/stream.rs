@@ -11,10 +11,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
-use crate::aws::AwsError;
 use crate::aws::s3_stream::{self as api, Multipart};
 use crate::sql::ConnSpec;
-use crate::targets::StageError;
+use firedrill_core::AwsError;
+use firedrill_core::StageError;
 
 /// Size of one uploaded part.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;

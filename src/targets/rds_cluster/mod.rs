@@ -9,19 +9,24 @@ use futures::future::BoxFuture;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::rds_instance::{
-    Comparer, TAG_KEEP, cleanup_wait, one_of, release_kept, snapshot_tags, tagged, tags_text,
-    user_tags, wait, waited,
-};
-use super::{
-    DeleteOutcome, FaultSpec, KindSpec, PlannedAction, Preflight, StageContext, StageError,
-    StageOutput, Tagged, Target, TargetInput, Validation,
-};
+use super::common::compare::tags_text;
+use super::common::rds::{cleanup_wait, is_kept, release_kept, snapshot_tags, tagged};
+use super::common::rds_compare::{Comparer, user_tags};
+use super::common::rds_sql::{RawSql, SqlConfig, data_checks};
+use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
+use crate::aws::rds::wait;
 use crate::aws::rds::{self as api, DbCluster, RestoreCluster};
-use crate::ledger::ScratchResource;
-use crate::scenario::raw::Spanned;
-use crate::scenario::{Diagnostic, Service};
+use firedrill_core::ResourceType;
+use firedrill_core::ScratchResource;
+use firedrill_core::input::Spanned;
+use firedrill_core::options::TargetInput;
+use firedrill_core::validate::{db_identifier, dr_region, one_of};
+use firedrill_core::{
+    DeleteOutcome, FaultSpec, PlannedAction, Preflight, StageError, StageOutput, Tagged, Validation,
+};
+use firedrill_core::{Diagnostic, Service};
+use firedrill_core::{Effect, Stage};
 
 /// Registry entry.
 pub const KIND: KindSpec = KindSpec {
@@ -33,9 +38,9 @@ pub const KIND: KindSpec = KindSpec {
     find_tagged,
 };
 
-const RT_CLUSTER: &str = "db-cluster";
-const RT_INSTANCE: &str = "db-instance";
-const RT_SNAPSHOT: &str = "db-cluster-snapshot";
+const RT_CLUSTER: ResourceType = ResourceType::DbCluster;
+const RT_INSTANCE: ResourceType = ResourceType::DbInstance;
+const RT_SNAPSHOT: ResourceType = ResourceType::DbClusterSnapshot;
 const FAULT_ACTIONS: &[&str] = &["failover", "none"];
 /// Writer class when the source has no instance to copy it from.
 const DEFAULT_WRITER_CLASS: &str = "db.r6g.large";
@@ -54,10 +59,10 @@ pub struct RawRdsCluster {
     /// Keep the drill's own cluster snapshots after the run (default false).
     pub keep_snapshots: Option<bool>,
     /// Log-in for SQL validation of the source and the restored cluster.
-    pub sql: Option<crate::targets::rds_instance::sql::RawSql>,
+    pub sql: Option<RawSql>,
     /// Custom SQL checks run on the restored cluster.
     #[serde(default)]
-    pub check: Vec<crate::targets::postgres::options::RawCheck>,
+    pub check: Vec<crate::sql::RawCheck>,
 }
 
 /// `[targets.fault]`.
@@ -88,8 +93,9 @@ pub struct RawValidate {
 
 fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn Target>> {
     let name = input.name.to_string();
-    let raw: RawRdsCluster = crate::scenario::validate::deserialize_kind_options(input, diags)?;
-    super::rds_instance::identifier(&raw.cluster, "cluster", diags);
+    let home = input.home_region;
+    let raw: RawRdsCluster = firedrill_core::options::deserialize_kind_options(input, diags)?;
+    db_identifier(&raw.cluster, "cluster", diags);
     let failover = match raw.fault.as_ref().map(|f| f.action.get_ref().as_str()) {
         None | Some("none") => false,
         Some("failover") => true,
@@ -101,7 +107,7 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
         }
     };
     if let Some(r) = &raw.restore.dr_region {
-        super::rds_instance::region(r, None, diags);
+        dr_region(r, home, diags);
     }
     Some(Box::new(RdsCluster {
         name,
@@ -111,7 +117,7 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
         dr_region: raw.restore.dr_region.map(Spanned::into_inner),
         compare_tags: raw.validate.compare_tags.unwrap_or(true),
         keep_snapshots: raw.keep_snapshots.unwrap_or(false),
-        sql: crate::targets::rds_instance::sql::parse(raw.sql, &raw.check, diags),
+        sql: super::common::rds_sql::parse(raw.sql, &raw.check, diags),
         state: State::default(),
     }))
 }
@@ -140,7 +146,7 @@ pub struct RdsCluster {
     compare_tags: bool,
     keep_snapshots: bool,
     /// SQL validation, when `[targets.sql]` is given.
-    sql: Option<crate::targets::rds_instance::sql::SqlConfig>,
+    sql: Option<SqlConfig>,
     state: State,
 }
 
@@ -153,7 +159,7 @@ impl RdsCluster {
     }
 }
 
-fn resource_in(cx: &StageContext, rtype: &str, id: &str, region: &str) -> ScratchResource {
+fn resource_in(cx: &StageContext, rtype: ResourceType, id: &str, region: &str) -> ScratchResource {
     let mut r = cx.resource(KIND.name, rtype, id, Service::Rds);
     r.region = region.to_string();
     r
@@ -171,7 +177,7 @@ impl Target for RdsCluster {
 
     fn fault(&self) -> Option<FaultSpec> {
         self.failover.then(|| FaultSpec {
-            action: "failover".into(),
+            action: "failover",
             description: format!(
                 "fail DB cluster `{}` over to a reader instance",
                 self.cluster
@@ -189,24 +195,24 @@ impl Target for RdsCluster {
     fn plan(&self, run_id: &str, index: usize) -> Vec<PlannedAction> {
         let scratch = |s: &str| format!("firedrill-{run_id}-{index}-{s}");
         let life = Some(Duration::from_mins(30));
-        let a = |stage: &str, effect: &str, call: &str, resource: String, l| PlannedAction {
-            stage: stage.into(),
-            effect: effect.into(),
+        let a = |stage: Stage, effect: Effect, call: &str, resource: String, l| PlannedAction {
+            stage,
+            effect,
             api_call: call.into(),
             resource,
             scratch_lifetime: l,
         };
         let mut p = vec![
             a(
-                "preflight",
-                "read",
+                Stage::Preflight,
+                Effect::Read,
                 "rds:DescribeDBClusters, rds:DescribeDBInstances",
                 self.resource(),
                 None,
             ),
             a(
-                "backup",
-                "create",
+                Stage::Backup,
+                Effect::Create,
                 "rds:CreateDBClusterSnapshot, rds:DescribeDBClusterSnapshots",
                 format!("rds:cluster-snapshot:{}", scratch("snap")),
                 life,
@@ -214,8 +220,8 @@ impl Target for RdsCluster {
         ];
         if let Some(f) = self.fault() {
             p.push(a(
-                "fault",
-                "change",
+                Stage::Fault,
+                Effect::Change,
                 "rds:FailoverDBCluster",
                 f.description,
                 None,
@@ -223,37 +229,37 @@ impl Target for RdsCluster {
         }
         if let Some(dr) = &self.dr_region {
             p.push(a(
-                "copy",
-                "create",
+                Stage::Copy,
+                Effect::Create,
                 "rds:CopyDBClusterSnapshot, rds:DescribeDBClusterSnapshots",
                 format!("rds:cluster-snapshot:{} ({dr})", scratch("dr-snap")),
                 life,
             ));
         }
         p.push(a(
-            "restore",
-            "create",
+            Stage::Restore,
+            Effect::Create,
             "rds:RestoreDBClusterFromSnapshot, rds:DescribeDBClusters",
             format!("rds:cluster:{}", scratch("restore")),
             life,
         ));
         p.push(a(
-            "restore",
-            "create",
+            Stage::Restore,
+            Effect::Create,
             "rds:CreateDBInstance, rds:DescribeDBInstances",
             format!("rds:db:{}", scratch("writer")),
             life,
         ));
         p.push(a(
-            "validate",
-            "read",
+            Stage::Validate,
+            Effect::Read,
             "rds:DescribeDBClusters",
             format!("rds:cluster:{}", scratch("restore")),
             None,
         ));
         p.push(a(
-            "cleanup",
-            "delete",
+            Stage::Cleanup,
+            Effect::Delete,
             "rds:DeleteDBInstance, rds:DeleteDBCluster, rds:DeleteDBClusterSnapshot",
             "every scratch instance, cluster and snapshot above".into(),
             None,
@@ -320,12 +326,12 @@ impl Target for RdsCluster {
         cx.created(entry, request_id.as_deref())?;
         out.request("rds:CreateDBClusterSnapshot", request_id.as_deref());
         let polled = wait::cluster_snapshot(rds, &cx.clock, cx.poll_policy(), &id).await?;
-        waited(&mut out, &polled);
+        out.record_wait(&polled, Service::Rds);
         release_kept(cx, entry, self.keep_snapshots)?;
         out.detail = format!(
             "cluster snapshot {id} of {} is available (±{})",
             self.cluster,
-            crate::timing::human(polled.error_bound)
+            firedrill_core::timing::human(polled.error_bound)
         );
         self.state.snapshot = Some((id.clone(), polled.value.arn));
         Ok(out.fact("snapshot", id))
@@ -350,11 +356,11 @@ impl Target for RdsCluster {
         cx.created(entry, request_id.as_deref())?;
         out.request("rds:CopyDBClusterSnapshot", request_id.as_deref());
         let polled = wait::cluster_snapshot(&rds, &cx.clock, cx.poll_policy(), &id).await?;
-        waited(&mut out, &polled);
+        out.record_wait(&polled, Service::Rds);
         release_kept(cx, entry, self.keep_snapshots)?;
         out.detail = format!(
             "copied {arn} to {id} in {dr} (±{})",
-            crate::timing::human(polled.error_bound)
+            firedrill_core::timing::human(polled.error_bound)
         );
         self.state.dr_snapshot = Some(id.clone());
         Ok(out.fact("dr_snapshot", id).fact("dr_region", dr))
@@ -451,10 +457,10 @@ impl Target for RdsCluster {
             &["available"],
         )
         .await?;
-        waited(&mut out, &polled);
+        out.record_wait(&polled, Service::Rds);
         out.detail = format!(
             "restored snapshot {snap} into cluster {cluster_id} with writer {writer_id} ({class}) in {region}: available (±{})",
-            crate::timing::human(polled.error_bound)
+            firedrill_core::timing::human(polled.error_bound)
         );
         Ok(out
             .fact("restore_cluster", cluster_id)
@@ -499,7 +505,7 @@ impl Target for RdsCluster {
                 tags_text(&user_tags(&restored.tags)),
             );
         }
-        let data = crate::targets::rds_instance::sql::data_checks(
+        let data = data_checks(
             self.sql.as_ref(),
             self.state.baseline.as_ref(),
             restored.endpoint.as_deref(),
@@ -517,7 +523,7 @@ fn delete<'a>(
 ) -> BoxFuture<'a, Result<DeleteOutcome, StageError>> {
     Box::pin(async move {
         let rds = clients.in_region(&r.region).rds;
-        let existed = match r.rtype.as_str() {
+        let existed = match r.rtype {
             RT_INSTANCE => {
                 let existed = api::delete_instance(&rds, &r.id, true).await?;
                 // The cluster cannot be deleted while its writer is deleting.
@@ -578,8 +584,7 @@ fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>, StageErro
             }
         }
         for s in api::list_cluster_snapshots(rds, None, Some("manual")).await? {
-            let kept = s.tags.iter().any(|(k, v)| k == TAG_KEEP && v == "true");
-            if s.id.starts_with("firedrill-") && !kept {
+            if s.id.starts_with("firedrill-") && !is_kept(&s.tags) {
                 found.extend(tagged(KIND.name, RT_SNAPSHOT, &s.id, region, None, &s.tags));
             }
         }

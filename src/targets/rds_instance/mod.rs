@@ -4,33 +4,30 @@
 //! scratch instance named after the run, and compare its configuration with
 //! the source's.
 
-mod compare;
 mod options;
-pub(crate) mod sql;
-pub(crate) mod wait;
-
-pub(crate) use compare::{Comparer, opt, tags_text, user_tags};
-pub(crate) use options::{identifier, one_of, region};
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use schemars::JsonSchema;
-use time::OffsetDateTime;
+
+use firedrill_core::input::Spanned;
+use firedrill_core::options::TargetInput;
+use firedrill_core::validate;
+use firedrill_core::{
+    DeleteOutcome, Diagnostic, Effect, FaultSpec, PlannedAction, Preflight, ResourceType,
+    ScratchResource, Service, Stage, StageError, StageOutput, Tagged, Validation,
+};
 
 use self::options::{BackupMethod, Fault, RawRdsInstance};
-use super::{
-    DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight, StageContext,
-    StageError, StageOutput, TAG_EXPIRES_AT, TAG_RUN_ID, TAG_TARGET, Tagged, Target, TargetInput,
-    Validation,
-};
+use super::common::compare::tags_text;
+use super::common::rds::{is_kept, release_kept, snapshot_tags, tagged};
+use super::common::rds_compare::{Comparer, opt, user_tags};
+use super::common::rds_sql as sql;
+use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
-use crate::aws::rds::{self as api, DbInstance, RestoreInstance, RestorePoint};
-use crate::ledger::ScratchResource;
-use crate::scenario::raw::Spanned;
-use crate::scenario::{Diagnostic, Service};
-use crate::timing::{Clock, PollPolicy, Polled};
+use crate::aws::rds::{self as api, DbInstance, RestoreInstance, RestorePoint, wait};
 
 /// Registry entry.
 pub const KIND: KindSpec = KindSpec {
@@ -43,21 +40,22 @@ pub const KIND: KindSpec = KindSpec {
 };
 
 /// Ledger resource types.
-const RT_INSTANCE: &str = "db-instance";
-const RT_SNAPSHOT: &str = "db-snapshot";
+const RT_INSTANCE: ResourceType = ResourceType::DbInstance;
+const RT_SNAPSHOT: ResourceType = ResourceType::DbSnapshot;
 
 /// How long a scratch instance is expected to live, for the plan.
 const SCRATCH_LIFETIME: Duration = Duration::from_mins(30);
 
 fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn Target>> {
     let name = input.name.to_string();
-    let raw: RawRdsInstance = crate::scenario::validate::deserialize_kind_options(input, diags)?;
-    options::identifier(&raw.instance, "instance", diags);
+    let home = input.home_region;
+    let raw: RawRdsInstance = firedrill_core::options::deserialize_kind_options(input, diags)?;
+    validate::db_identifier(&raw.instance, "instance", diags);
     let backup = options::backup_method(&raw.backup, diags);
     let fault = options::fault(raw.fault.as_ref(), diags);
     options::storage_type(raw.restore.storage_type.as_ref(), diags);
     if let Some(r) = &raw.restore.dr_region {
-        options::region(r, None, diags);
+        validate::dr_region(r, home, diags);
         if matches!(backup, BackupMethod::PointInTime(_)) {
             diags.push(
                 Diagnostic::new("`dr_region` needs a snapshot to copy, but the backup method is `point-in-time`")
@@ -142,60 +140,10 @@ pub struct RdsInstance {
     state: State,
 }
 
-/// Tag on snapshots kept after the run (`keep_snapshots = true`): reap by
-/// tag leaves them alone.
-pub(crate) const TAG_KEEP: &str = "firedrill:keep";
-
-/// Tags for a snapshot, marked kept when asked.
-pub(crate) fn snapshot_tags(cx: &StageContext, keep: bool) -> Vec<(String, String)> {
-    let mut tags = cx.tags();
-    if keep {
-        tags.push((TAG_KEEP.to_string(), "true".to_string()));
-    }
-    tags
-}
-
-/// Release a kept snapshot from the ledger once it exists, so that cleanup
-/// and reap leave it alone.
-pub(crate) fn release_kept(cx: &StageContext, entry: u64, keep: bool) -> Result<(), StageError> {
-    if keep {
-        cx.ledger.deleted(entry, "kept", false)?;
-    }
-    Ok(())
-}
-
 fn snapshot_resource(cx: &StageContext, id: &str, region: &str) -> ScratchResource {
     let mut r = cx.resource(KIND.name, RT_SNAPSHOT, id, Service::Rds);
     r.region = region.to_string();
     r
-}
-
-/// Fill a stage output from a finished wait.
-pub(crate) fn waited<T>(out: &mut StageOutput, polled: &Polled<T>) {
-    out.observed = Some(polled.observed);
-    out.error_bound = polled.error_bound;
-    out.facts.insert("probes".into(), polled.probes.to_string());
-    out.facts.insert(
-        "error_bound_ms".into(),
-        polled.error_bound.as_millis().to_string(),
-    );
-    if !polled.states.is_empty() {
-        out.facts.insert(
-            "states".into(),
-            polled
-                .states
-                .iter()
-                .map(|(at, s)| format!("{s}@{}", crate::timing::human(*at)))
-                .collect::<Vec<_>>()
-                .join(" → "),
-        );
-    }
-    if polled.throttled {
-        out.findings.push(Finding::warning(
-            "rds.throttled",
-            "RDS throttled the status polling: the error bound is wider than the usual 1% budget",
-        ));
-    }
 }
 
 impl RdsInstance {
@@ -293,7 +241,7 @@ impl Target for RdsInstance {
             ),
         };
         Some(FaultSpec {
-            action: action.to_string(),
+            action,
             description,
             destructive: true,
             service: Service::Rds,
@@ -309,38 +257,38 @@ impl Target for RdsInstance {
         let scratch = |s: &str| format!("rds:db:firedrill-{run_id}-{index}-{s}");
         let life = Some(SCRATCH_LIFETIME);
         let action =
-            |stage: &str, effect: &str, api_call: &str, resource: String, l| PlannedAction {
-                stage: stage.into(),
-                effect: effect.into(),
+            |stage: Stage, effect: Effect, api_call: &str, resource: String, l| PlannedAction {
+                stage,
+                effect,
                 api_call: api_call.into(),
                 resource,
                 scratch_lifetime: l,
             };
         let mut p = vec![action(
-            "preflight",
-            "read",
+            Stage::Preflight,
+            Effect::Read,
             "rds:DescribeDBInstances",
             self.resource(),
             None,
         )];
         match self.backup {
             BackupMethod::Snapshot => p.push(action(
-                "backup",
-                "create",
+                Stage::Backup,
+                Effect::Create,
                 "rds:CreateDBSnapshot, rds:DescribeDBSnapshots",
                 format!("rds:snapshot:firedrill-{run_id}-{index}-snap"),
                 life,
             )),
             BackupMethod::LatestAutomated => p.push(action(
-                "backup",
-                "read",
+                Stage::Backup,
+                Effect::Read,
                 "rds:DescribeDBSnapshots (newest automated snapshot)",
                 self.resource(),
                 None,
             )),
             BackupMethod::PointInTime(_) => p.push(action(
-                "backup",
-                "read",
+                Stage::Backup,
+                Effect::Read,
                 "none (point-in-time restore)",
                 self.resource(),
                 None,
@@ -348,16 +296,16 @@ impl Target for RdsInstance {
         }
         if let Some(f) = self.fault() {
             let (effect, call) = match self.fault {
-                Fault::Delete => ("delete", "rds:DeleteDBInstance"),
-                Fault::Stop => ("change", "rds:StopDBInstance"),
-                _ => ("change", "rds:RebootDBInstance"),
+                Fault::Delete => (Effect::Delete, "rds:DeleteDBInstance"),
+                Fault::Stop => (Effect::Change, "rds:StopDBInstance"),
+                _ => (Effect::Change, "rds:RebootDBInstance"),
             };
-            p.push(action("fault", effect, call, f.description, None));
+            p.push(action(Stage::Fault, effect, call, f.description, None));
         }
         if let Some(dr) = &self.dr_region {
             p.push(action(
-                "copy",
-                "create",
+                Stage::Copy,
+                Effect::Create,
                 "rds:CopyDBSnapshot, rds:DescribeDBSnapshots",
                 format!("rds:snapshot:firedrill-{run_id}-{index}-dr-snap ({dr})"),
                 life,
@@ -368,17 +316,23 @@ impl Target for RdsInstance {
         } else {
             "rds:RestoreDBInstanceFromDBSnapshot, rds:DescribeDBInstances"
         };
-        p.push(action("restore", "create", call, scratch("restore"), life));
         p.push(action(
-            "validate",
-            "read",
+            Stage::Restore,
+            Effect::Create,
+            call,
+            scratch("restore"),
+            life,
+        ));
+        p.push(action(
+            Stage::Validate,
+            Effect::Read,
             "rds:DescribeDBInstances",
             scratch("restore"),
             None,
         ));
         p.push(action(
-            "cleanup",
-            "delete",
+            Stage::Cleanup,
+            Effect::Delete,
             if self.keep_snapshots {
                 "rds:DeleteDBInstance (snapshots kept: keep_snapshots = true)"
             } else {
@@ -451,12 +405,12 @@ impl Target for RdsInstance {
                 cx.created(entry, request_id.as_deref())?;
                 out.request("rds:CreateDBSnapshot", request_id.as_deref());
                 let polled = wait::snapshot(rds, &cx.clock, cx.poll_policy(), &id).await?;
-                waited(&mut out, &polled);
+                out.record_wait(&polled, Service::Rds);
                 release_kept(cx, entry, self.keep_snapshots)?;
                 out.detail = format!(
                     "snapshot {id} of {} is available (±{})",
                     self.instance,
-                    crate::timing::human(polled.error_bound)
+                    firedrill_core::timing::human(polled.error_bound)
                 );
                 out = out.fact("snapshot", &id);
                 self.state.snapshot = Some((id, polled.value.arn));
@@ -475,7 +429,7 @@ impl Target for RdsInstance {
                 };
                 let age = snap.created_at.map(|t| cx.clock.now().utc - t).map_or_else(
                     || "unknown age".to_string(),
-                    |d| crate::timing::human(d.unsigned_abs()),
+                    |d| firedrill_core::timing::human(d.unsigned_abs()),
                 );
                 out.detail = format!(
                     "newest automated snapshot of {} is {} ({age} old)",
@@ -523,11 +477,11 @@ impl Target for RdsInstance {
         cx.created(entry, request_id.as_deref())?;
         out.request("rds:CopyDBSnapshot", request_id.as_deref());
         let polled = wait::snapshot(&rds, &cx.clock, cx.poll_policy(), &id).await?;
-        waited(&mut out, &polled);
+        out.record_wait(&polled, Service::Rds);
         release_kept(cx, entry, self.keep_snapshots)?;
         out.detail = format!(
             "copied {arn} to {id} in {dr} (±{})",
-            crate::timing::human(polled.error_bound)
+            firedrill_core::timing::human(polled.error_bound)
         );
         self.state.dr_snapshot = Some(id.clone());
         Ok(out.fact("dr_snapshot", id).fact("dr_region", dr))
@@ -617,10 +571,10 @@ impl Target for RdsInstance {
         cx.created(entry, request_id.as_deref())?;
         out.request(op, request_id.as_deref());
         let polled = wait::instance(&rds, &cx.clock, cx.poll_policy(), &id, &["available"]).await?;
-        waited(&mut out, &polled);
+        out.record_wait(&polled, Service::Rds);
         out.detail = format!(
             "restored {from} into {id} in {region}: available (±{})",
-            crate::timing::human(polled.error_bound)
+            firedrill_core::timing::human(polled.error_bound)
         );
         if let Some(e) = &polled.value.endpoint {
             out = out.fact("endpoint", e);
@@ -691,7 +645,7 @@ fn delete<'a>(
 ) -> BoxFuture<'a, Result<DeleteOutcome, StageError>> {
     Box::pin(async move {
         let rds = clients.in_region(&r.region).rds;
-        let existed = match r.rtype.as_str() {
+        let existed = match r.rtype {
             RT_INSTANCE => api::delete_instance(&rds, &r.id, true).await?,
             RT_SNAPSHOT => api::delete_snapshot(&rds, &r.id).await?,
             other => {
@@ -708,38 +662,6 @@ fn delete<'a>(
     })
 }
 
-/// A tagged resource, if it carries a run id.
-pub(crate) fn tagged(
-    kind: &str,
-    rtype: &str,
-    id: &str,
-    region: &str,
-    parent: Option<String>,
-    tags: &[(String, String)],
-) -> Option<Tagged> {
-    let get = |k: &str| {
-        tags.iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-    };
-    let run_id = get(TAG_RUN_ID)?;
-    Some(Tagged {
-        resource: ScratchResource {
-            kind: kind.to_string(),
-            rtype: rtype.to_string(),
-            id: id.to_string(),
-            region: region.to_string(),
-            parent,
-            target: get(TAG_TARGET).unwrap_or_default(),
-            service: Some(Service::Rds),
-        },
-        run_id,
-        expires_at: get(TAG_EXPIRES_AT).and_then(|t| {
-            OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
-        }),
-    })
-}
-
 /// Scratch instances (outside clusters) and DB snapshots carrying the run tag.
 fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>, StageError>> {
     Box::pin(async move {
@@ -753,21 +675,12 @@ fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>, StageErro
             }
         }
         for s in api::list_snapshots(rds, None, Some("manual")).await? {
-            let kept = s.tags.iter().any(|(k, v)| k == TAG_KEEP && v == "true");
-            if s.id.starts_with("firedrill-") && !kept {
+            if s.id.starts_with("firedrill-") && !is_kept(&s.tags) {
                 found.extend(tagged(KIND.name, RT_SNAPSHOT, &s.id, region, None, &s.tags));
             }
         }
         Ok(found)
     })
-}
-
-/// Clock and policy for waits outside a stage (deleting, reaping).
-pub(crate) fn cleanup_wait() -> (Clock, PollPolicy) {
-    (
-        Clock::system(),
-        PollPolicy::with_deadline(Duration::from_mins(30)),
-    )
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::aws::rds::RestorePoint;
-use crate::scenario::Diagnostic;
-use crate::scenario::raw::Spanned;
+use firedrill_core::Diagnostic;
+use firedrill_core::input::Spanned;
+use firedrill_core::validate::one_of;
 
 /// `kind = "rds-instance"`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -28,7 +29,7 @@ pub struct RawRdsInstance {
     pub sql: Option<super::sql::RawSql>,
     /// Custom SQL checks run on the restored instance.
     #[serde(default)]
-    pub check: Vec<crate::targets::postgres::options::RawCheck>,
+    pub check: Vec<crate::sql::RawCheck>,
 }
 
 /// `[targets.backup]`.
@@ -104,73 +105,6 @@ const STORAGE_TYPES: &[&str] = &[
     "aurora",
     "aurora-iopt1",
 ];
-
-/// Push "unknown X" with a suggestion or the list of allowed values.
-pub fn one_of(value: &Spanned<String>, what: &str, allowed: &[&str], diags: &mut Vec<Diagnostic>) {
-    let v = value.get_ref();
-    let d = Diagnostic::new(format!("unknown {what} `{v}`"))
-        .at(value.span())
-        .label(format!("unknown {what}"));
-    diags.push(match crate::scenario::suggest::did_you_mean(v, allowed) {
-        Some(s) => d.help(format!("did you mean `{s}`?")),
-        None => d.help(format!(
-            "expected one of {}",
-            allowed
-                .iter()
-                .map(|a| format!("`{a}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    });
-}
-
-/// Validate a DB instance or cluster identifier against RDS's rules.
-pub fn identifier(name: &Spanned<String>, what: &str, diags: &mut Vec<Diagnostic>) {
-    let n = name.get_ref();
-    let ok = (1..=63).contains(&n.len())
-        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && n.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-        && !n.ends_with('-')
-        && !n.contains("--");
-    if !ok {
-        diags.push(
-            Diagnostic::new(format!("invalid DB {what} identifier `{n}`"))
-                .at(name.span())
-                .label(format!("not a valid DB {what} identifier"))
-                .help("identifiers are 1-63 letters, digits or hyphens, start with a letter, and have no trailing or double hyphen"),
-        );
-    }
-}
-
-/// Validate a region name such as `us-west-2`.
-pub fn region(name: &Spanned<String>, home: Option<&str>, diags: &mut Vec<Diagnostic>) {
-    let n = name.get_ref();
-    let parts: Vec<&str> = n.split('-').collect();
-    let ok = parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
-    if !ok {
-        diags.push(
-            Diagnostic::new(format!("invalid region `{n}`"))
-                .at(name.span())
-                .label("not an AWS region name")
-                .help("write a region such as `us-west-2`"),
-        );
-    } else if home == Some(n.as_str()) {
-        diags.push(
-            Diagnostic::new(format!("`dr_region` is `{n}`, the source's own region"))
-                .at(name.span())
-                .label("same region as the source")
-                .help("name another region, or remove `dr_region` to restore in place"),
-        );
-    }
-}
 
 /// Validate the backup method and its restore time.
 pub fn backup_method(raw: &RawBackup, diags: &mut Vec<Diagnostic>) -> BackupMethod {

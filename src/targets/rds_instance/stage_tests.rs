@@ -24,9 +24,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aws::Clients;
 use crate::ledger::Ledger;
-use crate::scenario::Environment;
-use crate::targets::{CheckStatus, StageContext, Target};
-use crate::timing::Clock;
+use crate::targets::{StageContext, Target};
+use firedrill_core::CheckStatus;
+use firedrill_core::Environment;
+use firedrill_core::timing::Clock;
 
 /// Virtual time a snapshot takes to become available.
 const SNAPSHOT_TAKES: Duration = Duration::from_secs(200);

@@ -16,8 +16,8 @@ use aws_smithy_async::time::{SharedTimeSource, TimeSource};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
 use super::wait;
-use crate::targets::StageError;
-use crate::timing::{Clock, PollPolicy};
+use firedrill_core::StageError;
+use firedrill_core::timing::{Clock, PollPolicy};
 
 /// Virtual latency of every mocked call.
 const LATENCY: Duration = Duration::from_millis(120);
@@ -86,7 +86,10 @@ macro_rules! rds_client {
 /// returns the measured duration and the wait's result.
 async fn measure_restore(
     latency: Duration,
-) -> (Duration, crate::timing::Polled<crate::aws::rds::DbInstance>) {
+) -> (
+    Duration,
+    firedrill_core::timing::Polled<crate::aws::rds::DbInstance>,
+) {
     let (time, clock, shared_time, shared_sleep) = virtual_time();
     let t = time.clone();
     let rule = mock!(Client::describe_db_instances)

@@ -21,15 +21,22 @@ use time::OffsetDateTime;
 
 use self::manifest::{Difference, Entry, Listed, Step};
 use self::options::{BackupMethod, Fault, RawS3};
-use super::{
-    Check, CheckStatus, DeleteOutcome, FaultSpec, Finding, KindSpec, PlannedAction, Preflight,
-    RecoveredCanary, StageContext, StageError, StageOutput, TAG_EXPIRES_AT, TAG_RUN_ID, Tagged,
-    Target, TargetInput, Validation,
+use super::{KindSpec, StageContext, Target};
+use crate::aws::{Clients, s3 as api};
+use crate::canary::CanarySink;
+use firedrill_core::AwsError;
+use firedrill_core::ResourceType;
+use firedrill_core::ScratchResource;
+use firedrill_core::canary::CanaryPlan;
+use firedrill_core::canary::RecoveredCanary;
+use firedrill_core::options::TargetInput;
+use firedrill_core::resource::{TAG_EXPIRES_AT, TAG_RUN_ID};
+use firedrill_core::{
+    Check, CheckStatus, DeleteOutcome, FaultSpec, Finding, PlannedAction, Preflight, StageError,
+    StageOutput, Tagged, Validation,
 };
-use crate::aws::{AwsError, Clients, s3 as api};
-use crate::canary::{CanaryPlan, CanarySink};
-use crate::ledger::ScratchResource;
-use crate::scenario::{Diagnostic, Service};
+use firedrill_core::{Diagnostic, Service};
+use firedrill_core::{Effect, Stage};
 
 /// Registry entry.
 pub const KIND: KindSpec = KindSpec {
@@ -48,30 +55,11 @@ const LIST_IN_FINDING: usize = 20;
 
 fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn Target>> {
     let name = input.name.to_string();
-    let raw: RawS3 = crate::scenario::validate::deserialize_kind_options(input, diags)?;
-    options::bucket_name(&raw.bucket, diags);
+    let raw: RawS3 = firedrill_core::options::deserialize_kind_options(input, diags)?;
+    firedrill_core::validate::bucket_name(&raw.bucket, diags);
     let backup = options::backup_method(&raw.backup, diags);
     let fault = options::fault(raw.fault.as_ref(), diags);
-    let canary = if raw.canary.enabled.unwrap_or(true) {
-        let writes_after_backup = match &raw.canary.writes_after_backup {
-            Some(n) if *n.get_ref() > 1000 => {
-                diags.push(
-                    Diagnostic::new(format!("`writes_after_backup` is {}", n.get_ref()))
-                        .at(n.span())
-                        .help("use at most 1000; each write waits one interval"),
-                );
-                1
-            }
-            Some(n) => *n.get_ref(),
-            None => 1,
-        };
-        Some(CanaryPlan {
-            interval: raw.canary.interval.map_or(Duration::from_secs(1), |d| d.0),
-            writes_after_backup,
-        })
-    } else {
-        None
-    };
+    let canary = firedrill_core::validate::canary_plan(&raw.canary, diags);
     Some(Box::new(S3Target {
         name,
         bucket: raw.bucket.into_inner(),
@@ -139,7 +127,7 @@ impl S3Target {
         out: &mut StageOutput,
     ) -> Result<String, StageError> {
         let name = cx.scratch_name(suffix);
-        let id = cx.intend(cx.resource(KIND.name, "bucket", &name, Service::S3))?;
+        let id = cx.intend(cx.resource(KIND.name, ResourceType::Bucket, &name, Service::S3))?;
         let request_id =
             api::create_bucket(cx.clients.s3(), &name, cx.clients.region(), &cx.tags()).await?;
         cx.created(id, request_id.as_deref())?;
@@ -227,7 +215,7 @@ impl Target for S3Target {
             ),
         };
         Some(FaultSpec {
-            action: action.to_string(),
+            action,
             description,
             destructive: true,
             service: Service::S3,
@@ -243,82 +231,75 @@ impl Target for S3Target {
         let scratch = |s: &str| format!("s3://firedrill-{run_id}-{index}-{s}");
         let life = Some(Duration::from_mins(10));
         let mut p = vec![PlannedAction {
-            stage: "preflight".into(),
-            effect: "read".into(),
+            stage: Stage::Preflight,
+            effect: Effect::Read,
             api_call: "s3:HeadBucket, s3:GetBucketTagging".into(),
             resource: self.resource(),
             scratch_lifetime: None,
         }];
         if self.canary.is_some() {
             p.push(PlannedAction {
-                stage: "backup".into(),
-                effect: "create".into(),
+                stage: Stage::Backup,
+                effect: Effect::Create,
                 api_call: "s3:PutObject (canaries)".into(),
                 resource: format!("s3://{}/{}", self.bucket, self.canary_prefix(run_id)),
                 scratch_lifetime: life,
             });
         }
         p.push(PlannedAction {
-            stage: "backup".into(),
-            effect: "read".into(),
+            stage: Stage::Backup,
+            effect: Effect::Read,
             api_call: "s3:ListObjectsV2, s3:GetObject (SHA-256 manifest)".into(),
             resource: self.resource(),
             scratch_lifetime: None,
         });
         if self.backup == BackupMethod::Copy {
             p.push(PlannedAction {
-                stage: "backup".into(),
-                effect: "create".into(),
+                stage: Stage::Backup,
+                effect: Effect::Create,
                 api_call: "s3:CreateBucket, s3:PutBucketTagging, s3:CopyObject".into(),
                 resource: scratch("backup"),
                 scratch_lifetime: life,
             });
         }
         if let Some(f) = self.fault() {
-            p.push(PlannedAction {
-                stage: "fault".into(),
-                effect: if f.action == "corrupt" {
-                    "change"
-                } else {
-                    "delete"
-                }
-                .into(),
-                api_call: if f.action == "corrupt" {
-                    "s3:PutObject"
-                } else {
-                    "s3:DeleteObjects"
-                }
-                .into(),
-                resource: f.description,
-                scratch_lifetime: None,
-            });
+            let (effect, call) = match self.fault {
+                Fault::Corrupt { .. } => (Effect::Change, "s3:PutObject"),
+                _ => (Effect::Delete, "s3:DeleteObjects"),
+            };
+            p.push(PlannedAction::new(
+                Stage::Fault,
+                effect,
+                call,
+                f.description,
+            ));
         }
         if self.reverts() {
             p.push(PlannedAction {
-                stage: "revert".into(),
-                effect: "change".into(),
+                stage: Stage::Revert,
+                effect: Effect::Change,
                 api_call: "s3:CopyObject (faulted objects back from the backup)".into(),
                 resource: self.resource(),
                 scratch_lifetime: None,
             });
         }
         p.push(PlannedAction {
-            stage: "restore".into(),
-            effect: "create".into(),
+            stage: Stage::Restore,
+            effect: Effect::Create,
             api_call: "s3:CreateBucket, s3:PutBucketTagging, s3:CopyObject".into(),
             resource: scratch("restore"),
             scratch_lifetime: life,
         });
         p.push(PlannedAction {
-            stage: "validate".into(),
-            effect: "read".into(),
+            stage: Stage::Validate,
+            effect: Effect::Read,
             api_call: "s3:ListObjectsV2, s3:GetObject".into(),
             resource: scratch("restore"),
             scratch_lifetime: None,
         });
         p.push(PlannedAction {
-            stage: "cleanup".into(),
-            effect: "delete".into(),
+            stage: Stage::Cleanup,
+            effect: Effect::Delete,
             api_call: "s3:ListObjectVersions, s3:DeleteObjects, s3:DeleteBucket".into(),
             resource: "every scratch bucket and canary above".into(),
             scratch_lifetime: None,
@@ -1012,9 +993,12 @@ impl CanarySink for S3Canary {
         // The prefix goes into the ledger before the first canary exists.
         self.recorded
             .get_or_try_init(|| async {
-                let mut r = self
-                    .cx
-                    .resource(KIND.name, "object-prefix", &self.prefix, Service::S3);
+                let mut r = self.cx.resource(
+                    KIND.name,
+                    ResourceType::ObjectPrefix,
+                    &self.prefix,
+                    Service::S3,
+                );
                 r.parent = Some(self.bucket.clone());
                 let id = self.cx.intend(r)?;
                 self.cx.created(id, None)?;
@@ -1043,13 +1027,13 @@ fn delete<'a>(
 ) -> BoxFuture<'a, Result<DeleteOutcome, StageError>> {
     Box::pin(async move {
         let s3 = clients.in_region(&r.region).s3;
-        match r.rtype.as_str() {
-            "bucket" => Ok(if api::delete_bucket(&s3, &r.id).await? {
+        match r.rtype {
+            ResourceType::Bucket => Ok(if api::delete_bucket(&s3, &r.id).await? {
                 DeleteOutcome::Deleted
             } else {
                 DeleteOutcome::AlreadyGone
             }),
-            "object-prefix" => {
+            ResourceType::ObjectPrefix => {
                 let bucket = r
                     .parent
                     .as_deref()
@@ -1088,11 +1072,14 @@ fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>, StageErro
             found.push(Tagged {
                 resource: ScratchResource {
                     kind: KIND.name.to_string(),
-                    rtype: "bucket".into(),
+                    rtype: ResourceType::Bucket,
                     id: bucket.clone(),
                     region: clients.region().to_string(),
                     parent: None,
-                    target: tags.get(super::TAG_TARGET).cloned().unwrap_or_default(),
+                    target: tags
+                        .get(firedrill_core::resource::TAG_TARGET)
+                        .cloned()
+                        .unwrap_or_default(),
                     service: Some(Service::S3),
                 },
                 run_id: run_id.clone(),

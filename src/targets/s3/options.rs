@@ -3,8 +3,9 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::scenario::Diagnostic;
-use crate::scenario::raw::{HumanDuration, Spanned};
+use firedrill_core::Diagnostic;
+use firedrill_core::input::Spanned;
+use firedrill_core::validate::one_of;
 
 /// `kind = "s3-bucket"`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -17,7 +18,7 @@ pub struct RawS3 {
     #[serde(default)]
     pub backup: RawBackup,
     #[serde(default)]
-    pub canary: RawCanary,
+    pub canary: firedrill_core::options::RawCanary,
     pub fault: Option<RawFault>,
     #[serde(default)]
     pub validate: RawValidate,
@@ -31,18 +32,6 @@ pub struct RawBackup {
     /// `versioning`: manifest with version ids; restore from versions.
     /// `none`: manifest only; the restore can only use what survived.
     pub method: Option<Spanned<String>>,
-}
-
-/// `[targets.canary]`.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawCanary {
-    /// Write canaries at all (default true).
-    pub enabled: Option<bool>,
-    /// Time between canary writes (default "1s").
-    pub interval: Option<HumanDuration>,
-    /// Canaries written after the backup, before the fault (default 1).
-    pub writes_after_backup: Option<Spanned<u32>>,
 }
 
 /// `[targets.fault]`.
@@ -94,24 +83,6 @@ pub enum Fault {
 
 pub const FAULT_ACTIONS: &[&str] = &["delete-share", "corrupt", "delete-all", "none"];
 pub const BACKUP_METHODS: &[&str] = &["copy", "versioning", "none"];
-
-fn one_of(value: &Spanned<String>, what: &str, allowed: &[&str], diags: &mut Vec<Diagnostic>) {
-    let v = value.get_ref();
-    let d = Diagnostic::new(format!("unknown {what} `{v}`"))
-        .at(value.span())
-        .label(format!("unknown {what}"));
-    diags.push(match crate::scenario::suggest::did_you_mean(v, allowed) {
-        Some(s) => d.help(format!("did you mean `{s}`?")),
-        None => d.help(format!(
-            "expected one of {}",
-            allowed
-                .iter()
-                .map(|a| format!("`{a}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    });
-}
 
 /// Validate the backup method.
 pub fn backup_method(raw: &RawBackup, diags: &mut Vec<Diagnostic>) -> BackupMethod {
@@ -203,23 +174,5 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
             one_of(&raw.action, "fault action", FAULT_ACTIONS, diags);
             Fault::None
         }
-    }
-}
-
-/// Validate a bucket name against S3's rules.
-pub fn bucket_name(name: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
-    let n = name.get_ref();
-    let ok = (3..=63).contains(&n.len())
-        && n.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && n.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && n.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
-    if !ok {
-        diags.push(
-            Diagnostic::new(format!("invalid bucket name `{n}`"))
-                .at(name.span())
-                .label("not a valid S3 bucket name")
-                .help("bucket names are 3-63 lowercase letters, digits, `-` or `.`, starting and ending with a letter or digit"),
-        );
     }
 }

@@ -1,8 +1,11 @@
-//! Typed events the runner emits; reporters turn them into output.
+//! Typed events the runner emits and reporters turn into output. They live
+//! with the reporters (as the vocabulary they consume), so the runner imports
+//! the reports and never the other way round.
 
 use std::path::PathBuf;
 
-use crate::report::{Report, Stage, StageRecord, TargetReport};
+use super::{Report, TargetReport};
+use firedrill_core::{Stage, StageRecord};
 
 /// Something that happened during a run.
 #[derive(Clone, Debug)]

@@ -7,6 +7,8 @@
 //! gives them, since EC2 assigns ids only when the create call returns and
 //! the ledger records the intent before it.
 
+pub mod wait;
+
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::Client;
@@ -15,7 +17,8 @@ use aws_sdk_ec2::types::{
 };
 use aws_types::request_id::RequestId;
 
-use super::AwsError;
+use super::FromSdk;
+use firedrill_core::AwsError;
 
 /// Tags as a sorted map.
 pub type Tags = BTreeMap<String, String>;

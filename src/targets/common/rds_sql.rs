@@ -1,4 +1,4 @@
-//! SQL validation of a restored RDS instance running `PostgreSQL`: per-table row counts
+//! SQL validation of a restored RDS instance or cluster running `PostgreSQL`: per-table row counts
 //! and checksums against a baseline captured from the source at backup time,
 //! plus the scenario's custom checks. Where an endpoint cannot be reached
 //! (moto has no database behind its instances) every check is reported as
@@ -9,12 +9,11 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::scenario::Diagnostic;
-use crate::scenario::raw::Spanned;
-use crate::sql::{self, Baseline, ConnSpec, Password, SqlCheck, TableRef};
-use crate::targets::Check;
-use crate::targets::CheckStatus;
-use crate::targets::postgres::options::{RawCheck, checks};
+use crate::sql::{self, Baseline, ConnSpec, Password, RawCheck, SqlCheck, TableRef, checks};
+use firedrill_core::Check;
+use firedrill_core::CheckStatus;
+use firedrill_core::Diagnostic;
+use firedrill_core::input::Spanned;
 
 /// `[targets.sql]`: how to log in to the source and the restored instance.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -56,14 +55,7 @@ pub fn parse(
         }
         return None;
     };
-    let env = raw.password_env.get_ref();
-    if env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        diags.push(
-            Diagnostic::new("`password_env` must name an environment variable")
-                .at(raw.password_env.span())
-                .help("write the variable's name, e.g. `password_env = \"ORDERS_DB_PASSWORD\"`"),
-        );
-    }
+    sql::password_env(&raw.password_env, diags);
     Some(SqlConfig {
         user: raw.user.into_inner(),
         database: raw.database.into_inner(),

@@ -1,16 +1,17 @@
-//! Waits on EC2 and EBS states, shared by `ec2-instance` and `ebs-volume`.
-//! Every wait goes through [`poll_until`] (never the SDK waiters), maps
-//! throttling to [`Probe::Throttled`], and hands its observed moment and
-//! error bound to the stage output.
+//! Waits on EC2 and EBS states, kept with the EC2 wrapper (as the AWS SDK
+//! examples keep waits with their service) and used by every EC2-family
+//! kind. Every wait goes through [`poll_until`] (never the SDK waiters,
+//! whose spacing would be the error of every timing), maps throttling to
+//! [`Probe::Throttled`], and a dead-end state to [`Probe::Failed`].
 
 use std::future::Future;
 
 use aws_sdk_ec2::Client;
 
-use crate::aws::AwsError;
-use crate::aws::ec2::{self as api, ImageInfo, InstanceInfo, SnapshotInfo, VolumeInfo};
-use crate::targets::{StageError, StageOutput};
-use crate::timing::{Clock, PollPolicy, Polled, Probe, poll_until};
+use firedrill_core::timing::{Clock, PollPolicy, Polled, Probe, poll_until};
+use firedrill_core::{AwsError, StageError};
+
+use super::{self as api, ImageInfo, InstanceInfo, SnapshotInfo, VolumeInfo};
 
 /// A probe's AWS result: throttling becomes [`Probe::Throttled`].
 fn probe<T>(r: Result<Probe<T>, AwsError>) -> Result<Probe<T>, StageError> {
@@ -32,36 +33,18 @@ where
 {
     Ok(poll_until(clock, policy, || {
         let fut = f();
-        async move {
-            match probe(fut.await)? {
-                // A state the awaited one can no longer follow.
-                Probe::Pending(s) if s.starts_with('!') => Err(StageError::Failed(format!(
-                    "reached state `{}` instead",
-                    &s[1..]
-                ))),
-                p => Ok(p),
-            }
-        }
+        async move { probe(fut.await) }
     })
     .await?)
 }
 
-/// Put a wait's timing into a stage output.
-pub(crate) fn record<T>(out: &mut StageOutput, polled: &Polled<T>) {
-    out.observed = Some(polled.observed);
-    out.error_bound = polled.error_bound;
-    out.facts.insert("probes".into(), polled.probes.to_string());
-    if !polled.states.is_empty() {
-        let states: Vec<&str> = polled.states.iter().map(|(_, s)| s.as_str()).collect();
-        out.facts.insert("states_seen".into(), states.join(" → "));
-    }
-    if polled.throttled {
-        out.facts.insert("throttled".into(), "true".into());
-    }
+/// A state the awaited one can no longer follow.
+fn dead_end<T>(state: &str) -> Probe<T> {
+    Probe::Failed(format!("reached state `{state}` instead"))
 }
 
 /// Wait until an image is `available`.
-pub(crate) async fn image_available(
+pub async fn image_available(
     clock: &Clock,
     policy: PollPolicy,
     ec2: &Client,
@@ -78,7 +61,7 @@ pub(crate) async fn image_available(
                     "failed" | "invalid" | "error" | "deregistered"
                 ) =>
             {
-                Probe::Pending(format!("!{}", i.state))
+                dead_end(&i.state)
             }
             Some(i) => Probe::Pending(i.state),
         })
@@ -87,7 +70,7 @@ pub(crate) async fn image_available(
 }
 
 /// Wait until a snapshot is `completed`.
-pub(crate) async fn snapshot_completed(
+pub async fn snapshot_completed(
     clock: &Clock,
     policy: PollPolicy,
     ec2: &Client,
@@ -97,7 +80,7 @@ pub(crate) async fn snapshot_completed(
         Ok(match api::snapshot(ec2, id).await? {
             None => Probe::Pending("not visible yet".into()),
             Some(s) if s.state == "completed" => Probe::Ready(s),
-            Some(s) if s.state == "error" => Probe::Pending("!error".into()),
+            Some(s) if s.state == "error" => dead_end("error"),
             Some(s) => Probe::Pending(s.state),
         })
     })
@@ -105,7 +88,7 @@ pub(crate) async fn snapshot_completed(
 }
 
 /// Wait until a volume reaches `want` (`available`).
-pub(crate) async fn volume_state(
+pub async fn volume_state(
     clock: &Clock,
     policy: PollPolicy,
     ec2: &Client,
@@ -116,9 +99,7 @@ pub(crate) async fn volume_state(
         Ok(match api::volume(ec2, id).await? {
             None => Probe::Pending("not visible yet".into()),
             Some(v) if v.state == want => Probe::Ready(v),
-            Some(v) if v.state == "error" || v.state == "deleted" => {
-                Probe::Pending(format!("!{}", v.state))
-            }
+            Some(v) if v.state == "error" || v.state == "deleted" => dead_end(&v.state),
             Some(v) => Probe::Pending(v.state),
         })
     })
@@ -126,7 +107,7 @@ pub(crate) async fn volume_state(
 }
 
 /// Wait until a volume no longer exists (or is `deleted`).
-pub(crate) async fn volume_gone(
+pub async fn volume_gone(
     clock: &Clock,
     policy: PollPolicy,
     ec2: &Client,
@@ -144,7 +125,7 @@ pub(crate) async fn volume_gone(
 
 /// Wait until an instance is in state `want`; the states in `dead_ends`
 /// fail the wait.
-pub(crate) async fn instance_state(
+pub async fn instance_state(
     clock: &Clock,
     policy: PollPolicy,
     ec2: &Client,
@@ -157,9 +138,7 @@ pub(crate) async fn instance_state(
             None if want == "terminated" => Probe::Ready(gone_instance(id)),
             None => Probe::Pending("not visible yet".into()),
             Some(i) if i.state == want => Probe::Ready(i),
-            Some(i) if dead_ends.contains(&i.state.as_str()) => {
-                Probe::Pending(format!("!{}", i.state))
-            }
+            Some(i) if dead_ends.contains(&i.state.as_str()) => dead_end(&i.state),
             Some(i) => Probe::Pending(i.state),
         })
     })
@@ -182,7 +161,7 @@ fn gone_instance(id: &str) -> InstanceInfo {
 
 /// A clock sharing the client's time source and sleep, for the waits of
 /// `delete` functions, which get no stage context.
-pub(crate) fn client_clock(ec2: &Client) -> Clock {
+pub fn client_clock(ec2: &Client) -> Clock {
     let conf = ec2.config();
     match (conf.time_source(), conf.sleep_impl()) {
         (Some(t), Some(s)) => Clock::virtual_time(t, s),
@@ -191,7 +170,7 @@ pub(crate) fn client_clock(ec2: &Client) -> Clock {
 }
 
 /// Wait (in a delete function) until an instance is terminated or gone.
-pub(crate) async fn until_terminated(ec2: &Client, id: &str) -> Result<(), StageError> {
+pub async fn until_terminated(ec2: &Client, id: &str) -> Result<(), StageError> {
     let clock = client_clock(ec2);
     let policy = PollPolicy::with_deadline(std::time::Duration::from_mins(15));
     wait(&clock, policy, || async {
@@ -207,7 +186,7 @@ pub(crate) async fn until_terminated(ec2: &Client, id: &str) -> Result<(), Stage
 
 /// Wait (in a delete function) until a volume can be deleted: `available`
 /// or gone. Returns whether it still exists.
-pub(crate) async fn until_volume_free(ec2: &Client, id: &str) -> Result<bool, StageError> {
+pub async fn until_volume_free(ec2: &Client, id: &str) -> Result<bool, StageError> {
     let clock = client_clock(ec2);
     let policy = PollPolicy::with_deadline(std::time::Duration::from_mins(5));
     wait(&clock, policy, || async {
@@ -224,7 +203,7 @@ pub(crate) async fn until_volume_free(ec2: &Client, id: &str) -> Result<bool, St
 
 /// Wait (in a delete function) until a deleted volume is gone, so that the
 /// snapshot it was created from can be deleted next.
-pub(crate) async fn until_volume_gone(ec2: &Client, id: &str) -> Result<(), StageError> {
+pub async fn until_volume_gone(ec2: &Client, id: &str) -> Result<(), StageError> {
     let clock = client_clock(ec2);
     let policy = PollPolicy::with_deadline(std::time::Duration::from_mins(5));
     wait(&clock, policy, || async {
@@ -320,12 +299,17 @@ mod tests {
         // The transition lies between the last pending probe and the ready one.
         assert!(polled.error_bound > Duration::ZERO);
         assert!(polled.error_bound <= polled.observed.since(start));
-        let mut out = StageOutput::default();
-        record(&mut out, &polled);
+        let mut out = firedrill_core::StageOutput::default();
+        out.record_wait(&polled, firedrill_core::Service::Ec2);
         assert_eq!(out.observed, Some(polled.observed));
         assert_eq!(out.error_bound, polled.error_bound);
         assert_eq!(out.facts["throttled"], "true");
-        assert_eq!(out.facts["states_seen"], "not visible yet → pending");
+        assert!(
+            out.facts["states"].starts_with("not visible yet@0ms → pending@"),
+            "{}",
+            out.facts["states"]
+        );
+        assert_eq!(out.findings[0].code, "ec2.throttled");
     }
 
     #[tokio::test]

@@ -1,6 +1,8 @@
 //! The RDS calls firedrill makes (instances, Aurora clusters and their
-//! snapshots), returning domain types and [`AwsError`]. Waiting is not done
-//! here: callers poll `describe_*` through `crate::timing::poll_until`.
+//! snapshots), returning domain types and [`AwsError`], and the waits on
+//! their statuses ([`wait`]).
+
+pub mod wait;
 
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
@@ -8,7 +10,8 @@ use aws_smithy_types::DateTime;
 use aws_types::request_id::RequestId;
 use time::OffsetDateTime;
 
-use super::AwsError;
+use super::FromSdk;
+use firedrill_core::AwsError;
 
 /// Tags as `(key, value)` pairs, in the order AWS returned them.
 pub type Tags = Vec<(String, String)>;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Check, CheckStatus, Finding};
+use firedrill_core::{Check, CheckStatus, Finding};
 
 /// Tags a person set: firedrill's own and AWS-reserved keys left out.
 pub fn user_tags<'a>(

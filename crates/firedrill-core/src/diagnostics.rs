@@ -53,13 +53,11 @@ impl Diagnostic {
         if let Some((field, expected)) = parse_unknown_field(raw) {
             d.message = format!("unknown key `{field}`");
             d.label = Some("unknown key".into());
-            d.help = Some(
-                match crate::scenario::suggest::did_you_mean(&field, &expected) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None if expected.is_empty() => "remove it: this table takes no keys".into(),
-                    None => format!("expected one of {}", quoted(&expected)),
-                },
-            );
+            d.help = Some(match crate::suggest::did_you_mean(&field, &expected) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if expected.is_empty() => "remove it: this table takes no keys".into(),
+                None => format!("expected one of {}", quoted(&expected)),
+            });
         } else if let Some(field) = raw
             .strip_prefix("missing field `")
             .and_then(|r| r.strip_suffix('`'))

@@ -271,6 +271,9 @@ pub enum Probe<T> {
     Pending(String),
     /// The service asked us to slow down (after the SDK's own retries).
     Throttled,
+    /// A state the awaited one can no longer follow (`failed`, `error`):
+    /// the wait ends with this reason.
+    Failed(String),
 }
 
 /// The outcome of a successful wait.
@@ -295,6 +298,9 @@ pub struct Polled<T> {
 pub enum PollError<E> {
     #[error("stage timed out after {} (last state: {last_state})", human(*.after))]
     TimedOut { after: Duration, last_state: String },
+    /// The resource reached a dead end; the reason says which.
+    #[error("{0}")]
+    Failed(String),
     #[error(transparent)]
     Probe(E),
 }
@@ -351,6 +357,7 @@ where
                 // leave room for two calls' latency inside the budget.
                 latency_allowance = probe_end.since(probe_start).saturating_mul(2);
             }
+            Probe::Failed(reason) => return Err(PollError::Failed(reason)),
             Probe::Throttled => {
                 // Back off past the error budget: being throttled is worse
                 // for the drill than a wider, honestly recorded bound.

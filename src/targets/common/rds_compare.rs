@@ -1,12 +1,11 @@
 //! Comparing a restored RDS resource with its source: each field is a
 //! [`Check::compare`], each mismatch also an error [`Finding`] naming the
-//! field, the expected and the actual value. Shared with `rds-cluster`.
+//! field, the expected and the actual value. Used by every RDS-family kind.
 
 use std::collections::BTreeMap;
 
-use crate::targets::compare::mark_emulated;
-pub use crate::targets::compare::tags_text;
-use crate::targets::{Check, CheckStatus, Finding, StageOutput, Validation};
+use super::compare::mark_emulated;
+use firedrill_core::{Check, CheckStatus, Finding, StageOutput, Validation};
 
 /// Collects checks and findings of one validation.
 #[derive(Debug, Default)]
@@ -80,7 +79,7 @@ impl Comparer {
 
 /// Tags a person set: firedrill's own and AWS-reserved keys left out.
 pub fn user_tags(tags: &[(String, String)]) -> BTreeMap<String, String> {
-    crate::targets::compare::user_tags(tags.iter().map(|(k, v)| (k, v)))
+    super::compare::user_tags(tags.iter().map(|(k, v)| (k, v)))
 }
 
 /// An optional value for people.
@@ -91,6 +90,7 @@ pub fn opt(v: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::common::compare::tags_text;
 
     #[test]
     fn mismatch_is_a_failed_check_and_an_error_finding() {

@@ -1,13 +1,13 @@
 //! Waiting for RDS resources to reach a status, through the adaptive
 //! [`poll_until`] (never the SDK waiters, whose 30 s spacing would be the
-//! error of every RDS timing). Shared by `rds-instance` and `rds-cluster`.
+//! error of every RDS timing). Used by every RDS-family kind.
 
 use std::future::Future;
 
-use crate::aws::AwsError;
-use crate::aws::rds::{self as api, DbCluster, DbInstance, Snapshot};
-use crate::targets::StageError;
-use crate::timing::{Clock, PollPolicy, Polled, Probe, poll_until};
+use firedrill_core::timing::{Clock, PollPolicy, Polled, Probe, poll_until};
+use firedrill_core::{AwsError, StageError};
+
+use super::{self as api, DbCluster, DbInstance, Snapshot};
 
 /// Statuses from which a resource never becomes available by itself.
 const FAILED: &[&str] = &[
@@ -46,7 +46,7 @@ where
                     if want.contains(&status.as_str()) {
                         Ok(Probe::Ready(value))
                     } else if FAILED.contains(&status.as_str()) {
-                        Err(StageError::Failed(format!(
+                        Ok(Probe::Failed(format!(
                             "{what} is `{status}`: it will not become {} by itself",
                             want.join(" or ")
                         )))

@@ -9,11 +9,13 @@ use std::time::Duration;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{Ledger, LedgerState, ScratchResource, find_ledgers};
 use crate::aws::Clients;
-use crate::scenario::Environment;
-use crate::targets::{self, DeleteOutcome};
-use crate::timing::Clock;
+use crate::ledger::{Ledger, LedgerState, find_ledgers};
+use crate::targets;
+use firedrill_core::DeleteOutcome;
+use firedrill_core::Environment;
+use firedrill_core::ScratchResource;
+use firedrill_core::timing::Clock;
 
 /// What a cleanup pass did.
 #[derive(Clone, Debug, Default, Serialize)]

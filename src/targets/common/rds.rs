@@ -1,0 +1,68 @@
+//! What every RDS-family kind (`rds-instance`, `rds-cluster`) shares: kept
+//! snapshots, how `reap` finds their scratch resources, and the clock for
+//! waits outside a stage. The waits live with the RDS wrapper
+//! (`aws::rds::wait`); comparison and SQL validation in `rds_compare` and
+//! `rds_sql`.
+
+use std::time::Duration;
+
+use firedrill_core::timing::{Clock, PollPolicy};
+use firedrill_core::{ResourceType, ScratchResource, Service, StageError, Tagged};
+
+use crate::targets::StageContext;
+
+/// Tag on snapshots kept after the run (`keep_snapshots = true`): reap by
+/// tag leaves them alone.
+pub const TAG_KEEP: &str = "firedrill:keep";
+
+/// Tags for a snapshot, marked kept when asked.
+pub fn snapshot_tags(cx: &StageContext, keep: bool) -> Vec<(String, String)> {
+    let mut tags = cx.tags();
+    if keep {
+        tags.push((TAG_KEEP.to_string(), "true".to_string()));
+    }
+    tags
+}
+
+/// Whether a snapshot's tags mark it kept.
+pub fn is_kept(tags: &[(String, String)]) -> bool {
+    tags.iter().any(|(k, v)| k == TAG_KEEP && v == "true")
+}
+
+/// Release a kept snapshot from the ledger once it exists, so that cleanup
+/// and reap leave it alone.
+pub fn release_kept(cx: &StageContext, entry: u64, keep: bool) -> Result<(), StageError> {
+    if keep {
+        cx.ledger.deleted(entry, "kept", false)?;
+    }
+    Ok(())
+}
+
+/// A tagged RDS resource for `reap`, if it carries a run id.
+pub fn tagged(
+    kind: &str,
+    rtype: ResourceType,
+    id: &str,
+    region: &str,
+    parent: Option<String>,
+    tags: &[(String, String)],
+) -> Option<Tagged> {
+    let resource = ScratchResource {
+        kind: kind.to_string(),
+        rtype,
+        id: id.to_string(),
+        region: region.to_string(),
+        parent,
+        target: String::new(),
+        service: Some(Service::Rds),
+    };
+    Tagged::from_tags(resource, tags.iter().map(|(k, v)| (k, v)))
+}
+
+/// Clock and policy for waits outside a stage (deleting, reaping).
+pub fn cleanup_wait() -> (Clock, PollPolicy) {
+    (
+        Clock::system(),
+        PollPolicy::with_deadline(Duration::from_mins(30)),
+    )
+}

@@ -1,0 +1,100 @@
+//! What every stage receives: the run's clients, ledger, clock and
+//! deadlines. What stages return is shared vocabulary (`firedrill_core`).
+
+use std::time::Duration;
+
+use firedrill_core::resource::{TAG_EXPIRES_AT, TAG_RUN_ID, TAG_TARGET};
+use firedrill_core::timing::{Clock, PollPolicy};
+use firedrill_core::{ResourceType, ScratchResource, Service, StageError};
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::Clients;
+use crate::ledger::Ledger;
+
+/// Everything a stage may use. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct StageContext {
+    pub run_id: String,
+    /// The run's report directory (manifests and diffs go here).
+    pub run_dir: std::path::PathBuf,
+    pub target_name: String,
+    pub target_index: usize,
+    pub clients: Clients,
+    pub ledger: Ledger,
+    pub clock: Clock,
+    pub stage_timeout: Duration,
+    pub expires_at: OffsetDateTime,
+    pub cancel: CancellationToken,
+}
+
+impl StageContext {
+    /// A scratch resource name: `firedrill-<run-id>-<target index>-<suffix>`.
+    /// Lowercase and DNS-safe, so it is a valid bucket or identifier.
+    pub fn scratch_name(&self, suffix: &str) -> String {
+        format!("firedrill-{}-{}-{suffix}", self.run_id, self.target_index)
+    }
+
+    /// Tags for every scratch resource this target creates.
+    pub fn tags(&self) -> Vec<(String, String)> {
+        vec![
+            (TAG_RUN_ID.to_string(), self.run_id.clone()),
+            (
+                TAG_EXPIRES_AT.to_string(),
+                self.expires_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            ),
+            (TAG_TARGET.to_string(), self.target_name.clone()),
+        ]
+    }
+
+    /// Record a resource in the ledger *before* the create call, fsync'd, so
+    /// a crash between the two still leaves a trail for `reap`.
+    pub fn intend(&self, resource: ScratchResource) -> Result<u64, StageError> {
+        Ok(self.ledger.intend(resource)?)
+    }
+
+    /// Mark a ledger entry as created.
+    pub fn created(&self, id: u64, request_id: Option<&str>) -> Result<(), StageError> {
+        Ok(self.ledger.created(id, request_id)?)
+    }
+
+    /// A ledger resource in this run's home region for `service`.
+    pub fn resource(
+        &self,
+        kind: &str,
+        rtype: ResourceType,
+        id: impl Into<String>,
+        service: Service,
+    ) -> ScratchResource {
+        ScratchResource {
+            kind: kind.to_string(),
+            rtype,
+            id: id.into(),
+            region: self.clients.region().to_string(),
+            parent: None,
+            target: self.target_name.clone(),
+            service: Some(service),
+        }
+    }
+
+    /// Polling policy for waits in this run.
+    pub fn poll_policy(&self) -> PollPolicy {
+        PollPolicy::with_deadline(self.stage_timeout)
+    }
+
+    /// Whether `service` is served by a local emulator.
+    pub fn emulated(&self, service: Service) -> bool {
+        self.clients.is_emulated(service)
+    }
+
+    /// Fail fast when the run was cancelled (abort, SIGINT, max duration).
+    pub fn check_cancelled(&self) -> Result<(), StageError> {
+        if self.cancel.is_cancelled() {
+            Err(StageError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
