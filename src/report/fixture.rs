@@ -55,6 +55,53 @@ pub(crate) fn report() -> Report {
         rto: Duration::from_mins(2),
         rpo: Duration::from_secs(30),
     };
+    Report {
+        schema_version: SCHEMA_VERSION,
+        firedrill_version: "0.1.0".into(),
+        run_id: "20260301-090000-abc123".into(),
+        scenario: ScenarioInfo {
+            name: "orders-drill".into(),
+            description: "Prove the orders bucket restores within 2 minutes.".into(),
+            owner: "sre@example.com".into(),
+            path: "scenarios/orders.toml".into(),
+            sha256: "0".repeat(64),
+        },
+        environment: EnvironmentInfo {
+            region: "us-east-1".into(),
+            emulated: true,
+            endpoints: BTreeMap::from([("s3".to_string(), "http://127.0.0.1:4566".to_string())]),
+            account_id: Some("000000000000".into()),
+        },
+        objectives,
+        started_at: T0,
+        finished_at: at(8_000),
+        duration: Duration::from_secs(8),
+        verdict: Verdict::Failed,
+        exit_code: 1,
+        aborted: None,
+        targets: vec![orders(objectives), archive()],
+        findings: vec![Finding::warning(
+            "rto.regression",
+            "target `orders`: RTO 3.9s is 95% above the median 2.0s of the last 3 run(s) (threshold 50%)",
+        )],
+        cleanup: CleanupReport {
+            complete: true,
+            created: 4,
+            deleted: 4,
+            remaining: Vec::new(),
+        },
+        provenance: Provenance {
+            operator: "operator@drill-host".into(),
+            scenario_text: SCENARIO_TEXT.into(),
+            timing_source: "emulated".into(),
+            scenario_text_redacted: false,
+        },
+        controls: vec!["SOC2-A1.3".into(), "ISO27001-A.8.13".into()],
+    }
+}
+
+/// A target that passed, with canaries and request ids.
+fn orders(objectives: Objectives) -> TargetReport {
     let mut backup = stage(
         Stage::Backup,
         Outcome::Passed,
@@ -85,7 +132,7 @@ pub(crate) fn report() -> Report {
     cleanup
         .request_ids
         .push(req("DeleteBucket", "REQ-DELETE-0003"));
-    let orders = TargetReport {
+    TargetReport {
         name: "orders".into(),
         kind: "s3-bucket".into(),
         resource: "arn:aws:s3:::orders-prod".into(),
@@ -163,12 +210,16 @@ pub(crate) fn report() -> Report {
             emulated: true,
             method: MeasureMethod::Canary,
         }),
-    };
+    }
+}
+
+/// A target that failed: an object lost, RTO missed.
+fn archive() -> TargetReport {
     let slow_objectives = Objectives {
         rto: Duration::from_secs(2),
         rpo: Duration::from_secs(30),
     };
-    let archive = TargetReport {
+    TargetReport {
         name: "archive".into(),
         kind: "s3-bucket".into(),
         resource: "arn:aws:s3:::archive-prod".into(),
@@ -249,48 +300,5 @@ pub(crate) fn report() -> Report {
             method: MeasureMethod::RestoreValidated,
         }),
         rpo: None,
-    };
-    Report {
-        schema_version: SCHEMA_VERSION,
-        firedrill_version: "0.1.0".into(),
-        run_id: "20260301-090000-abc123".into(),
-        scenario: ScenarioInfo {
-            name: "orders-drill".into(),
-            description: "Prove the orders bucket restores within 2 minutes.".into(),
-            owner: "sre@example.com".into(),
-            path: "scenarios/orders.toml".into(),
-            sha256: "0".repeat(64),
-        },
-        environment: EnvironmentInfo {
-            region: "us-east-1".into(),
-            emulated: true,
-            endpoints: BTreeMap::from([("s3".to_string(), "http://127.0.0.1:4566".to_string())]),
-            account_id: Some("000000000000".into()),
-        },
-        objectives,
-        started_at: T0,
-        finished_at: at(8_000),
-        duration: Duration::from_secs(8),
-        verdict: Verdict::Failed,
-        exit_code: 1,
-        aborted: None,
-        targets: vec![orders, archive],
-        findings: vec![Finding::warning(
-            "rto.regression",
-            "target `orders`: RTO 3.9s is 95% above the median 2.0s of the last 3 run(s) (threshold 50%)",
-        )],
-        cleanup: CleanupReport {
-            complete: true,
-            created: 4,
-            deleted: 4,
-            remaining: Vec::new(),
-        },
-        provenance: Provenance {
-            operator: "operator@drill-host".into(),
-            scenario_text: SCENARIO_TEXT.into(),
-            timing_source: "emulated".into(),
-            scenario_text_redacted: false,
-        },
-        controls: vec!["SOC2-A1.3".into(), "ISO27001-A.8.13".into()],
     }
 }

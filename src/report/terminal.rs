@@ -27,6 +27,35 @@ fn measured(m: Option<&Measured>) -> String {
 
 /// Render the summary.
 pub fn write<W: Write>(report: &Report, mut out: W) -> io::Result<()> {
+    writeln!(
+        out,
+        "firedrill run {} · scenario {} · {}",
+        report.run_id, report.scenario.name, report.environment.region
+    )?;
+    writeln!(out, "{}", stage_table(report).with(Style::rounded()))?;
+    writeln!(out, "{}", objective_table(report).with(Style::rounded()))?;
+    let findings = finding_lines(report);
+    if !findings.is_empty() {
+        writeln!(out, "findings:")?;
+        for f in &findings {
+            writeln!(out, "  - {f}")?;
+        }
+    }
+    write_cleanup(report, &mut out)?;
+    if let Some(reason) = &report.aborted {
+        writeln!(out, "aborted: {reason}")?;
+    }
+    writeln!(
+        out,
+        "verdict: {} (exit code {}) in {}",
+        report.verdict,
+        report.exit_code,
+        human(report.duration)
+    )
+}
+
+/// One row per stage of every target.
+fn stage_table(report: &Report) -> tabled::Table {
     let mut stages = Builder::default();
     stages.push_record([
         "target", "stage", "outcome", "duration", "error", "timing", "detail",
@@ -52,13 +81,11 @@ pub fn write<W: Write>(report: &Report, mut out: W) -> io::Result<()> {
             ]);
         }
     }
-    writeln!(
-        out,
-        "firedrill run {} · scenario {} · {}",
-        report.run_id, report.scenario.name, report.environment.region
-    )?;
-    writeln!(out, "{}", stages.build().with(Style::rounded()))?;
+    stages.build()
+}
 
+/// One row per target: verdict, RTO, RPO and checks.
+fn objective_table(report: &Report) -> tabled::Table {
     let mut objectives = Builder::default();
     objectives.push_record([
         "target",
@@ -88,8 +115,11 @@ pub fn write<W: Write>(report: &Report, mut out: W) -> io::Result<()> {
             checks,
         ]);
     }
-    writeln!(out, "{}", objectives.build().with(Style::rounded()))?;
+    objectives.build()
+}
 
+/// The run's findings, then each target's warnings, errors and failed checks.
+fn finding_lines(report: &Report) -> Vec<String> {
     let mut findings: Vec<String> = Vec::new();
     for f in &report.findings {
         findings.push(format!(
@@ -117,39 +147,27 @@ pub fn write<W: Write>(report: &Report, mut out: W) -> io::Result<()> {
             findings.push(format!("failed check {}: {}: {}", t.name, c.name, c.detail));
         }
     }
-    if !findings.is_empty() {
-        writeln!(out, "findings:")?;
-        for f in &findings {
-            writeln!(out, "  - {f}")?;
-        }
-    }
+    findings
+}
+
+fn write_cleanup<W: Write>(report: &Report, out: &mut W) -> io::Result<()> {
     let c = &report.cleanup;
     if c.complete {
-        writeln!(
+        return writeln!(
             out,
             "cleanup: {} scratch resource(s) created, {} deleted, none left",
             c.created, c.deleted
-        )?;
-    } else {
-        writeln!(
-            out,
-            "cleanup INCOMPLETE: {} scratch resource(s) remain; run `firedrill reap`:",
-            c.remaining.len()
-        )?;
-        for r in &c.remaining {
-            writeln!(out, "  - {r}")?;
-        }
-    }
-    if let Some(reason) = &report.aborted {
-        writeln!(out, "aborted: {reason}")?;
+        );
     }
     writeln!(
         out,
-        "verdict: {} (exit code {}) in {}",
-        report.verdict,
-        report.exit_code,
-        human(report.duration)
-    )
+        "cleanup INCOMPLETE: {} scratch resource(s) remain; run `firedrill reap`:",
+        c.remaining.len()
+    )?;
+    for r in &c.remaining {
+        writeln!(out, "  - {r}")?;
+    }
+    Ok(())
 }
 
 fn severity_word(s: Severity) -> &'static str {

@@ -198,120 +198,23 @@ fn severity(s: Severity) -> String {
 }
 
 pub(crate) fn build(report: &Report, artifacts: &[ArtifactRef]) -> View {
-    let mut findings = Vec::new();
-    for f in &report.findings {
-        findings.push(FindingView {
-            severity: severity(f.severity),
-            scope: "run".into(),
-            code: f.code.clone(),
-            message: f.message.clone(),
-        });
-    }
-    let mut request_ids = Vec::new();
-    let targets = report
-        .targets
+    let mut findings: Vec<FindingView> = report
+        .findings
         .iter()
-        .map(|t| {
-            for f in &t.findings {
-                findings.push(FindingView {
-                    severity: severity(f.severity),
-                    scope: t.name.clone(),
-                    code: f.code.clone(),
-                    message: f.message.clone(),
-                });
-            }
-            for s in &t.stages {
-                for r in &s.request_ids {
-                    request_ids.push(RequestView {
-                        target: t.name.clone(),
-                        stage: s.stage.to_string(),
-                        operation: r.operation.clone(),
-                        request_id: r.request_id.clone(),
-                    });
-                }
-            }
-            TargetView {
-                name: t.name.clone(),
-                kind: t.kind.clone(),
-                resource: t.resource.clone(),
-                verdict: t.verdict.to_string(),
-                verdict_class: verdict_class(t.verdict),
-                rto: measured(t.rto.as_ref(), t.objectives.rto),
-                rpo: measured(t.rpo.as_ref(), t.objectives.rpo),
-                stages: t
-                    .stages
-                    .iter()
-                    .map(|s| StageView {
-                        stage: s.stage.to_string(),
-                        outcome: s.outcome.to_string(),
-                        outcome_class: match s.outcome {
-                            Outcome::Passed => "pass",
-                            Outcome::Skipped => "skip",
-                            _ => "fail",
-                        }
-                        .into(),
-                        started: s.timing.map(|t| time(t.started_at)).unwrap_or_default(),
-                        duration: s.timing.map_or("-".into(), |t| human(t.duration)),
-                        error: s
-                            .timing
-                            .map_or("-".into(), |t| format!("±{}", human(t.error))),
-                        timing: if s.emulated { "emulated" } else { "real" }.into(),
-                        detail: s.detail.clone(),
-                        request_ids: s
-                            .request_ids
-                            .iter()
-                            .map(|r| format!("{} {}", r.operation, r.request_id))
-                            .collect(),
-                    })
-                    .collect(),
-                checks: t
-                    .checks
-                    .iter()
-                    .map(|c| {
-                        let (status, class) = match c.status {
-                            CheckStatus::Passed => ("passed", "pass"),
-                            CheckStatus::Failed => ("FAILED", "fail"),
-                            CheckStatus::NotVerified => ("not verified", "skip"),
-                            CheckStatus::Emulated => ("emulated", "skip"),
-                        };
-                        CheckView {
-                            name: c.name.clone(),
-                            status: status.into(),
-                            status_class: class.into(),
-                            detail: c.detail.clone(),
-                        }
-                    })
-                    .collect(),
-                canary: t.canary.as_ref().map(|c| CanaryView {
-                    location: c.location.clone(),
-                    interval: human(c.interval),
-                    written: c.written,
-                    lost_writes: c.lost_writes,
-                    measured_rpo: c.measured_rpo.map_or("-".into(), human),
-                    snapshot_rpo: c.snapshot_rpo.map_or("-".into(), human),
-                    last_written: c.last_written.map_or("-".into(), |w| {
-                        format!("#{} at {}", w.seq, time(w.written_at))
-                    }),
-                    newest_recovered: c.newest_recovered.map_or("none".into(), |w| {
-                        format!("#{} written at {}", w.seq, time(w.written_at))
-                    }),
-                }),
-            }
-        })
+        .map(|f| finding_view(f, "run"))
         .collect();
-    let c = &report.cleanup;
-    let cleanup = if c.complete {
-        format!(
-            "complete: {} scratch resource(s) created, {} deleted, none left",
-            c.created, c.deleted
-        )
-    } else {
-        format!(
-            "INCOMPLETE: {} scratch resource(s) remain ({}); run `firedrill reap`",
-            c.remaining.len(),
-            c.remaining.join(", ")
-        )
-    };
+    let mut request_ids = Vec::new();
+    for t in &report.targets {
+        findings.extend(t.findings.iter().map(|f| finding_view(f, &t.name)));
+        for s in &t.stages {
+            request_ids.extend(s.request_ids.iter().map(|r| RequestView {
+                target: t.name.clone(),
+                stage: s.stage.to_string(),
+                operation: r.operation.clone(),
+                request_id: r.request_id.clone(),
+            }));
+        }
+    }
     View {
         run_id: report.run_id.clone(),
         scenario: report.scenario.name.clone(),
@@ -329,50 +232,150 @@ pub(crate) fn build(report: &Report, artifacts: &[ArtifactRef]) -> View {
             human(report.objectives.rto),
             human(report.objectives.rpo)
         ),
-        targets,
+        targets: report.targets.iter().map(target_view).collect(),
         findings,
-        controls: report
-            .controls
-            .iter()
-            .map(|id| match crate::controls::lookup(id) {
-                Some(c) => ControlView {
-                    id: c.id.into(),
-                    framework: c.framework.into(),
-                    reference: c.reference.into(),
-                    title: c.title.into(),
-                    evidence: c.evidence.into(),
-                    source: c.source.into(),
-                },
-                None => ControlView {
-                    id: id.clone(),
-                    framework: "unknown".into(),
-                    reference: id.clone(),
-                    title: "not in this firedrill's catalogue".into(),
-                    evidence: "-".into(),
-                    source: "-".into(),
-                },
-            })
-            .collect(),
-        provenance: ProvenanceView {
-            firedrill_version: report.firedrill_version.clone(),
-            operator: report.provenance.operator.clone(),
-            scenario_path: report.scenario.path.clone(),
-            scenario_sha256: report.scenario.sha256.clone(),
-            scenario_text: report.provenance.scenario_text.clone(),
-            scenario_text_redacted: report.provenance.scenario_text_redacted,
-            account: report.account_label(),
-            region: report.environment.region.clone(),
-            endpoints: report
-                .environment
-                .endpoints
-                .iter()
-                .map(|(k, v)| (k.clone(), super::model::strip_userinfo(v)))
-                .collect(),
-            timing_source: report.provenance.timing_source.clone(),
-            request_ids,
-        },
-        cleanup,
+        controls: report.controls.iter().map(|id| control_view(id)).collect(),
+        provenance: provenance_view(report, request_ids),
+        cleanup: cleanup_line(&report.cleanup),
         artifacts: artifacts.to_vec(),
+    }
+}
+
+fn finding_view(f: &firedrill_core::Finding, scope: &str) -> FindingView {
+    FindingView {
+        severity: severity(f.severity),
+        scope: scope.to_string(),
+        code: f.code.clone(),
+        message: f.message.clone(),
+    }
+}
+
+fn target_view(t: &super::TargetReport) -> TargetView {
+    TargetView {
+        name: t.name.clone(),
+        kind: t.kind.clone(),
+        resource: t.resource.clone(),
+        verdict: t.verdict.to_string(),
+        verdict_class: verdict_class(t.verdict),
+        rto: measured(t.rto.as_ref(), t.objectives.rto),
+        rpo: measured(t.rpo.as_ref(), t.objectives.rpo),
+        stages: t.stages.iter().map(stage_view).collect(),
+        checks: t.checks.iter().map(check_view).collect(),
+        canary: t.canary.as_ref().map(canary_view),
+    }
+}
+
+fn stage_view(s: &firedrill_core::StageRecord) -> StageView {
+    StageView {
+        stage: s.stage.to_string(),
+        outcome: s.outcome.to_string(),
+        outcome_class: match s.outcome {
+            Outcome::Passed => "pass",
+            Outcome::Skipped => "skip",
+            _ => "fail",
+        }
+        .into(),
+        started: s.timing.map(|t| time(t.started_at)).unwrap_or_default(),
+        duration: s.timing.map_or("-".into(), |t| human(t.duration)),
+        error: s
+            .timing
+            .map_or("-".into(), |t| format!("±{}", human(t.error))),
+        timing: if s.emulated { "emulated" } else { "real" }.into(),
+        detail: s.detail.clone(),
+        request_ids: s
+            .request_ids
+            .iter()
+            .map(|r| format!("{} {}", r.operation, r.request_id))
+            .collect(),
+    }
+}
+
+fn check_view(c: &firedrill_core::Check) -> CheckView {
+    let (status, class) = match c.status {
+        CheckStatus::Passed => ("passed", "pass"),
+        CheckStatus::Failed => ("FAILED", "fail"),
+        CheckStatus::NotVerified => ("not verified", "skip"),
+        CheckStatus::Emulated => ("emulated", "skip"),
+    };
+    CheckView {
+        name: c.name.clone(),
+        status: status.into(),
+        status_class: class.into(),
+        detail: c.detail.clone(),
+    }
+}
+
+fn canary_view(c: &firedrill_core::canary::CanaryReport) -> CanaryView {
+    CanaryView {
+        location: c.location.clone(),
+        interval: human(c.interval),
+        written: c.written,
+        lost_writes: c.lost_writes,
+        measured_rpo: c.measured_rpo.map_or("-".into(), human),
+        snapshot_rpo: c.snapshot_rpo.map_or("-".into(), human),
+        last_written: c.last_written.map_or("-".into(), |w| {
+            format!("#{} at {}", w.seq, time(w.written_at))
+        }),
+        newest_recovered: c.newest_recovered.map_or("none".into(), |w| {
+            format!("#{} written at {}", w.seq, time(w.written_at))
+        }),
+    }
+}
+
+fn control_view(id: &str) -> ControlView {
+    match crate::controls::lookup(id) {
+        Some(c) => ControlView {
+            id: c.id.into(),
+            framework: c.framework.into(),
+            reference: c.reference.into(),
+            title: c.title.into(),
+            evidence: c.evidence.into(),
+            source: c.source.into(),
+        },
+        None => ControlView {
+            id: id.to_string(),
+            framework: "unknown".into(),
+            reference: id.to_string(),
+            title: "not in this firedrill's catalogue".into(),
+            evidence: "-".into(),
+            source: "-".into(),
+        },
+    }
+}
+
+fn provenance_view(report: &Report, request_ids: Vec<RequestView>) -> ProvenanceView {
+    ProvenanceView {
+        firedrill_version: report.firedrill_version.clone(),
+        operator: report.provenance.operator.clone(),
+        scenario_path: report.scenario.path.clone(),
+        scenario_sha256: report.scenario.sha256.clone(),
+        scenario_text: report.provenance.scenario_text.clone(),
+        scenario_text_redacted: report.provenance.scenario_text_redacted,
+        account: report.account_label(),
+        region: report.environment.region.clone(),
+        endpoints: report
+            .environment
+            .endpoints
+            .iter()
+            .map(|(k, v)| (k.clone(), super::model::strip_userinfo(v)))
+            .collect(),
+        timing_source: report.provenance.timing_source.clone(),
+        request_ids,
+    }
+}
+
+fn cleanup_line(c: &super::CleanupReport) -> String {
+    if c.complete {
+        format!(
+            "complete: {} scratch resource(s) created, {} deleted, none left",
+            c.created, c.deleted
+        )
+    } else {
+        format!(
+            "INCOMPLETE: {} scratch resource(s) remain ({}); run `firedrill reap`",
+            c.remaining.len(),
+            c.remaining.join(", ")
+        )
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use firedrill_core::diagnostics::{Diagnostic, ScenarioError};
 use firedrill_core::input::{HumanDuration, Spanned};
-use firedrill_core::options::{COMMON_TARGET_KEYS, TargetInput, section, unknown_key};
+use firedrill_core::options::{COMMON_TARGET_KEYS, TargetInput, backquoted, section, unknown_key};
 use firedrill_core::suggest::did_you_mean;
 use firedrill_core::validate;
 use firedrill_core::{Endpoints, Environment, Objectives};
@@ -444,86 +444,103 @@ fn parse_targets(
     let mut names = BTreeSet::new();
     let mut out = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
-        let item_span = item.span();
-        let DeValue::Table(table) = item.into_inner() else {
-            diags.push(
-                Diagnostic::new("each target must be a table")
-                    .at(item_span)
-                    .help("write each target as a `[[targets]]` table"),
-            );
-            continue;
-        };
-        let mut common = DeTable::new();
-        let mut rest = DeTable::new();
-        for (k, v) in table {
-            if COMMON_TARGET_KEYS.contains(&k.get_ref().as_ref()) {
-                common.insert(k, v);
-            } else {
-                rest.insert(k, v);
-            }
-        }
-        let Some(common) = section::<RawTargetCommon>(
-            TomlSpanned::new(item_span.clone(), DeValue::Table(common)),
-            diags,
-        ) else {
-            continue;
-        };
-        check_name(&common.name, "target name", diags);
-        if !names.insert(common.name.get_ref().clone()) {
-            diags.push(
-                Diagnostic::new(format!("duplicate target name `{}`", common.name.get_ref()))
-                    .at(common.name.span())
-                    .label("used twice")
-                    .help("give every target its own name; reports and scratch resources use it"),
-            );
-        }
-        let kind_name = common.kind.get_ref().as_str();
-        let Some(kind) = targets::kind(kind_name) else {
-            let names: Vec<&str> = targets::REGISTRY.iter().map(|k| k.name).collect();
-            let d = Diagnostic::new(format!("unknown target kind `{kind_name}`"))
-                .at(common.kind.span())
-                .label("unknown kind");
-            diags.push(match did_you_mean(kind_name, &names) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help(format!(
-                    "known kinds: {}",
-                    names
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            });
-            continue;
-        };
-        let target_objectives = Objectives {
-            rto: common
-                .objectives
-                .as_ref()
-                .and_then(|o| o.rto)
-                .map_or(fallback.rto, |d| d.0),
-            rpo: common
-                .objectives
-                .as_ref()
-                .and_then(|o| o.rpo)
-                .map_or(fallback.rpo, |d| d.0),
-        };
-        let input = TargetInput {
-            name: common.name.get_ref(),
+        let shared = Shared {
             index,
+            fallback,
             home_region,
-            table: TomlSpanned::new(item_span, DeValue::Table(rest)),
         };
-        if let Some(target) = (kind.parse)(input, diags) {
-            out.push(TargetSpec {
-                name: common.name.into_inner(),
-                kind: kind.name,
-                objectives: target_objectives,
-                target,
-            });
+        if let Some(t) = parse_target(item, &shared, &mut names, diags) {
+            out.push(t);
         }
     }
     out
+}
+
+/// What every target of the scenario is parsed with.
+struct Shared<'a> {
+    index: usize,
+    /// The scenario's objectives, for targets without their own.
+    fallback: Objectives,
+    home_region: Option<&'a str>,
+}
+
+/// One `[[targets]]` table: the common keys here, the rest by its kind.
+fn parse_target(
+    item: TomlSpanned<DeValue<'_>>,
+    shared: &Shared<'_>,
+    names: &mut BTreeSet<String>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<TargetSpec> {
+    let item_span = item.span();
+    let DeValue::Table(table) = item.into_inner() else {
+        diags.push(
+            Diagnostic::new("each target must be a table")
+                .at(item_span)
+                .help("write each target as a `[[targets]]` table"),
+        );
+        return None;
+    };
+    let mut common = DeTable::new();
+    let mut rest = DeTable::new();
+    for (k, v) in table {
+        if COMMON_TARGET_KEYS.contains(&k.get_ref().as_ref()) {
+            common.insert(k, v);
+        } else {
+            rest.insert(k, v);
+        }
+    }
+    let common = section::<RawTargetCommon>(
+        TomlSpanned::new(item_span.clone(), DeValue::Table(common)),
+        diags,
+    )?;
+    check_name(&common.name, "target name", diags);
+    if !names.insert(common.name.get_ref().clone()) {
+        diags.push(
+            Diagnostic::new(format!("duplicate target name `{}`", common.name.get_ref()))
+                .at(common.name.span())
+                .label("used twice")
+                .help("give every target its own name; reports and scratch resources use it"),
+        );
+    }
+    let kind = kind_of(&common.kind, diags)?;
+    let own = common.objectives.as_ref();
+    let objectives = Objectives {
+        rto: own.and_then(|o| o.rto).map_or(shared.fallback.rto, |d| d.0),
+        rpo: own.and_then(|o| o.rpo).map_or(shared.fallback.rpo, |d| d.0),
+    };
+    let input = TargetInput {
+        name: common.name.get_ref(),
+        index: shared.index,
+        home_region: shared.home_region,
+        table: TomlSpanned::new(item_span, DeValue::Table(rest)),
+    };
+    let target = (kind.parse)(input, diags)?;
+    Some(TargetSpec {
+        name: common.name.into_inner(),
+        kind: kind.name,
+        objectives,
+        target,
+    })
+}
+
+/// The registered kind a target names, or an "unknown kind" diagnostic.
+fn kind_of(
+    name: &Spanned<String>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'static targets::KindSpec> {
+    let kind_name = name.get_ref().as_str();
+    let kind = targets::kind(kind_name);
+    if kind.is_none() {
+        let names: Vec<&str> = targets::REGISTRY.iter().map(|k| k.name).collect();
+        let d = Diagnostic::new(format!("unknown target kind `{kind_name}`"))
+            .at(name.span())
+            .label("unknown kind");
+        diags.push(match did_you_mean(kind_name, &names) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d.help(format!("known kinds: {}", backquoted(&names))),
+        });
+    }
+    kind
 }
 
 #[cfg(test)]

@@ -103,60 +103,78 @@ async fn three_cli_runs_give_reports_signed_chained_bundles_history_and_index() 
     assert_eq!(dirs.len(), 3);
 
     for (i, dir) in dirs.iter().enumerate() {
-        for f in [
-            "report.json",
-            "junit.xml",
-            "report.md",
-            "report.html",
-            "manifest.json",
-            "manifest.sig",
-            "ledger.jsonl",
-        ] {
-            assert!(dir.join(f).is_file(), "{} missing in {}", f, dir.display());
-        }
-        let v = ws
-            .firedrill()
-            .arg("verify")
-            .arg(dir)
-            .arg("--public-key")
-            .arg(&public)
-            .run();
-        v.code(0);
-        assert!(
-            v.stdout.contains("signature: valid, by the given key"),
-            "{}",
-            v.stdout
-        );
-        if i > 0 {
-            assert!(v.stdout.contains("chain: previous run"), "{}", v.stdout);
-        }
-        let report: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
-        assert_eq!(report["verdict"], "passed");
-        assert_eq!(report["controls"][0], "SOC2-A1.3");
-        assert!(
-            report["provenance"]["operator"]
-                .as_str()
-                .unwrap()
-                .contains('@')
-        );
-        assert!(
-            report["provenance"]["scenario_text"]
-                .as_str()
-                .unwrap()
-                .contains("DORA-Art.12")
-        );
-        let junit = quick_junit::Report::deserialize_from_str(
-            &std::fs::read_to_string(dir.join("junit.xml")).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(junit.test_suites.len(), 1);
-        assert_eq!(junit.test_suites[0].failures, 0);
-        let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
-        assert!(md.contains("**Verdict: PASSED**") && md.contains("(`DORA-Art.12`)"));
+        check_bundle(&ws, dir, &public, i);
     }
+    check_history_and_index(&ws, name);
+    check_reseal_and_tampering(&ws, &dirs, &private, &public);
+    check_in_browser(&ws, &dirs[0]);
+    for dir in &dirs {
+        let run_id = dir.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            buckets_containing(&s3, &run_id).await.is_empty(),
+            "scratch buckets left by {run_id}"
+        );
+    }
+}
 
-    // History: three rows; the index page has three points per measure.
+/// Every file of a run is there, it verifies against the key (chained
+/// after the first run), and each format says what the report says.
+fn check_bundle(ws: &Workspace, dir: &std::path::Path, public: &std::path::Path, i: usize) {
+    for f in [
+        "report.json",
+        "junit.xml",
+        "report.md",
+        "report.html",
+        "manifest.json",
+        "manifest.sig",
+        "ledger.jsonl",
+    ] {
+        assert!(dir.join(f).is_file(), "{} missing in {}", f, dir.display());
+    }
+    let v = ws
+        .firedrill()
+        .arg("verify")
+        .arg(dir)
+        .arg("--public-key")
+        .arg(public)
+        .run();
+    v.code(0);
+    assert!(
+        v.stdout.contains("signature: valid, by the given key"),
+        "{}",
+        v.stdout
+    );
+    if i > 0 {
+        assert!(v.stdout.contains("chain: previous run"), "{}", v.stdout);
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["verdict"], "passed");
+    assert_eq!(report["controls"][0], "SOC2-A1.3");
+    assert!(
+        report["provenance"]["operator"]
+            .as_str()
+            .unwrap()
+            .contains('@')
+    );
+    assert!(
+        report["provenance"]["scenario_text"]
+            .as_str()
+            .unwrap()
+            .contains("DORA-Art.12")
+    );
+    let junit = quick_junit::Report::deserialize_from_str(
+        &std::fs::read_to_string(dir.join("junit.xml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(junit.test_suites.len(), 1);
+    assert_eq!(junit.test_suites[0].failures, 0);
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("**Verdict: PASSED**") && md.contains("(`DORA-Art.12`)"));
+}
+
+/// History: three rows; the index page has three points per measure.
+fn check_history_and_index(ws: &Workspace, name: &str) {
     let h = ws.firedrill().args(["history", name]).run();
     h.code(0);
     let rows = h
@@ -170,21 +188,30 @@ async fn three_cli_runs_give_reports_signed_chained_bundles_history_and_index() 
     assert_eq!(index.matches("class=\"rto-point\"").count(), 3);
     assert_eq!(index.matches("class=\"rpo-point\"").count(), 3);
     assert_eq!(index.matches("class=\"objective-line\"").count(), 2);
+}
 
+/// Re-rendering reseals with the key; one changed byte, a missing file and a
+/// broken chain link each fail verification and name what broke.
+fn check_reseal_and_tampering(
+    ws: &Workspace,
+    dirs: &[std::path::PathBuf],
+    private: &std::path::Path,
+    public: &std::path::Path,
+) {
     // Re-rendering from report.json reseals the manifest with the key.
     let last = dirs.last().unwrap();
     std::fs::remove_file(last.join("report.html")).unwrap();
     ws.firedrill()
         .args(["report", "--format", "html"])
         .arg(last)
-        .env("FIREDRILL_SIGNING_KEY", &private)
+        .env("FIREDRILL_SIGNING_KEY", private)
         .run()
         .code(0);
     ws.firedrill()
         .arg("verify")
         .arg(last)
         .arg("--public-key")
-        .arg(&public)
+        .arg(public)
         .run()
         .code(0);
 
@@ -208,10 +235,11 @@ async fn three_cli_runs_give_reports_signed_chained_bundles_history_and_index() 
     std::fs::write(&prev_manifest, original).unwrap();
     ws.firedrill().arg("verify").arg(last).run().code(0);
     ws.firedrill().arg("verify").run().code(2);
+}
 
-    // The HTML report in a real browser: loads without console errors, and
-    // the timeline has one bar per timed stage.
-    let first = &dirs[0];
+/// The HTML report in a real browser: loads without console errors, and
+/// the timeline has one bar per timed stage.
+fn check_in_browser(ws: &Workspace, first: &std::path::Path) {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(first.join("report.json")).unwrap()).unwrap();
     let timed = report["targets"]
@@ -260,14 +288,6 @@ async fn three_cli_runs_give_reports_signed_chained_bundles_history_and_index() 
     assert!(v.stdout.contains("report.png"), "{}", v.stdout);
     if let Ok(keep) = std::env::var("FIREDRILL_KEEP_SCREENSHOT") {
         std::fs::copy(&screenshot, keep).unwrap();
-    }
-
-    for dir in &dirs {
-        let run_id = dir.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(
-            buckets_containing(&s3, &run_id).await.is_empty(),
-            "scratch buckets left by {run_id}"
-        );
     }
 }
 

@@ -23,6 +23,7 @@ pub mod exit;
 pub mod finding;
 pub mod input;
 pub mod measure;
+pub mod names;
 pub mod options;
 pub mod output;
 pub mod plan;

@@ -93,3 +93,11 @@ pub struct RawCanary {
     /// Canaries written after the backup, before the fault (default 1).
     pub writes_after_backup: Option<crate::input::Spanned<u32>>,
 }
+
+/// `[targets.fault]` for kinds whose faults take only an action.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFaultAction {
+    /// What the fault does; the kind lists the actions it knows.
+    pub action: crate::input::Spanned<String>,
+}

@@ -23,6 +23,14 @@ pub fn one_of(value: &Spanned<String>, what: &str, allowed: &[&str], diags: &mut
     });
 }
 
+/// "`key` does not apply to fault `action`": a key the chosen action ignores.
+pub fn misplaced(key: &str, span: std::ops::Range<usize>, action: &str) -> Diagnostic {
+    Diagnostic::new(format!("`{key}` does not apply to fault `{action}`"))
+        .at(span)
+        .label("not used by this action")
+        .help(format!("remove `{key}`, or use an action that takes it"))
+}
+
 /// Whether `r` is an AWS region name: lowercase words joined by `-`, then a
 /// number (`us-east-1`, `ap-southeast-4`, `us-gov-west-1`).
 pub fn is_region(r: &str) -> bool {

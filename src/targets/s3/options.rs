@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use firedrill_core::Diagnostic;
 use firedrill_core::input::Spanned;
-use firedrill_core::validate::one_of;
+use firedrill_core::validate::misplaced;
 
 /// `kind = "s3-bucket"`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -64,12 +64,23 @@ pub struct RawValidate {
     pub always_download: Option<bool>,
 }
 
-/// How the backup is taken.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BackupMethod {
-    Copy,
-    Versioning,
-    None,
+firedrill_core::named_enum! {
+    /// How the backup is taken.
+    pub enum BackupMethod {
+        Copy = "copy",
+        Versioning = "versioning",
+        None = "none",
+    }
+}
+
+firedrill_core::named_enum! {
+    /// The `[targets.fault] action` values.
+    pub enum FaultAction {
+        DeleteShare = "delete-share",
+        Corrupt = "corrupt",
+        DeleteAll = "delete-all",
+        None = "none",
+    }
 }
 
 /// The fault to inject.
@@ -81,20 +92,23 @@ pub enum Fault {
     DeleteAll,
 }
 
-pub const FAULT_ACTIONS: &[&str] = &["delete-share", "corrupt", "delete-all", "none"];
-pub const BACKUP_METHODS: &[&str] = &["copy", "versioning", "none"];
+impl Fault {
+    pub fn action(self) -> FaultAction {
+        match self {
+            Fault::None => FaultAction::None,
+            Fault::DeleteShare { .. } => FaultAction::DeleteShare,
+            Fault::Corrupt { .. } => FaultAction::Corrupt,
+            Fault::DeleteAll => FaultAction::DeleteAll,
+        }
+    }
+}
 
 /// Validate the backup method.
 pub fn backup_method(raw: &RawBackup, diags: &mut Vec<Diagnostic>) -> BackupMethod {
-    match raw.method.as_ref().map(|m| (m, m.get_ref().as_str())) {
-        None | Some((_, "copy")) => BackupMethod::Copy,
-        Some((_, "versioning")) => BackupMethod::Versioning,
-        Some((_, "none")) => BackupMethod::None,
-        Some((m, _)) => {
-            one_of(m, "backup method", BACKUP_METHODS, diags);
-            BackupMethod::Copy
-        }
-    }
+    raw.method
+        .as_ref()
+        .and_then(|m| BackupMethod::parse(m, "backup method", diags))
+        .unwrap_or(BackupMethod::Copy)
 }
 
 /// Validate the fault.
@@ -102,25 +116,22 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
     let Some(raw) = raw else {
         return Fault::None;
     };
-    let seed = raw.seed.unwrap_or(0);
-    let misplaced = |key: &str, span: std::ops::Range<usize>, action: &str| {
-        Diagnostic::new(format!("`{key}` does not apply to fault `{action}`"))
-            .at(span)
-            .label("not used by this action")
-            .help(format!("remove `{key}`, or use an action that takes it"))
+    let Some(action) = FaultAction::parse(&raw.action, "fault action", diags) else {
+        return Fault::None;
     };
-    let action = raw.action.get_ref().as_str();
+    let seed = raw.seed.unwrap_or(0);
+    let name = action.as_str();
     match action {
-        "none" => Fault::None,
-        "delete-all" => {
+        FaultAction::None => Fault::None,
+        FaultAction::DeleteAll => {
             if let Some(s) = &raw.share {
-                diags.push(misplaced("share", s.span(), action));
+                diags.push(misplaced("share", s.span(), name));
             }
             Fault::DeleteAll
         }
-        "delete-share" => {
+        FaultAction::DeleteShare => {
             if let Some(c) = &raw.count {
-                diags.push(misplaced("count", c.span(), action));
+                diags.push(misplaced("count", c.span(), name));
             }
             let share = match &raw.share {
                 Some(s) if *s.get_ref() > 0.0 && *s.get_ref() <= 1.0 => *s.get_ref(),
@@ -145,9 +156,9 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
             };
             Fault::DeleteShare { share, seed }
         }
-        "corrupt" => {
+        FaultAction::Corrupt => {
             if let Some(s) = &raw.share {
-                diags.push(misplaced("share", s.span(), action));
+                diags.push(misplaced("share", s.span(), name));
             }
             let count = match &raw.count {
                 Some(c) if *c.get_ref() > 0 => *c.get_ref(),
@@ -169,10 +180,6 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
                 }
             };
             Fault::Corrupt { count, seed }
-        }
-        _ => {
-            one_of(&raw.action, "fault action", FAULT_ACTIONS, diags);
-            Fault::None
         }
     }
 }

@@ -1,0 +1,90 @@
+//! The `postgres` restore: the dump streamed from S3 into `pg_restore`,
+//! into a scratch database named after the run.
+
+use super::canary::sql_err;
+use crate::sql::{self, SqlError};
+use crate::targets::StageContext;
+use firedrill_core::ResourceType;
+use firedrill_core::Service;
+use firedrill_core::{StageError, StageOutput};
+
+use super::{KIND, PgTarget, human_bytes, scratch_db, stream};
+
+impl PgTarget {
+    pub(super) async fn run_restore(
+        &mut self,
+        cx: &StageContext,
+    ) -> Result<StageOutput, StageError> {
+        let manifest = self
+            .state
+            .manifest
+            .clone()
+            .ok_or_else(|| StageError::Failed("no backup to restore".into()))?;
+        let s3 = cx.clients.s3().clone();
+        let mut out = StageOutput::default().emulated(cx.emulated(Service::S3));
+        let db = scratch_db(cx);
+        let admin = self.restore.connect().await.map_err(sql_err)?;
+        let mut r = cx.resource(KIND.name, ResourceType::Database, &db, Service::S3);
+        r.service = None;
+        r.parent = Some(self.restore.url());
+        let id = cx.intend(r)?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {}", sql::quote_ident(&db)))
+            .await
+            .map_err(|e| sql_err(SqlError::query(format!("creating database {db}"), &e)))?;
+        cx.created(id, None)?;
+        self.state.restore_db = Some(db.clone());
+
+        let target = self.restore.with_database(&db);
+        let args = vec![
+            "--no-owner".to_string(),
+            "--no-acl".to_string(),
+            "--no-password".to_string(),
+            format!("--dbname={db}"),
+        ];
+        let mut child = stream::spawn_tool("pg_restore", &args, &target, true)?;
+        let stderr = stream::collect_stderr(&mut child);
+        let streamed =
+            stream::download_into(&s3, &manifest.bucket, &manifest.key, &mut child).await;
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| StageError::Failed(format!("waiting for pg_restore: {e}")))?;
+        let err_text = stderr.await.unwrap_or_default();
+        if !status.success() {
+            let integrity = match &streamed {
+                Ok(s) if s.sha256 != manifest.sha256 => format!(
+                    " (the dump read back has SHA-256 {}, the backup {}: the object changed in S3)",
+                    s.sha256, manifest.sha256
+                ),
+                _ => String::new(),
+            };
+            return Err(StageError::Failed(format!(
+                "pg_restore into {db} exited with {status}: {}{integrity}",
+                target.redact(&err_text)
+            )));
+        }
+        let streamed = streamed?;
+        if streamed.sha256 != manifest.sha256 || streamed.bytes != manifest.size {
+            return Err(StageError::Failed(format!(
+                "the dump read back from s3://{}/{} differs from the backup: {} bytes with SHA-256 {}, expected {} bytes with {}",
+                manifest.bucket,
+                manifest.key,
+                streamed.bytes,
+                streamed.sha256,
+                manifest.size,
+                manifest.sha256
+            )));
+        }
+        out.detail = format!(
+            "streamed {} from s3://{}/{} into pg_restore for database {db} (SHA-256 verified)",
+            human_bytes(streamed.bytes),
+            manifest.bucket,
+            manifest.key
+        );
+        Ok(out
+            .fact("database", &db)
+            .fact("size", streamed.bytes)
+            .fact("sha256", &streamed.sha256))
+    }
+}

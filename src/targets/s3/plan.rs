@@ -1,0 +1,117 @@
+//! What an `s3-bucket` drill will touch, for `firedrill plan`, and how its
+//! fault reads in the plan and the guards.
+
+use std::time::Duration;
+
+use crate::targets::Target;
+use firedrill_core::Service;
+use firedrill_core::{Effect, Stage};
+use firedrill_core::{FaultSpec, PlannedAction};
+
+use super::S3Target;
+use super::options::{BackupMethod, Fault};
+
+impl S3Target {
+    pub(super) fn fault_spec(&self) -> Option<FaultSpec> {
+        let description = match self.fault {
+            Fault::None => return None,
+            Fault::DeleteShare { share, .. } => format!(
+                "delete {:.0}% of the objects in {}",
+                share * 100.0,
+                self.resource()
+            ),
+            Fault::Corrupt { count, .. } => format!(
+                "overwrite {count} object(s) in {} with garbage",
+                self.resource()
+            ),
+            Fault::DeleteAll => format!("delete every object in {}", self.resource()),
+        };
+        Some(FaultSpec {
+            action: self.fault.action().as_str(),
+            description,
+            destructive: true,
+            service: Service::S3,
+            endpoint: None,
+        })
+    }
+
+    pub(super) fn planned(&self, run_id: &str, index: usize) -> Vec<PlannedAction> {
+        let scratch = |s: &str| format!("s3://firedrill-{run_id}-{index}-{s}");
+        let life = Some(Duration::from_mins(10));
+        let mut p = vec![PlannedAction {
+            stage: Stage::Preflight,
+            effect: Effect::Read,
+            api_call: "s3:HeadBucket, s3:GetBucketTagging".into(),
+            resource: self.resource(),
+            scratch_lifetime: None,
+        }];
+        if self.canary.is_some() {
+            p.push(PlannedAction {
+                stage: Stage::Backup,
+                effect: Effect::Create,
+                api_call: "s3:PutObject (canaries)".into(),
+                resource: format!("s3://{}/{}", self.bucket, self.canary_prefix(run_id)),
+                scratch_lifetime: life,
+            });
+        }
+        p.push(PlannedAction {
+            stage: Stage::Backup,
+            effect: Effect::Read,
+            api_call: "s3:ListObjectsV2, s3:GetObject (SHA-256 manifest)".into(),
+            resource: self.resource(),
+            scratch_lifetime: None,
+        });
+        if self.backup == BackupMethod::Copy {
+            p.push(PlannedAction {
+                stage: Stage::Backup,
+                effect: Effect::Create,
+                api_call: "s3:CreateBucket, s3:PutBucketTagging, s3:CopyObject".into(),
+                resource: scratch("backup"),
+                scratch_lifetime: life,
+            });
+        }
+        if let Some(f) = self.fault() {
+            let (effect, call) = match self.fault {
+                Fault::Corrupt { .. } => (Effect::Change, "s3:PutObject"),
+                _ => (Effect::Delete, "s3:DeleteObjects"),
+            };
+            p.push(PlannedAction::new(
+                Stage::Fault,
+                effect,
+                call,
+                f.description,
+            ));
+        }
+        if self.reverts() {
+            p.push(PlannedAction {
+                stage: Stage::Revert,
+                effect: Effect::Change,
+                api_call: "s3:CopyObject (faulted objects back from the backup)".into(),
+                resource: self.resource(),
+                scratch_lifetime: None,
+            });
+        }
+        p.push(PlannedAction {
+            stage: Stage::Restore,
+            effect: Effect::Create,
+            api_call: "s3:CreateBucket, s3:PutBucketTagging, s3:CopyObject".into(),
+            resource: scratch("restore"),
+            scratch_lifetime: life,
+        });
+        p.push(PlannedAction {
+            stage: Stage::Validate,
+            effect: Effect::Read,
+            api_call: "s3:ListObjectsV2, s3:GetObject".into(),
+            resource: scratch("restore"),
+            scratch_lifetime: None,
+        });
+        p.push(PlannedAction {
+            stage: Stage::Cleanup,
+            effect: Effect::Delete,
+            api_call: "s3:ListObjectVersions, s3:DeleteObjects, s3:DeleteBucket".into(),
+            resource: "every scratch bucket and canary above".into(),
+            scratch_lifetime: None,
+        });
+        p
+    }
+}
