@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use firedrill_core::StageError;
-pub use firedrill_core::canary::{CanaryPlan, CanaryReport, CanaryWrite, RecoveredCanary, assess};
+use firedrill_core::canary::{CanaryPlan, CanaryWrite};
 use firedrill_core::timing::Clock;
 
 /// Where a kind writes its canaries.

@@ -6,7 +6,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::request_id::RequestId;
-pub use firedrill_core::error::{AwsError, AwsErrorKind};
+use firedrill_core::error::{AwsError, AwsErrorKind};
 
 /// Turning an SDK error into an [`AwsError`]: the SDK types stay here, in
 /// the AWS layer; the error itself is shared vocabulary.

@@ -622,6 +622,75 @@ share = 0.5
         }
     }
 
+    /// One region validator for `[environment] region` and every kind's
+    /// `dr_region`: the same strings pass and fail everywhere.
+    #[test]
+    fn one_region_rule_for_the_environment_and_every_dr_region() {
+        let table = [
+            ("us-west-2", true),
+            ("eu-central-2", true),
+            ("ap-southeast-4", true),
+            ("us-gov-west-1", true),
+            ("us-west", false),
+            ("US-west-2", false),
+            ("us-west-2a", false),
+            ("local", false),
+            ("us--west-2", false),
+            ("us-west-2 ", false),
+            ("", false),
+        ];
+        let kinds = [
+            ("ec2-instance", "instance_id = \"i-12345678\"", "restore"),
+            ("ebs-volume", "volume_id = \"vol-12345678\"", "restore"),
+            ("rds-instance", "instance = \"orders\"", "restore"),
+            ("rds-cluster", "cluster = \"orders\"", "restore"),
+        ];
+        let head = |region: &str| {
+            format!(
+                "name = \"r\"\n[environment]\nregion = \"{region}\"\n[objectives]\nrto = \"5m\"\nrpo = \"5m\"\n"
+            )
+        };
+        let invalid = |text: &str| match parse(Path::new("r.toml"), text) {
+            Ok(_) => false,
+            Err(e) => {
+                let regions: Vec<_> = e
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.message.starts_with("invalid region"))
+                    .collect();
+                assert_eq!(regions.len(), e.diagnostics.len(), "{}", e.render());
+                true
+            }
+        };
+        for (region, valid) in table {
+            let env = format!(
+                "{}[[targets]]\nname = \"t\"\nkind = \"s3-bucket\"\nbucket = \"some-bucket\"\n",
+                head(region)
+            );
+            assert_eq!(invalid(&env), !valid, "environment region `{region}`");
+            for (kind, id, table_name) in kinds {
+                let text = format!(
+                    "{}[[targets]]\nname = \"t\"\nkind = \"{kind}\"\n{id}\n[targets.{table_name}]\ndr_region = \"{region}\"\n",
+                    head("eu-west-1")
+                );
+                assert_eq!(invalid(&text), !valid, "{kind} dr_region `{region}`");
+            }
+        }
+    }
+
+    #[test]
+    fn a_dr_region_must_differ_from_the_scenario_region() {
+        let text = "name = \"r\"\n[environment]\nregion = \"eu-west-1\"\n[objectives]\nrto = \"5m\"\nrpo = \"5m\"\n[[targets]]\nname = \"t\"\nkind = \"ebs-volume\"\nvolume_id = \"vol-12345678\"\n[targets.restore]\ndr_region = \"eu-west-1\"\n";
+        let e = parse(Path::new("r.toml"), text).unwrap_err();
+        assert!(
+            e.diagnostics[0]
+                .message
+                .contains("the scenario's own region"),
+            "{}",
+            e.render()
+        );
+    }
+
     #[test]
     fn api_quota_percent_must_be_a_percent() {
         for bad in ["0", "101", "100000"] {

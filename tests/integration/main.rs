@@ -11,6 +11,7 @@ mod ec2;
 mod evidence;
 mod guards;
 mod kill_loop;
+mod layering;
 mod postgres;
 mod rds;
 mod s3_content;

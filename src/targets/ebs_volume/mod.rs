@@ -108,19 +108,13 @@ impl Target for VolumeTarget {
     }
 
     fn fault(&self) -> Option<FaultSpec> {
-        let (action, description) = match self.fault {
+        let description = match self.fault {
             Fault::None => return None,
-            Fault::Detach => (
-                "detach",
-                format!("detach volume {} from its instance", self.volume_id),
-            ),
-            Fault::Delete => (
-                "delete",
-                format!("delete volume {} (irreversible)", self.volume_id),
-            ),
+            Fault::Detach => format!("detach volume {} from its instance", self.volume_id),
+            Fault::Delete => format!("delete volume {} (irreversible)", self.volume_id),
         };
         Some(FaultSpec {
-            action,
+            action: self.fault.as_str(),
             description,
             destructive: true,
             service: Service::Ec2,

@@ -2,6 +2,7 @@
 
 use firedrill_core::Diagnostic;
 use firedrill_core::input::Spanned;
+use firedrill_core::options::RawFaultAction;
 use firedrill_core::validate::{dr_region, one_of, zone};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -12,17 +13,9 @@ use serde::Deserialize;
 pub struct RawVolume {
     /// The volume the drill protects: `vol-0123456789abcdef0`.
     pub volume_id: Spanned<String>,
-    pub fault: Option<RawFault>,
+    pub fault: Option<RawFaultAction>,
     #[serde(default)]
     pub restore: RawRestore,
-}
-
-/// `[targets.fault]`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawFault {
-    /// `detach`, `delete` or `none`.
-    pub action: Spanned<String>,
 }
 
 /// `[targets.restore]`: the scratch volume. Every key defaults to the
@@ -39,12 +32,13 @@ pub struct RawRestore {
     pub dr_region: Option<Spanned<String>>,
 }
 
-/// The fault to inject.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fault {
-    None,
-    Detach,
-    Delete,
+firedrill_core::named_enum! {
+    /// The fault to inject: the `[targets.fault] action` values.
+    pub enum Fault {
+        Detach = "detach",
+        Delete = "delete",
+        None = "none",
+    }
 }
 
 /// Validated restore settings.
@@ -56,22 +50,14 @@ pub struct Restore {
     pub dr_region: Option<String>,
 }
 
-pub const FAULT_ACTIONS: &[&str] = &["detach", "delete", "none"];
 pub const VOLUME_TYPES: &[&str] = &["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"];
 /// Volume types that take provisioned IOPS.
 pub const IOPS_TYPES: &[&str] = &["gp3", "io1", "io2"];
 
 /// Validate the fault.
-pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
-    match raw.map(|r| (r, r.action.get_ref().as_str())) {
-        None | Some((_, "none")) => Fault::None,
-        Some((_, "detach")) => Fault::Detach,
-        Some((_, "delete")) => Fault::Delete,
-        Some((r, _)) => {
-            one_of(&r.action, "fault action", FAULT_ACTIONS, diags);
-            Fault::None
-        }
-    }
+pub fn fault(raw: Option<&RawFaultAction>, diags: &mut Vec<Diagnostic>) -> Fault {
+    raw.and_then(|r| Fault::parse(&r.action, "fault action", diags))
+        .unwrap_or(Fault::None)
 }
 
 /// Validate the restore settings.

@@ -2,7 +2,7 @@
 
 use firedrill_core::Diagnostic;
 use firedrill_core::input::Spanned;
-use firedrill_core::validate::{dr_region, ec2_id, one_of, zone};
+use firedrill_core::validate::{dr_region, ec2_id, misplaced, zone};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -82,7 +82,28 @@ pub struct Restore {
     pub dr_region: Option<String>,
 }
 
-pub const FAULT_ACTIONS: &[&str] = &["stop", "reboot", "terminate", "detach-volume", "none"];
+firedrill_core::named_enum! {
+    /// The `[targets.fault] action` values.
+    pub enum FaultAction {
+        Stop = "stop",
+        Reboot = "reboot",
+        Terminate = "terminate",
+        DetachVolume = "detach-volume",
+        None = "none",
+    }
+}
+
+impl Fault {
+    pub fn action(&self) -> FaultAction {
+        match self {
+            Fault::None => FaultAction::None,
+            Fault::Stop { .. } => FaultAction::Stop,
+            Fault::Reboot => FaultAction::Reboot,
+            Fault::Terminate => FaultAction::Terminate,
+            Fault::DetachVolume(_) => FaultAction::DetachVolume,
+        }
+    }
+}
 
 /// Check an instance type: `t3.micro`, `m7g.large`.
 pub(crate) fn instance_type(value: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
@@ -112,14 +133,11 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
     let Some(raw) = raw else {
         return Fault::None;
     };
-    let action = raw.action.get_ref().as_str();
-    let misplaced = |key: &str, span: std::ops::Range<usize>| {
-        Diagnostic::new(format!("`{key}` does not apply to fault `{action}`"))
-            .at(span)
-            .label("not used by this action")
-            .help(format!("remove `{key}`, or use an action that takes it"))
+    let Some(action) = FaultAction::parse(&raw.action, "fault action", diags) else {
+        return Fault::None;
     };
-    if action != "detach-volume" {
+    let misplaced = |key: &str, span| misplaced(key, span, action.as_str());
+    if action != FaultAction::DetachVolume {
         if let Some(d) = &raw.device {
             diags.push(misplaced("device", d.span()));
         }
@@ -127,19 +145,19 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
             diags.push(misplaced("volume_id", v.span()));
         }
     }
-    if action != "stop"
+    if action != FaultAction::Stop
         && let Some(r) = &raw.restart_after
     {
         diags.push(misplaced("restart_after", r.span()));
     }
     match action {
-        "none" => Fault::None,
-        "stop" => Fault::Stop {
+        FaultAction::None => Fault::None,
+        FaultAction::Stop => Fault::Stop {
             restart_after: raw.restart_after.as_ref().is_some_and(|r| *r.get_ref()),
         },
-        "reboot" => Fault::Reboot,
-        "terminate" => Fault::Terminate,
-        "detach-volume" => match (&raw.device, &raw.volume_id) {
+        FaultAction::Reboot => Fault::Reboot,
+        FaultAction::Terminate => Fault::Terminate,
+        FaultAction::DetachVolume => match (&raw.device, &raw.volume_id) {
             (Some(d), None) => {
                 if !d.get_ref().starts_with('/') && !d.get_ref().starts_with("xvd") {
                     diags.push(
@@ -173,10 +191,6 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
                 Fault::None
             }
         },
-        _ => {
-            one_of(&raw.action, "fault action", FAULT_ACTIONS, diags);
-            Fault::None
-        }
     }
 }
 

@@ -12,10 +12,7 @@
 //! id. Scratch databases and canary tables are found through ledgers, since
 //! firedrill cannot know which servers to search without a scenario.
 
-use std::collections::BTreeMap;
-
 use futures::future::BoxFuture;
-use time::OffsetDateTime;
 
 use super::KIND;
 use super::canary::{marker, parse_ledger_id, sql_err};
@@ -24,7 +21,6 @@ use crate::sql::{ConnSpec, SqlError, quote_ident};
 use firedrill_core::ResourceType;
 use firedrill_core::ScratchResource;
 use firedrill_core::Service;
-use firedrill_core::resource::{TAG_EXPIRES_AT, TAG_RUN_ID, TAG_TARGET};
 use firedrill_core::{DeleteOutcome, StageError, Tagged};
 
 /// Key prefix of every dump firedrill uploads.
@@ -111,11 +107,9 @@ pub fn delete<'a>(
                     .parent
                     .as_deref()
                     .ok_or_else(|| StageError::Failed("dump upload without bucket".into()))?;
-                Ok(if s3_stream::abort_all(&s3, bucket, &r.id).await? > 0 {
-                    DeleteOutcome::Deleted
-                } else {
-                    DeleteOutcome::AlreadyGone
-                })
+                Ok(DeleteOutcome::existed(
+                    s3_stream::abort_all(&s3, bucket, &r.id).await? > 0,
+                ))
             }
             ResourceType::S3Object => {
                 let s3 = clients.in_region(&r.region).s3;
@@ -125,11 +119,7 @@ pub fn delete<'a>(
                     .ok_or_else(|| StageError::Failed("dump object without bucket".into()))?;
                 let aborted = s3_stream::abort_all(&s3, bucket, &r.id).await?;
                 let deleted = s3_stream::delete(&s3, bucket, &r.id).await?;
-                Ok(if deleted || aborted > 0 {
-                    DeleteOutcome::Deleted
-                } else {
-                    DeleteOutcome::AlreadyGone
-                })
+                Ok(DeleteOutcome::existed(deleted || aborted > 0))
             }
             other => Err(StageError::Failed(format!(
                 "postgres cannot delete a `{other}`"
@@ -157,26 +147,16 @@ pub fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>, Stage
                 let Ok(tags) = s3_stream::object_tags(s3, &bucket, &key).await else {
                     continue;
                 };
-                let tags: BTreeMap<String, String> = tags.into_iter().collect();
-                let Some(run_id) = tags.get(TAG_RUN_ID) else {
-                    continue;
+                let resource = ScratchResource {
+                    kind: KIND.name.to_string(),
+                    rtype: ResourceType::S3Object,
+                    id: key.clone(),
+                    region: clients.region().to_string(),
+                    parent: Some(bucket.clone()),
+                    target: String::new(),
+                    service: Some(Service::S3),
                 };
-                found.push(Tagged {
-                    resource: ScratchResource {
-                        kind: KIND.name.to_string(),
-                        rtype: ResourceType::S3Object,
-                        id: key.clone(),
-                        region: clients.region().to_string(),
-                        parent: Some(bucket.clone()),
-                        target: tags.get(TAG_TARGET).cloned().unwrap_or_default(),
-                        service: Some(Service::S3),
-                    },
-                    run_id: run_id.clone(),
-                    expires_at: tags.get(TAG_EXPIRES_AT).and_then(|t| {
-                        OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                            .ok()
-                    }),
-                });
+                found.extend(Tagged::from_tags(resource, tags));
             }
         }
         Ok(found)

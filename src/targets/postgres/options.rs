@@ -6,7 +6,7 @@ use serde::Deserialize;
 use crate::sql::{ConnSpec, Password, RawCheck, TableRef, password_env};
 use firedrill_core::Diagnostic;
 use firedrill_core::input::{HumanDuration, Spanned};
-use firedrill_core::validate::one_of;
+use firedrill_core::validate::{misplaced, one_of};
 
 /// `kind = "postgres"`: a self-managed `PostgreSQL` database.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -109,13 +109,28 @@ pub enum Fault {
     StopServer { command: String },
 }
 
-pub const FAULT_ACTIONS: &[&str] = &[
-    "drop-table",
-    "truncate",
-    "delete-rows",
-    "stop-server",
-    "none",
-];
+firedrill_core::named_enum! {
+    /// The `[targets.fault] action` values.
+    pub enum FaultAction {
+        DropTable = "drop-table",
+        Truncate = "truncate",
+        DeleteRows = "delete-rows",
+        StopServer = "stop-server",
+        None = "none",
+    }
+}
+
+impl Fault {
+    pub fn action(&self) -> FaultAction {
+        match self {
+            Fault::None => FaultAction::None,
+            Fault::DropTable(_) => FaultAction::DropTable,
+            Fault::Truncate(_) => FaultAction::Truncate,
+            Fault::DeleteRows { .. } => FaultAction::DeleteRows,
+            Fault::StopServer { .. } => FaultAction::StopServer,
+        }
+    }
+}
 const SSL_MODES: &[&str] = &[
     "disable",
     "allow",
@@ -216,13 +231,10 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
     let Some(raw) = raw else {
         return Fault::None;
     };
-    let action = raw.action.get_ref().as_str();
-    let misplaced = |key: &str, span: std::ops::Range<usize>| {
-        Diagnostic::new(format!("`{key}` does not apply to fault `{action}`"))
-            .at(span)
-            .label("not used by this action")
-            .help(format!("remove `{key}`, or use an action that takes it"))
+    let Some(action) = FaultAction::parse(&raw.action, "fault action", diags) else {
+        return Fault::None;
     };
+    let misplaced = |key: &str, span| misplaced(key, span, action.as_str());
     let table = |diags: &mut Vec<Diagnostic>| {
         required(
             raw.table.as_ref(),
@@ -234,10 +246,10 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
         .map_or_else(|| TableRef::parse("?"), |t| TableRef::parse(t.get_ref()))
     };
     let fault = match action {
-        "none" => Fault::None,
-        "drop-table" => Fault::DropTable(table(diags)),
-        "truncate" => Fault::Truncate(table(diags)),
-        "delete-rows" => {
+        FaultAction::None => Fault::None,
+        FaultAction::DropTable => Fault::DropTable(table(diags)),
+        FaultAction::Truncate => Fault::Truncate(table(diags)),
+        FaultAction::DeleteRows => {
             let t = table(diags);
             let predicate = required(
                 raw.predicate.as_ref(),
@@ -252,7 +264,7 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
                 predicate,
             }
         }
-        "stop-server" => {
+        FaultAction::StopServer => {
             let command = required(
                 raw.command.as_ref(),
                 "command",
@@ -263,21 +275,20 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
             .map_or_else(String::new, |c| c.get_ref().clone());
             Fault::StopServer { command }
         }
-        _ => {
-            one_of(&raw.action, "fault action", FAULT_ACTIONS, diags);
-            return Fault::None;
-        }
     };
-    let uses_table = matches!(action, "drop-table" | "truncate" | "delete-rows");
+    let uses_table = matches!(
+        action,
+        FaultAction::DropTable | FaultAction::Truncate | FaultAction::DeleteRows
+    );
     if !uses_table && let Some(t) = &raw.table {
         diags.push(misplaced("table", t.span()));
     }
-    if action != "delete-rows"
+    if action != FaultAction::DeleteRows
         && let Some(p) = &raw.predicate
     {
         diags.push(misplaced("where", p.span()));
     }
-    if action != "stop-server"
+    if action != FaultAction::StopServer
         && let Some(c) = &raw.command
     {
         diags.push(misplaced("command", c.span()));

@@ -12,21 +12,17 @@ use super::{PgTarget, dump_key};
 impl PgTarget {
     pub(super) fn fault_spec(&self) -> Option<FaultSpec> {
         let db = self.resource();
-        let (action, description) = match &self.fault {
+        let description = match &self.fault {
             Fault::None => return None,
-            Fault::DropTable(t) => ("drop-table", format!("DROP TABLE {t} in {db}")),
-            Fault::Truncate(t) => ("truncate", format!("TRUNCATE {t} in {db}")),
-            Fault::DeleteRows { table, predicate } => (
-                "delete-rows",
-                format!("DELETE FROM {table} WHERE {predicate} in {db}"),
-            ),
-            Fault::StopServer { command } => (
-                "stop-server",
-                format!("stop the server of {db} with `{command}`"),
-            ),
+            Fault::DropTable(t) => format!("DROP TABLE {t} in {db}"),
+            Fault::Truncate(t) => format!("TRUNCATE {t} in {db}"),
+            Fault::DeleteRows { table, predicate } => {
+                format!("DELETE FROM {table} WHERE {predicate} in {db}")
+            }
+            Fault::StopServer { command } => format!("stop the server of {db} with `{command}`"),
         };
         Some(FaultSpec {
-            action,
+            action: self.fault.action().as_str(),
             description,
             destructive: true,
             // PostgreSQL is not an AWS service; the dump lives in S3.

@@ -21,7 +21,7 @@ use firedrill_core::ResourceType;
 use firedrill_core::ScratchResource;
 use firedrill_core::input::Spanned;
 use firedrill_core::options::TargetInput;
-use firedrill_core::validate::{db_identifier, dr_region, one_of};
+use firedrill_core::validate::{db_identifier, dr_region};
 use firedrill_core::{
     DeleteOutcome, FaultSpec, PlannedAction, Preflight, StageError, StageOutput, Tagged, Validation,
 };
@@ -41,7 +41,13 @@ pub const KIND: KindSpec = KindSpec {
 const RT_CLUSTER: ResourceType = ResourceType::DbCluster;
 const RT_INSTANCE: ResourceType = ResourceType::DbInstance;
 const RT_SNAPSHOT: ResourceType = ResourceType::DbClusterSnapshot;
-const FAULT_ACTIONS: &[&str] = &["failover", "none"];
+firedrill_core::named_enum! {
+    /// The `[targets.fault] action` values.
+    enum FaultAction {
+        Failover = "failover",
+        None = "none",
+    }
+}
 /// Writer class when the source has no instance to copy it from.
 const DEFAULT_WRITER_CLASS: &str = "db.r6g.large";
 
@@ -51,7 +57,7 @@ const DEFAULT_WRITER_CLASS: &str = "db.r6g.large";
 pub struct RawRdsCluster {
     /// The DB cluster identifier the drill protects.
     pub cluster: Spanned<String>,
-    pub fault: Option<RawFault>,
+    pub fault: Option<firedrill_core::options::RawFaultAction>,
     #[serde(default)]
     pub restore: RawRestore,
     #[serde(default)]
@@ -63,14 +69,6 @@ pub struct RawRdsCluster {
     /// Custom SQL checks run on the restored cluster.
     #[serde(default)]
     pub check: Vec<crate::sql::RawCheck>,
-}
-
-/// `[targets.fault]`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawFault {
-    /// `failover` or `none`.
-    pub action: Spanned<String>,
 }
 
 /// `[targets.restore]`.
@@ -96,16 +94,11 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
     let home = input.home_region;
     let raw: RawRdsCluster = firedrill_core::options::deserialize_kind_options(input, diags)?;
     db_identifier(&raw.cluster, "cluster", diags);
-    let failover = match raw.fault.as_ref().map(|f| f.action.get_ref().as_str()) {
-        None | Some("none") => false,
-        Some("failover") => true,
-        Some(_) => {
-            if let Some(f) = &raw.fault {
-                one_of(&f.action, "fault action", FAULT_ACTIONS, diags);
-            }
-            false
-        }
-    };
+    let failover = raw
+        .fault
+        .as_ref()
+        .and_then(|f| FaultAction::parse(&f.action, "fault action", diags))
+        == Some(FaultAction::Failover);
     if let Some(r) = &raw.restore.dr_region {
         dr_region(r, home, diags);
     }
@@ -177,7 +170,7 @@ impl Target for RdsCluster {
 
     fn fault(&self) -> Option<FaultSpec> {
         self.failover.then(|| FaultSpec {
-            action: "failover",
+            action: FaultAction::Failover.as_str(),
             description: format!(
                 "fail DB cluster `{}` over to a reader instance",
                 self.cluster
@@ -551,11 +544,7 @@ fn delete<'a>(
                 )));
             }
         };
-        Ok(if existed {
-            DeleteOutcome::Deleted
-        } else {
-            DeleteOutcome::AlreadyGone
-        })
+        Ok(DeleteOutcome::existed(existed))
     })
 }
 

@@ -221,27 +221,21 @@ impl Target for RdsInstance {
     }
 
     fn fault(&self) -> Option<FaultSpec> {
-        let (action, description) = match self.fault {
+        let description = match self.fault {
             Fault::None => return None,
-            Fault::Reboot => ("reboot", format!("reboot DB instance `{}`", self.instance)),
-            Fault::RebootFailover => (
-                "reboot-failover",
-                format!(
-                    "reboot DB instance `{}` with a forced Multi-AZ failover",
-                    self.instance
-                ),
+            Fault::Reboot => format!("reboot DB instance `{}`", self.instance),
+            Fault::RebootFailover => format!(
+                "reboot DB instance `{}` with a forced Multi-AZ failover",
+                self.instance
             ),
-            Fault::Stop => ("stop", format!("stop DB instance `{}`", self.instance)),
-            Fault::Delete => (
-                "delete",
-                format!(
-                    "delete DB instance `{}` (no final snapshot; automated backups kept)",
-                    self.instance
-                ),
+            Fault::Stop => format!("stop DB instance `{}`", self.instance),
+            Fault::Delete => format!(
+                "delete DB instance `{}` (no final snapshot; automated backups kept)",
+                self.instance
             ),
         };
         Some(FaultSpec {
-            action,
+            action: self.fault.as_str(),
             description,
             destructive: true,
             service: Service::Rds,
@@ -654,11 +648,7 @@ fn delete<'a>(
                 )));
             }
         };
-        Ok(if existed {
-            DeleteOutcome::Deleted
-        } else {
-            DeleteOutcome::AlreadyGone
-        })
+        Ok(DeleteOutcome::existed(existed))
     })
 }
 

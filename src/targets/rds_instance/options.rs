@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::aws::rds::RestorePoint;
 use firedrill_core::Diagnostic;
 use firedrill_core::input::Spanned;
+use firedrill_core::options::RawFaultAction;
 use firedrill_core::validate::one_of;
 
 /// `kind = "rds-instance"`.
@@ -18,7 +19,7 @@ pub struct RawRdsInstance {
     pub instance: Spanned<String>,
     #[serde(default)]
     pub backup: RawBackup,
-    pub fault: Option<RawFault>,
+    pub fault: Option<RawFaultAction>,
     #[serde(default)]
     pub restore: RawRestore,
     #[serde(default)]
@@ -42,14 +43,6 @@ pub struct RawBackup {
     pub method: Option<Spanned<String>>,
     /// For `point-in-time`: an RFC 3339 time or `latest` (default).
     pub restore_time: Option<Spanned<String>>,
-}
-
-/// `[targets.fault]`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawFault {
-    /// `reboot`, `reboot-failover`, `stop`, `delete` or `none`.
-    pub action: Spanned<String>,
 }
 
 /// `[targets.restore]`: settings of the scratch instance. Unset keys copy
@@ -84,18 +77,26 @@ pub enum BackupMethod {
     PointInTime(RestorePoint),
 }
 
-/// The fault to inject on the source instance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fault {
-    None,
-    Reboot,
-    RebootFailover,
-    Stop,
-    Delete,
+firedrill_core::named_enum! {
+    /// The fault to inject on the source instance: the `[targets.fault]
+    /// action` values.
+    pub enum Fault {
+        Reboot = "reboot",
+        RebootFailover = "reboot-failover",
+        Stop = "stop",
+        Delete = "delete",
+        None = "none",
+    }
 }
 
-pub const BACKUP_METHODS: &[&str] = &["snapshot", "latest-automated", "point-in-time"];
-pub const FAULT_ACTIONS: &[&str] = &["reboot", "reboot-failover", "stop", "delete", "none"];
+firedrill_core::named_enum! {
+    /// The `[targets.backup] method` values.
+    pub enum Method {
+        Snapshot = "snapshot",
+        LatestAutomated = "latest-automated",
+        PointInTime = "point-in-time",
+    }
+}
 const STORAGE_TYPES: &[&str] = &[
     "standard",
     "gp2",
@@ -108,14 +109,14 @@ const STORAGE_TYPES: &[&str] = &[
 
 /// Validate the backup method and its restore time.
 pub fn backup_method(raw: &RawBackup, diags: &mut Vec<Diagnostic>) -> BackupMethod {
-    let method = match raw.method.as_ref().map(|m| (m, m.get_ref().as_str())) {
-        None | Some((_, "snapshot")) => BackupMethod::Snapshot,
-        Some((_, "latest-automated")) => BackupMethod::LatestAutomated,
-        Some((_, "point-in-time")) => BackupMethod::PointInTime(RestorePoint::Latest),
-        Some((m, _)) => {
-            one_of(m, "backup method", BACKUP_METHODS, diags);
-            BackupMethod::Snapshot
-        }
+    let method = match raw
+        .method
+        .as_ref()
+        .and_then(|m| Method::parse(m, "backup method", diags))
+    {
+        None | Some(Method::Snapshot) => BackupMethod::Snapshot,
+        Some(Method::LatestAutomated) => BackupMethod::LatestAutomated,
+        Some(Method::PointInTime) => BackupMethod::PointInTime(RestorePoint::Latest),
     };
     match (&raw.restore_time, method) {
         (None, m) => m,
@@ -151,21 +152,9 @@ pub fn backup_method(raw: &RawBackup, diags: &mut Vec<Diagnostic>) -> BackupMeth
 }
 
 /// Validate the fault.
-pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
-    let Some(raw) = raw else {
-        return Fault::None;
-    };
-    match raw.action.get_ref().as_str() {
-        "none" => Fault::None,
-        "reboot" => Fault::Reboot,
-        "reboot-failover" => Fault::RebootFailover,
-        "stop" => Fault::Stop,
-        "delete" => Fault::Delete,
-        _ => {
-            one_of(&raw.action, "fault action", FAULT_ACTIONS, diags);
-            Fault::None
-        }
-    }
+pub fn fault(raw: Option<&RawFaultAction>, diags: &mut Vec<Diagnostic>) -> Fault {
+    raw.and_then(|r| Fault::parse(&r.action, "fault action", diags))
+        .unwrap_or(Fault::None)
 }
 
 /// Validate a storage type override.

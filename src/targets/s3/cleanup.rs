@@ -1,16 +1,12 @@
 //! Deleting `s3-bucket` scratch resources (for cleanup and `reap` alike)
 //! and finding them by tag.
 
-use std::collections::BTreeMap;
-
 use futures::future::BoxFuture;
-use time::OffsetDateTime;
 
 use crate::aws::{Clients, s3 as api};
 use firedrill_core::ResourceType;
 use firedrill_core::ScratchResource;
 use firedrill_core::Service;
-use firedrill_core::resource::{TAG_EXPIRES_AT, TAG_RUN_ID};
 use firedrill_core::{DeleteOutcome, StageError, Tagged};
 
 use super::KIND;
@@ -22,11 +18,9 @@ pub(super) fn delete<'a>(
     Box::pin(async move {
         let s3 = clients.in_region(&r.region).s3;
         match r.rtype {
-            ResourceType::Bucket => Ok(if api::delete_bucket(&s3, &r.id).await? {
-                DeleteOutcome::Deleted
-            } else {
-                DeleteOutcome::AlreadyGone
-            }),
+            ResourceType::Bucket => Ok(DeleteOutcome::existed(
+                api::delete_bucket(&s3, &r.id).await?,
+            )),
             ResourceType::ObjectPrefix => {
                 let bucket = r
                     .parent
@@ -55,30 +49,19 @@ pub(super) fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>
             if !bucket.starts_with("firedrill-") {
                 continue;
             }
-            let tags: BTreeMap<String, String> =
-                api::bucket_tags(s3, &bucket).await?.into_iter().collect();
-            let Some(run_id) = tags.get(TAG_RUN_ID) else {
-                continue;
+            let resource = ScratchResource {
+                kind: KIND.name.to_string(),
+                rtype: ResourceType::Bucket,
+                id: bucket.clone(),
+                region: clients.region().to_string(),
+                parent: None,
+                target: String::new(),
+                service: Some(Service::S3),
             };
-            let expires_at = tags.get(TAG_EXPIRES_AT).and_then(|t| {
-                OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-            });
-            found.push(Tagged {
-                resource: ScratchResource {
-                    kind: KIND.name.to_string(),
-                    rtype: ResourceType::Bucket,
-                    id: bucket.clone(),
-                    region: clients.region().to_string(),
-                    parent: None,
-                    target: tags
-                        .get(firedrill_core::resource::TAG_TARGET)
-                        .cloned()
-                        .unwrap_or_default(),
-                    service: Some(Service::S3),
-                },
-                run_id: run_id.clone(),
-                expires_at,
-            });
+            found.extend(Tagged::from_tags(
+                resource,
+                api::bucket_tags(s3, &bucket).await?,
+            ));
         }
         Ok(found)
     })

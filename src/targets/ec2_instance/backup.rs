@@ -1,0 +1,95 @@
+//! The `ec2-instance` backup: an AMI of the instance and its EBS volumes
+//! (without a reboot unless asked), and its copy to a disaster-recovery
+//! region.
+
+use super::{InstanceTarget, KIND};
+use crate::aws::ec2::{self as api, wait};
+use crate::targets::StageContext;
+use crate::targets::common::ec2::scratch_tags;
+use firedrill_core::{ResourceType, Service, StageError, StageOutput};
+
+impl InstanceTarget {
+    pub(super) async fn run_backup(
+        &mut self,
+        cx: &StageContext,
+    ) -> Result<StageOutput, StageError> {
+        let ec2 = cx.clients.ec2();
+        let emulated = cx.emulated(Service::Ec2);
+        let mut out = StageOutput::default().emulated(emulated);
+        let name = cx.scratch_name("image");
+        let tags = scratch_tags(cx, &name, KIND.name);
+        let ledger_id =
+            cx.intend(cx.resource(KIND.name, ResourceType::Image, &name, Service::Ec2))?;
+        // LocalStack rejects tag specifications on CreateImage; tag after.
+        let created = api::create_image(
+            ec2,
+            &self.instance_id,
+            &name,
+            self.no_reboot,
+            (!emulated).then_some(&tags[..]),
+        )
+        .await?;
+        cx.created(ledger_id, created.request_id.as_deref())?;
+        out.request("ec2:CreateImage", created.request_id.as_deref());
+        if emulated {
+            api::create_tags(ec2, &[&created.id], &tags).await?;
+        }
+        let polled = wait::image_available(&cx.clock, cx.poll_policy(), ec2, &created.id).await?;
+        out.record_wait(&polled, Service::Ec2);
+        let image = polled.value;
+        Self::record_snapshots(cx, &image, &name, cx.clients.region())?;
+        if emulated {
+            let snaps: Vec<&str> = image.snapshots.iter().map(|s| s.1.as_str()).collect();
+            api::create_tags(ec2, &snaps, &tags).await?;
+        }
+        out.detail = format!(
+            "AMI {} ({name}) available with {} snapshot(s){}",
+            image.id,
+            image.snapshots.len(),
+            if self.no_reboot {
+                ", no reboot"
+            } else {
+                ", instance rebooted"
+            }
+        );
+        out = out.fact("image_id", &image.id).fact(
+            "snapshots",
+            image
+                .snapshots
+                .iter()
+                .map(|s| s.1.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        self.state.image = Some(image);
+        Ok(out)
+    }
+
+    pub(super) async fn run_copy(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
+        let (Some(dr), Some(image)) = (self.restore.dr_region.clone(), self.state.image.clone())
+        else {
+            return Err(StageError::Failed("no AMI to copy".into()));
+        };
+        let ec2 = cx.clients.in_region(&dr).ec2;
+        let mut out = StageOutput::default().emulated(cx.emulated(Service::Ec2));
+        let name = cx.scratch_name("dr-image");
+        let tags = scratch_tags(cx, &name, KIND.name);
+        let mut r = cx.resource(KIND.name, ResourceType::Image, &name, Service::Ec2);
+        r.region.clone_from(&dr);
+        let ledger_id = cx.intend(r)?;
+        let created = api::copy_image(&ec2, cx.clients.region(), &image.id, &name).await?;
+        cx.created(ledger_id, created.request_id.as_deref())?;
+        out.request("ec2:CopyImage", created.request_id.as_deref());
+        api::create_tags(&ec2, &[&created.id], &tags).await?;
+        let polled = wait::image_available(&cx.clock, cx.poll_policy(), &ec2, &created.id).await?;
+        out.record_wait(&polled, Service::Ec2);
+        let copy = polled.value;
+        Self::record_snapshots(cx, &copy, &name, &dr)?;
+        let snaps: Vec<&str> = copy.snapshots.iter().map(|s| s.1.as_str()).collect();
+        api::create_tags(&ec2, &snaps, &tags).await?;
+        out.detail = format!("copied AMI {} to {dr} as {}", image.id, copy.id);
+        out = out.fact("dr_image_id", &copy.id).fact("dr_region", &dr);
+        self.state.dr_image = Some(copy);
+        Ok(out)
+    }
+}

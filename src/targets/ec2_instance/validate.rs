@@ -1,0 +1,112 @@
+//! Validating an `ec2-instance` restore: running, and the same type,
+//! volumes and tags as the source.
+
+use super::{InstanceTarget, sizes};
+use firedrill_core::{Check, CheckStatus, Finding, Service, StageError, StageOutput, Validation};
+
+use super::options::Fault;
+use crate::aws::ec2::{self as api, wait};
+use crate::targets::StageContext;
+use crate::targets::common::compare::{field_checks, tags_text};
+use crate::targets::common::ec2::user_tags;
+
+impl InstanceTarget {
+    pub(super) async fn run_validate(
+        &mut self,
+        cx: &StageContext,
+    ) -> Result<Validation, StageError> {
+        let src = self.source()?.clone();
+        let (id, region) = self
+            .state
+            .restored
+            .clone()
+            .ok_or_else(|| StageError::Failed("nothing restored".into()))?;
+        let ec2 = cx.clients.in_region(&region).ec2;
+        let emulated = cx.emulated(Service::Ec2);
+        let mut out = StageOutput::default().emulated(emulated);
+        let inst = api::instance(&ec2, &id)
+            .await?
+            .ok_or_else(|| StageError::Failed(format!("restored instance {id} vanished")))?;
+        let raw = vec![
+            (
+                "state",
+                Check::compare("instance running", "running", &inst.state),
+            ),
+            (
+                "instance-type",
+                Check::compare("instance type", &src.instance_type, &inst.instance_type),
+            ),
+            (
+                "volume-count",
+                Check::compare("volume count", src.volumes.len(), inst.volumes.len()),
+            ),
+            (
+                "volume-sizes",
+                Check::compare(
+                    "volume sizes (GiB)",
+                    sizes(&src.volumes),
+                    sizes(&inst.volumes),
+                ),
+            ),
+            (
+                "tags",
+                Check::compare(
+                    "tags",
+                    tags_text(&user_tags(&src.tags)),
+                    tags_text(&user_tags(&inst.tags)),
+                ),
+            ),
+        ];
+        let checks = field_checks(
+            raw,
+            "ec2",
+            &format!("restored instance {id} differs from {}", self.instance_id),
+            emulated,
+            &mut out.findings,
+        );
+        if emulated {
+            out.findings.push(Finding::info(
+                "ec2.emulated",
+                "EC2 served by an emulator: AMI contents, volume sizes and timings are not evidence about AWS",
+            ));
+        }
+        let failed = checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Failed)
+            .count();
+        out.detail = format!(
+            "{id}: {} {} with {} volume(s); {failed} check(s) failed",
+            inst.state,
+            inst.instance_type,
+            inst.volumes.len()
+        );
+        // Restarting the source is not part of the recovery: measure first.
+        if let Fault::Stop {
+            restart_after: true,
+        } = self.fault
+        {
+            out.observed = Some(cx.clock.now());
+            let home = cx.clients.ec2();
+            let rid = api::start_instance(home, &self.instance_id).await?;
+            out.request("ec2:StartInstances", rid.as_deref());
+            wait::instance_state(
+                &cx.clock,
+                cx.poll_policy(),
+                home,
+                &self.instance_id,
+                "running",
+                &["terminated"],
+            )
+            .await?;
+            out.findings.push(Finding::info(
+                "ec2.source-restarted",
+                format!("started {} again after validation", self.instance_id),
+            ));
+        }
+        Ok(Validation {
+            output: out,
+            checks,
+            canary: None,
+        })
+    }
+}
