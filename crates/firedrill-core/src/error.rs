@@ -201,6 +201,12 @@ impl StageError {
         }
     }
 
+    /// A kind asked to delete a resource type it never creates (a ledger
+    /// written by another firedrill, or edited by hand).
+    pub fn not_deletable(kind: &str, rtype: crate::resource::ResourceType) -> Self {
+        StageError::Failed(format!("{kind} cannot delete a `{rtype}`"))
+    }
+
     /// The AWS request id, when an AWS call failed.
     pub fn request_id(&self) -> Option<&str> {
         match self {

@@ -4,7 +4,12 @@
 //! volumes. The waits live with the EC2 wrapper (`aws::ec2::wait`).
 
 use firedrill_core::resource::TAG_RUN_ID;
-use firedrill_core::{ResourceType, ScratchResource, Service, StageError, Tagged};
+use firedrill_core::{
+    Check, CheckStatus, Finding, ResourceType, ScratchResource, Service, StageError, StageOutput,
+    Tagged,
+};
+
+use super::compare::{field_checks, tags_text};
 
 use crate::aws::ec2::{self as api, Tags, wait};
 use crate::targets::StageContext;
@@ -52,6 +57,40 @@ pub fn tagged(
         service: Some(Service::Ec2),
     };
     Tagged::from_tags(resource, tags)
+}
+
+/// The checks of a restored EC2-family resource, compared field by field
+/// with its source (tags among them): a differing field is a failed check
+/// and an error finding `<prefix>.<field>-mismatch`; against an emulator,
+/// passing checks say so and a note says the comparison is not evidence
+/// about AWS. Returns the checks and how many failed.
+pub fn compare_restored(
+    mut fields: Vec<(&str, Check)>,
+    source_tags: &Tags,
+    restored_tags: &Tags,
+    prefix: &str,
+    differs: &str,
+    emulator_note: &str,
+    out: &mut StageOutput,
+) -> (Vec<Check>, usize) {
+    fields.push((
+        "tags",
+        Check::compare(
+            "tags",
+            tags_text(&user_tags(source_tags)),
+            tags_text(&user_tags(restored_tags)),
+        ),
+    ));
+    let checks = field_checks(fields, prefix, differs, out.emulated, &mut out.findings);
+    if out.emulated {
+        out.findings
+            .push(Finding::info(&format!("{prefix}.emulated"), emulator_note));
+    }
+    let failed = checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Failed)
+        .count();
+    (checks, failed)
 }
 
 /// Delete snapshots named `name_or_id` (scratch ones only, unless given by
@@ -102,7 +141,6 @@ pub async fn delete_volumes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::targets::common::compare::tags_text;
 
     #[test]
     fn user_tags_leave_out_name_aws_and_firedrill_tags() {

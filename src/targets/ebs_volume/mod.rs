@@ -17,14 +17,14 @@ use firedrill_core::options::TargetInput;
 use firedrill_core::resource::TAG_RUN_ID;
 use firedrill_core::validate;
 use firedrill_core::{
-    Check, CheckStatus, DeleteOutcome, Diagnostic, Effect, FaultSpec, Finding, PlannedAction,
-    Preflight, ResourceType, ScratchResource, Service, Stage, StageError, StageOutput, Tagged,
-    Validation,
+    Check, DeleteOutcome, Diagnostic, Effect, FaultSpec, PlannedAction, Preflight, ResourceType,
+    ScratchResource, Service, Stage, StageError, StageOutput, Tagged, Validation,
 };
 
 use self::options::{Fault, IOPS_TYPES, RawVolume, Restore};
-use super::common::compare::{field_checks, tags_text};
-use super::common::ec2::{delete_snapshots, delete_volumes, scratch_tags, tagged, user_tags};
+use super::common::ec2::{
+    compare_restored, delete_snapshots, delete_volumes, scratch_tags, tagged, user_tags,
+};
 use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
 use crate::aws::ec2::{self as api, SnapshotInfo, VolumeInfo, wait};
@@ -421,32 +421,16 @@ impl Target for VolumeTarget {
                 "encryption",
                 Check::compare("encrypted", src.encrypted, v.encrypted),
             ),
-            (
-                "tags",
-                Check::compare(
-                    "tags",
-                    tags_text(&user_tags(&src.tags)),
-                    tags_text(&user_tags(&v.tags)),
-                ),
-            ),
         ];
-        let checks = field_checks(
+        let (checks, failed) = compare_restored(
             raw,
+            &src.tags,
+            &v.tags,
             "ebs",
             &format!("restored volume {id} differs from {}", self.volume_id),
-            emulated,
-            &mut out.findings,
+            "EBS served by an emulator: snapshot contents and timings are not evidence about AWS",
+            &mut out,
         );
-        if emulated {
-            out.findings.push(Finding::info(
-                "ebs.emulated",
-                "EBS served by an emulator: snapshot contents and timings are not evidence about AWS",
-            ));
-        }
-        let failed = checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Failed)
-            .count();
         out.detail = format!(
             "{id}: {} GiB {}{}; {failed} check(s) failed",
             v.size_gib,
@@ -471,10 +455,7 @@ fn delete<'a>(
             ResourceType::Snapshot => delete_snapshots(&ec2, &r.id).await?,
             ResourceType::Volume => delete_volumes(&ec2, &r.id).await?,
             other => {
-                return Err(StageError::Failed(format!(
-                    "{} cannot delete a `{other}`",
-                    KIND.name
-                )));
+                return Err(StageError::not_deletable(KIND.name, other));
             }
         };
         Ok(DeleteOutcome::existed(existed))

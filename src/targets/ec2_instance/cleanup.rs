@@ -81,10 +81,7 @@ pub(super) fn delete<'a>(
                 ))
             }
             ResourceType::Volume => Ok(DeleteOutcome::existed(delete_volumes(&ec2, &r.id).await?)),
-            other => Err(StageError::Failed(format!(
-                "{} cannot delete a `{other}`",
-                KIND.name
-            ))),
+            other => Err(StageError::not_deletable(KIND.name, other)),
         }
     })
 }

@@ -2,13 +2,12 @@
 //! volumes and tags as the source.
 
 use super::{InstanceTarget, sizes};
-use firedrill_core::{Check, CheckStatus, Finding, Service, StageError, StageOutput, Validation};
+use firedrill_core::{Check, Finding, Service, StageError, StageOutput, Validation};
 
 use super::options::Fault;
 use crate::aws::ec2::{self as api, wait};
 use crate::targets::StageContext;
-use crate::targets::common::compare::{field_checks, tags_text};
-use crate::targets::common::ec2::user_tags;
+use crate::targets::common::ec2::compare_restored;
 
 impl InstanceTarget {
     pub(super) async fn run_validate(
@@ -48,32 +47,16 @@ impl InstanceTarget {
                     sizes(&inst.volumes),
                 ),
             ),
-            (
-                "tags",
-                Check::compare(
-                    "tags",
-                    tags_text(&user_tags(&src.tags)),
-                    tags_text(&user_tags(&inst.tags)),
-                ),
-            ),
         ];
-        let checks = field_checks(
+        let (checks, failed) = compare_restored(
             raw,
+            &src.tags,
+            &inst.tags,
             "ec2",
             &format!("restored instance {id} differs from {}", self.instance_id),
-            emulated,
-            &mut out.findings,
+            "EC2 served by an emulator: AMI contents, volume sizes and timings are not evidence about AWS",
+            &mut out,
         );
-        if emulated {
-            out.findings.push(Finding::info(
-                "ec2.emulated",
-                "EC2 served by an emulator: AMI contents, volume sizes and timings are not evidence about AWS",
-            ));
-        }
-        let failed = checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Failed)
-            .count();
         out.detail = format!(
             "{id}: {} {} with {} volume(s); {failed} check(s) failed",
             inst.state,

@@ -121,9 +121,7 @@ pub fn delete<'a>(
                 let deleted = s3_stream::delete(&s3, bucket, &r.id).await?;
                 Ok(DeleteOutcome::existed(deleted || aborted > 0))
             }
-            other => Err(StageError::Failed(format!(
-                "postgres cannot delete a `{other}`"
-            ))),
+            other => Err(StageError::not_deletable(KIND.name, other)),
         }
     })
 }

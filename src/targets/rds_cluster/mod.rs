@@ -539,9 +539,7 @@ fn delete<'a>(
             }
             RT_SNAPSHOT => api::delete_cluster_snapshot(&rds, &r.id).await?,
             other => {
-                return Err(StageError::Failed(format!(
-                    "rds-cluster cannot delete a `{other}`"
-                )));
+                return Err(StageError::not_deletable(KIND.name, other));
             }
         };
         Ok(DeleteOutcome::existed(existed))

@@ -643,9 +643,7 @@ fn delete<'a>(
             RT_INSTANCE => api::delete_instance(&rds, &r.id, true).await?,
             RT_SNAPSHOT => api::delete_snapshot(&rds, &r.id).await?,
             other => {
-                return Err(StageError::Failed(format!(
-                    "rds-instance cannot delete a `{other}`"
-                )));
+                return Err(StageError::not_deletable(KIND.name, other));
             }
         };
         Ok(DeleteOutcome::existed(existed))

@@ -33,9 +33,7 @@ pub(super) fn delete<'a>(
                     Err(e) => Err(e.into()),
                 }
             }
-            other => Err(StageError::Failed(format!(
-                "s3-bucket cannot delete a `{other}`"
-            ))),
+            other => Err(StageError::not_deletable(KIND.name, other)),
         }
     })
 }
