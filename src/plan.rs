@@ -8,9 +8,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::scenario::Scenario;
-use firedrill_core::PlannedAction;
 use firedrill_core::Service;
 use firedrill_core::timing::human;
+use firedrill_core::{PlannedAction, UndoPlan};
 
 /// The plan for one target.
 #[derive(Clone, Debug, Serialize)]
@@ -21,6 +21,8 @@ pub struct TargetPlan {
     pub actions: Vec<PlannedAction>,
     /// How the blast-radius guards treat this target's fault.
     pub guard: String,
+    /// How the fault is undone, or what is kept when it cannot be.
+    pub undo: UndoPlan,
 }
 
 /// The whole plan.
@@ -69,6 +71,7 @@ pub fn build(scenario: &Scenario) -> Plan {
                 resource: t.target.resource(),
                 actions,
                 guard,
+                undo: t.target.undo(),
             }
         })
         .collect();
@@ -110,6 +113,7 @@ pub fn render(plan: &Plan) -> String {
             );
         }
         let _ = writeln!(out, "    guard: {}", t.guard);
+        let _ = writeln!(out, "    undo: {}", t.undo.describe());
     }
     let _ = writeln!(
         out,

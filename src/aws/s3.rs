@@ -102,6 +102,16 @@ pub async fn create_bucket(
         .await
         .map_err(|e| AwsError::from_sdk("s3:CreateBucket", e))?;
     let request_id = aws_types::request_id::RequestId::request_id(&out).map(str::to_string);
+    put_bucket_tags(s3, bucket, tags).await?;
+    Ok(request_id)
+}
+
+/// Replace a bucket's tags.
+pub async fn put_bucket_tags(
+    s3: &Client,
+    bucket: &str,
+    tags: &[(String, String)],
+) -> Result<(), AwsError> {
     let mut tagging = Tagging::builder();
     for (k, v) in tags {
         tagging = tagging.tag_set(
@@ -122,7 +132,7 @@ pub async fn create_bucket(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("s3:PutBucketTagging", e))?;
-    Ok(request_id)
+    Ok(())
 }
 
 fn build_error(operation: &'static str, e: &dyn std::fmt::Display) -> AwsError {
@@ -274,6 +284,21 @@ pub async fn object_digests(
         size,
         version_id: version,
     })
+}
+
+/// The size of an object, or `None` when it does not exist.
+pub async fn object_size(s3: &Client, bucket: &str, key: &str) -> Result<Option<u64>, AwsError> {
+    match s3.head_object().bucket(bucket).key(key).send().await {
+        Ok(out) => Ok(Some(
+            out.content_length()
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0),
+        )),
+        Err(e) => {
+            let e = AwsError::from_sdk("s3:HeadObject", e);
+            if e.is_not_found() { Ok(None) } else { Err(e) }
+        }
+    }
 }
 
 /// Read a small object whole (canaries).

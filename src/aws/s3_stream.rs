@@ -252,6 +252,32 @@ pub async fn object_tags(
         .collect())
 }
 
+/// Replace an object's tags.
+pub async fn put_object_tags(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    tags: &[(String, String)],
+) -> Result<(), AwsError> {
+    let mut tagging = aws_sdk_s3::types::Tagging::builder();
+    for (k, v) in tags {
+        let tag = aws_sdk_s3::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .map_err(|e| body_error(&e))?;
+        tagging = tagging.tag_set(tag);
+    }
+    s3.put_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .tagging(tagging.build().map_err(|e| body_error(&e))?)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("s3:PutObjectTagging", e))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

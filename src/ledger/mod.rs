@@ -5,170 +5,29 @@
 //! deletions are appended as they happen. A run killed at any point leaves a
 //! ledger from which `firedrill reap` finds everything it may have created.
 //! Only resources in a ledger (or carrying firedrill's tags) are ever deleted.
+//!
+//! Faults are journalled the same way: the fault's intent (with the
+//! resources holding the pre-fault data, and how to undo it) before its API
+//! call, then done, revert intent, revert done or failed. Cleanup and reap
+//! read them: what protects a fault that is not undone is never deleted.
 
-use std::collections::BTreeMap;
+mod crash;
+mod record;
+mod state;
+
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
+use firedrill_core::{Environment, LedgerError, ScratchResource};
 use time::OffsetDateTime;
 
-use firedrill_core::{Environment, LedgerError, ScratchResource};
+pub use record::{FaultRecord, Record};
+pub use state::{FaultEntry, FaultStatus, LedgerState, Status};
 
 /// File name of the ledger inside a run directory.
 pub const LEDGER_FILE: &str = "ledger.jsonl";
-
-/// One line of the ledger.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "record", rename_all = "kebab-case")]
-pub enum Record {
-    Run {
-        run_id: String,
-        scenario: String,
-        pid: u32,
-        host: String,
-        environment: Environment,
-        #[serde(with = "time::serde::rfc3339")]
-        at: OffsetDateTime,
-    },
-    Intent {
-        id: u64,
-        resource: ScratchResource,
-        #[serde(with = "time::serde::rfc3339")]
-        at: OffsetDateTime,
-    },
-    Created {
-        id: u64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        request_id: Option<String>,
-        #[serde(with = "time::serde::rfc3339")]
-        at: OffsetDateTime,
-    },
-    Deleted {
-        id: u64,
-        /// `cleanup` or `reap`.
-        by: String,
-        already_gone: bool,
-        #[serde(with = "time::serde::rfc3339")]
-        at: OffsetDateTime,
-    },
-    DeleteFailed {
-        id: u64,
-        error: String,
-        #[serde(with = "time::serde::rfc3339")]
-        at: OffsetDateTime,
-    },
-    Finished {
-        #[serde(with = "time::serde::rfc3339")]
-        at: OffsetDateTime,
-    },
-}
-
-/// Where a resource stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    /// Recorded before the create call; may or may not exist.
-    Intended,
-    Created,
-    Deleted,
-    /// The last delete attempt failed.
-    DeleteFailed,
-}
-
-/// A ledger read back: header plus every resource's latest status.
-#[derive(Clone, Debug, Default)]
-pub struct LedgerState {
-    pub run_id: String,
-    pub scenario: String,
-    pub pid: u32,
-    pub host: String,
-    pub environment: Environment,
-    pub finished: bool,
-    /// By id, in intent order.
-    pub resources: BTreeMap<u64, (ScratchResource, Status)>,
-}
-
-impl LedgerState {
-    fn apply(&mut self, record: &Record) {
-        match record {
-            Record::Run {
-                run_id,
-                scenario,
-                pid,
-                host,
-                environment,
-                ..
-            } => {
-                self.run_id.clone_from(run_id);
-                self.scenario.clone_from(scenario);
-                self.pid = *pid;
-                self.host.clone_from(host);
-                self.environment = environment.clone();
-            }
-            Record::Intent { id, resource, .. } => {
-                self.resources
-                    .insert(*id, (resource.clone(), Status::Intended));
-            }
-            Record::Created { id, .. } => self.set(*id, Status::Created),
-            Record::Deleted { id, .. } => self.set(*id, Status::Deleted),
-            Record::DeleteFailed { id, .. } => self.set(*id, Status::DeleteFailed),
-            Record::Finished { .. } => self.finished = true,
-        }
-    }
-
-    fn set(&mut self, id: u64, status: Status) {
-        if let Some(entry) = self.resources.get_mut(&id) {
-            entry.1 = status;
-        }
-    }
-
-    /// Resources not yet deleted, newest first (delete order: dependants first).
-    pub fn pending(&self) -> Vec<(u64, ScratchResource)> {
-        self.resources
-            .iter()
-            .rev()
-            .filter(|(_, (_, s))| *s != Status::Deleted)
-            .map(|(id, (r, _))| (*id, r.clone()))
-            .collect()
-    }
-
-    /// Read a ledger file. A torn last line (crash mid-write) is ignored;
-    /// any other bad line is an error.
-    pub fn load(path: &Path) -> Result<Self, LedgerError> {
-        let file = File::open(path).map_err(|e| LedgerError::io(path, "open", &e))?;
-        let mut state = Self::default();
-        let lines: Vec<String> = BufReader::new(file)
-            .lines()
-            .collect::<Result<_, _>>()
-            .map_err(|e| LedgerError::io(path, "read", &e))?;
-        let last = lines.len().saturating_sub(1);
-        for (n, line) in lines.iter().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<Record>(line) {
-                Ok(r) => state.apply(&r),
-                Err(_) if n == last => {}
-                Err(e) => {
-                    return Err(LedgerError::Corrupt {
-                        path: path.to_path_buf(),
-                        line: n + 1,
-                        message: e.to_string(),
-                    });
-                }
-            }
-        }
-        Ok(state)
-    }
-
-    /// Whether the run that wrote this ledger is still going on this host.
-    pub fn is_live(&self) -> bool {
-        !self.finished && self.host == hostname() && process_alive(self.pid)
-    }
-}
 
 /// An open ledger. Cheap to clone; appends are serialised.
 #[derive(Clone, Debug)]
@@ -228,7 +87,7 @@ impl Ledger {
             .append(true)
             .open(path)
             .map_err(|e| LedgerError::io(path, "open", &e))?;
-        let next_id = state.resources.keys().next_back().map_or(1, |k| k + 1);
+        let next_id = state.last_id() + 1;
         Ok(Self {
             path: path.to_path_buf(),
             inner: Arc::new(Mutex::new(Open {
@@ -268,14 +127,21 @@ impl Ledger {
             .sync_data()
             .map_err(|e| LedgerError::io(path, "fsync", &e))?;
         open.state.apply(record);
+        crash::after(record);
         Ok(())
+    }
+
+    /// The next id of the one sequence resources and faults share.
+    fn next(open: &mut Open) -> u64 {
+        let id = open.next_id;
+        open.next_id += 1;
+        id
     }
 
     /// Record an intended resource (before creating it); returns its id.
     pub fn intend(&self, resource: ScratchResource) -> Result<u64, LedgerError> {
         let mut open = self.lock();
-        let id = open.next_id;
-        open.next_id += 1;
+        let id = Self::next(&mut open);
         Self::append_locked(
             &self.path,
             &mut open,
@@ -313,6 +179,64 @@ impl Ledger {
         })
     }
 
+    /// Keep a resource on purpose: it may be the last copy of damaged data.
+    pub fn retained(&self, id: u64, why: &str, restore: &str) -> Result<(), LedgerError> {
+        self.append(&Record::Retained {
+            id,
+            why: why.to_string(),
+            restore: restore.to_string(),
+            at: OffsetDateTime::now_utc(),
+        })
+    }
+
+    /// Record a fault before its API call; returns its id.
+    pub fn fault_intent(&self, fault: FaultRecord) -> Result<u64, LedgerError> {
+        let mut open = self.lock();
+        let id = Self::next(&mut open);
+        Self::append_locked(
+            &self.path,
+            &mut open,
+            &Record::FaultIntent {
+                id,
+                fault,
+                at: OffsetDateTime::now_utc(),
+            },
+        )?;
+        Ok(id)
+    }
+
+    pub fn fault_done(&self, id: u64) -> Result<(), LedgerError> {
+        self.append(&Record::FaultDone {
+            id,
+            at: OffsetDateTime::now_utc(),
+        })
+    }
+
+    /// Record that the undo of fault `id` starts (`by`: `run` or `reap`).
+    pub fn revert_intent(&self, id: u64, by: &str) -> Result<(), LedgerError> {
+        self.append(&Record::RevertIntent {
+            id,
+            by: by.to_string(),
+            at: OffsetDateTime::now_utc(),
+        })
+    }
+
+    pub fn revert_done(&self, id: u64, detail: &str) -> Result<(), LedgerError> {
+        self.append(&Record::RevertDone {
+            id,
+            detail: detail.to_string(),
+            at: OffsetDateTime::now_utc(),
+        })
+    }
+
+    pub fn revert_failed(&self, id: u64, error: &str) -> Result<(), LedgerError> {
+        self.append(&Record::RevertFailed {
+            id,
+            error: error.to_string(),
+            at: OffsetDateTime::now_utc(),
+        })
+    }
+
     /// Mark the run finished (cleanup done or given up).
     pub fn finish(&self) -> Result<(), LedgerError> {
         self.append(&Record::Finished {
@@ -334,7 +258,7 @@ pub fn hostname() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     // A zombie or a recycled pid running something else is not our run.
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .is_ok_and(|c| String::from_utf8_lossy(&c).contains("firedrill"))

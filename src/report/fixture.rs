@@ -89,6 +89,7 @@ pub(crate) fn report() -> Report {
             created: 4,
             deleted: 4,
             remaining: Vec::new(),
+            retained: Vec::new(),
         },
         provenance: Provenance {
             operator: "operator@drill-host".into(),
@@ -210,6 +211,7 @@ fn orders(objectives: Objectives) -> TargetReport {
             emulated: true,
             method: MeasureMethod::Canary,
         }),
+        retained: Vec::new(),
     }
 }
 
@@ -300,5 +302,6 @@ fn archive() -> TargetReport {
             method: MeasureMethod::RestoreValidated,
         }),
         rpo: None,
+        retained: Vec::new(),
     }
 }

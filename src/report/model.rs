@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 use firedrill_core::canary::CanaryReport;
 use firedrill_core::timing::millis;
 use firedrill_core::{
-    Check, CheckStatus, Finding, Measured, Objectives, Severity, Stage, StageRecord, Verdict,
+    Check, CheckStatus, Finding, Measured, Objectives, RetainedCopy, Severity, Stage, StageRecord,
+    Verdict,
 };
 
 /// Version of the `report.json` layout.
@@ -194,6 +195,10 @@ pub struct TargetReport {
     pub rto: Option<Measured>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rpo: Option<Measured>,
+    /// Copies kept because the fault was not undone: they may be the last
+    /// copy of the damaged data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retained: Vec<RetainedCopy>,
 }
 
 impl TargetReport {
@@ -225,4 +230,7 @@ pub struct CleanupReport {
     pub deleted: usize,
     /// Scratch resources that could not be deleted, with the reason.
     pub remaining: Vec<String>,
+    /// Copies kept on purpose (every target's `retained`), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retained: Vec<String>,
 }

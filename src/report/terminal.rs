@@ -155,8 +155,10 @@ fn write_cleanup<W: Write>(report: &Report, out: &mut W) -> io::Result<()> {
     if c.complete {
         return writeln!(
             out,
-            "cleanup: {} scratch resource(s) created, {} deleted, none left",
-            c.created, c.deleted
+            "cleanup: {} scratch resource(s) created, {} deleted, {}",
+            c.created,
+            c.deleted,
+            kept(c)
         );
     }
     writeln!(
@@ -184,5 +186,18 @@ fn truncate(s: &str, max: usize) -> String {
     } else {
         let cut: String = s.chars().take(max - 1).collect();
         format!("{cut}…")
+    }
+}
+
+/// "none left", or the copies kept on purpose.
+fn kept(c: &super::CleanupReport) -> String {
+    if c.retained.is_empty() {
+        "none left".to_string()
+    } else {
+        format!(
+            "{} kept as the copy of damaged data (see findings): {}",
+            c.retained.len(),
+            c.retained.join(", ")
+        )
     }
 }

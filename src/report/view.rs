@@ -365,7 +365,15 @@ fn provenance_view(report: &Report, request_ids: Vec<RequestView>) -> Provenance
 }
 
 fn cleanup_line(c: &super::CleanupReport) -> String {
-    if c.complete {
+    if c.complete && !c.retained.is_empty() {
+        format!(
+            "complete: {} scratch resource(s) created, {} deleted, {} kept as the copy of damaged data ({})",
+            c.created,
+            c.deleted,
+            c.retained.len(),
+            c.retained.join(", ")
+        )
+    } else if c.complete {
         format!(
             "complete: {} scratch resource(s) created, {} deleted, none left",
             c.created, c.deleted

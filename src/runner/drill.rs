@@ -9,7 +9,7 @@ use std::time::Duration;
 use firedrill_core::assess::{CanaryEvidence, DrillEvidence, assess};
 use firedrill_core::canary::{CanaryPlan, CanaryWrite};
 use firedrill_core::timing::Moment;
-use firedrill_core::{Finding, Stage, StageError, StageOutput, Validation, Verdict};
+use firedrill_core::{Finding, RetainedCopy, Stage, StageError, StageOutput, Validation, Verdict};
 
 use super::RunShared;
 use super::record::{AsStageOutput, Recorder};
@@ -17,7 +17,7 @@ use crate::canary::{CanarySink, CanaryWriter};
 use crate::cleanup::{self, CleanupSummary};
 use crate::report::{Event, TargetReport};
 use crate::scenario::TargetSpec;
-use crate::targets::StageContext;
+use crate::targets::{RevertContext, StageContext};
 
 /// Result of one target's drill.
 pub(crate) struct DrillResult {
@@ -59,8 +59,8 @@ pub(crate) async fn drill(
     let mut canaries = start_canaries(spec, &cx).await;
 
     run_stages(&mut rec, spec, &cx, &mut canaries, &mut trace).await;
-    revert(&mut rec, shared, spec, &cx, trace.fault_at.is_some()).await;
-    cleanup_stage(&mut rec, shared, &spec.name, &cx).await;
+    revert(&mut rec, shared, &spec.name, &cx).await;
+    let retained = cleanup_stage(&mut rec, shared, &spec.name, &cx).await;
 
     let recovered = trace.validation.as_ref().and_then(|v| v.canary);
     let checks = trace
@@ -108,6 +108,7 @@ pub(crate) async fn drill(
         canary: assessment.canary,
         rto: assessment.rto,
         rpo: assessment.rpo,
+        retained,
     };
     shared.events.emit(&Event::TargetFinished {
         report: Box::new(report.clone()),
@@ -219,39 +220,52 @@ async fn stop_canaries(
     }
 }
 
-/// Undo the fault before cleanup deletes the backup it needs. Not raced
-/// against cancellation: an abort must not leave the source damaged.
-async fn revert(
-    rec: &mut Recorder<'_>,
-    shared: &RunShared,
-    spec: &mut TargetSpec,
-    cx: &StageContext,
-    faulted: bool,
-) {
-    if !faulted || !spec.target.reverts() {
-        return;
-    }
-    rec.started(Stage::Revert);
-    let watch = cx.clock.start();
-    let res = shared.abort.within_budget(spec.target.revert(cx)).await;
-    let timing = watch.finish(Duration::ZERO);
-    match res {
-        Some(Ok(out)) => rec.passed(Stage::Revert, timing, out),
-        Some(Err(e)) => rec.failed(Stage::Revert, timing, &e),
-        None => {
-            let e = StageError::TimedOut("revert did not finish within the cleanup budget".into());
-            rec.failed(Stage::Revert, timing, &e);
+/// Undo this target's faults before cleanup: each one recorded in the
+/// ledger whose kind can undo it, even when the fault stage failed half-way.
+/// Not raced against cancellation: an abort must not leave the source
+/// damaged.
+async fn revert(rec: &mut Recorder<'_>, shared: &RunShared, target: &str, cx: &StageContext) {
+    let open = cx.ledger.state().open_faults();
+    for (id, entry) in open {
+        let revertible = entry.fault.undo.is_some()
+            && crate::targets::kind(&entry.fault.kind).is_some_and(|k| k.revert.is_some());
+        if entry.fault.target != target || !revertible {
+            continue;
+        }
+        rec.started(Stage::Revert);
+        let watch = cx.clock.start();
+        let rcx = RevertContext {
+            clients: &cx.clients,
+            run_dir: &cx.run_dir,
+            clock: &cx.clock,
+            ledger: &cx.ledger,
+        };
+        let res = shared
+            .abort
+            .within_budget(cleanup::revert_fault(&cx.ledger, id, &entry, &rcx, "run"))
+            .await;
+        let timing = watch.finish(Duration::ZERO);
+        match res {
+            Some(Ok(out)) => rec.passed(Stage::Revert, timing, out),
+            Some(Err(e)) => rec.failed(Stage::Revert, timing, &e),
+            None => {
+                let e =
+                    StageError::TimedOut("revert did not finish within the cleanup budget".into());
+                rec.failed(Stage::Revert, timing, &e);
+            }
         }
     }
 }
 
-/// Delete this target's scratch resources, newest first.
+/// Delete this target's scratch resources, newest first, except the copies
+/// that protect a fault not undone: those are retained (ledger and tag) and
+/// returned for the report.
 async fn cleanup_stage(
     rec: &mut Recorder<'_>,
     shared: &RunShared,
     target: &str,
     cx: &StageContext,
-) {
+) -> Vec<RetainedCopy> {
     rec.started(Stage::Cleanup);
     let watch = cx.clock.start();
     let summary = shared
@@ -265,12 +279,37 @@ async fn cleanup_stage(
         ))
         .await
         .unwrap_or_else(|| out_of_budget(cx, target));
+    let retained = shared
+        .abort
+        .within_budget(cleanup::retain_protected(
+            &cx.ledger,
+            &cx.clients,
+            Some(target),
+        ))
+        .await
+        .unwrap_or_default();
     let timing = watch.finish(Duration::ZERO);
-    let mut out = StageOutput::new(cleanup_detail(&summary)).emulated(rec.emulated());
+    let mut detail = cleanup_detail(&summary);
+    if !retained.is_empty() {
+        detail.push_str(&format!(
+            "; kept {} copy(ies) of the damaged data",
+            retained.len()
+        ));
+    }
+    let mut out = StageOutput::new(detail).emulated(rec.emulated());
     for (r, e) in &summary.failed {
         out.findings.push(Finding::error(
             "cleanup.incomplete",
             format!("could not delete {r}: {e}"),
+        ));
+    }
+    for c in &retained {
+        out.findings.push(Finding::warning(
+            "fault.copy-retained",
+            format!(
+                "{} is retained: {}; restore with: {}",
+                c.resource, c.why, c.restore
+            ),
         ));
     }
     if summary.failed.is_empty() {
@@ -278,6 +317,7 @@ async fn cleanup_stage(
     } else {
         rec.finished_failed(Stage::Cleanup, timing, out);
     }
+    retained
 }
 
 /// What remains when cleanup ran out of its budget after an abort.

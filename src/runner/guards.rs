@@ -20,13 +20,27 @@ pub struct GuardVerdict {
     pub account_id: Option<String>,
 }
 
-/// The guard that needs no API call: destructive faults on real endpoints
-/// need `--allow-destructive`. Returns one refusal per target.
+/// The guards that need no API call: a fault that loses data for good runs
+/// against an emulator only, whatever the opt-ins; destructive faults on
+/// real endpoints need `--allow-destructive`. Returns one refusal per target.
 pub fn without_network(scenario: &Scenario, allow_destructive: bool) -> Vec<String> {
+    let mut refusals: Vec<String> = scenario
+        .targets
+        .iter()
+        .filter_map(|spec| {
+            let fault = spec.target.fault()?;
+            (fault.loses_data && !fault.is_local(&scenario.environment)).then(|| {
+                format!(
+                    "target `{}`: refusing fault `{}` ({}): it destroys data no copy holds (`accept_data_loss = true`), which firedrill does only against an emulator on loopback",
+                    spec.name, fault.action, fault.description
+                )
+            })
+        })
+        .collect();
     if allow_destructive {
-        return Vec::new();
+        return refusals;
     }
-    scenario
+    refusals.extend(scenario
         .targets
         .iter()
         .filter_map(|spec| {
@@ -37,8 +51,9 @@ pub fn without_network(scenario: &Scenario, allow_destructive: bool) -> Vec<Stri
                     spec.name, fault.action, fault.description
                 )
             })
-        })
-        .collect()
+        }),
+    );
+    refusals
 }
 
 /// Check every target's fault against the guards. `tags` holds each target's

@@ -211,6 +211,7 @@ pub(super) fn refused_reports(
                 canary: None,
                 rto: None,
                 rpo: None,
+                retained: Vec::new(),
             }
         })
         .collect()

@@ -40,6 +40,11 @@ pub(super) fn cleanup_report(ledger: &Ledger, findings: &mut Vec<Finding>) -> Cl
             .filter(|(_, status)| *status == Status::Deleted)
             .count(),
         remaining,
+        retained: state
+            .retained()
+            .into_iter()
+            .map(|(_, r, _, _)| r.to_string())
+            .collect(),
     }
 }
 

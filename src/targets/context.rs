@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::Clients;
-use crate::ledger::Ledger;
+use crate::ledger::{FaultRecord, Ledger};
 
 /// Everything a stage may use. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -77,6 +77,35 @@ impl StageContext {
             target: self.target_name.clone(),
             service: Some(service),
         }
+    }
+
+    /// Record a fault in the ledger before its first API call, fsync'd (the
+    /// target is filled in here). The resources it `protects` (the scratch
+    /// copies of the pre-fault data) are then tagged retained, so that
+    /// neither cleanup nor reap, with or without the ledger, deletes them
+    /// until the fault is undone.
+    pub async fn fault_intent(&self, mut fault: FaultRecord) -> Result<u64, StageError> {
+        fault.target.clone_from(&self.target_name);
+        let spec = super::kind(&fault.kind)
+            .ok_or_else(|| StageError::Failed(format!("unknown target kind `{}`", fault.kind)))?;
+        let why = format!(
+            "holds the pre-fault data of {} while fault `{}` is not undone (run {})",
+            fault.resource, fault.action, self.run_id
+        );
+        let protects = fault.protects.clone();
+        let id = self.ledger.fault_intent(fault)?;
+        let state = self.ledger.state();
+        for pid in protects {
+            if let Some((r, _)) = state.resources.get(&pid) {
+                (spec.retain)(r, &why, &self.clients).await?;
+            }
+        }
+        Ok(id)
+    }
+
+    /// Record that the fault's API call returned.
+    pub fn fault_done(&self, id: u64) -> Result<(), StageError> {
+        Ok(self.ledger.fault_done(id)?)
     }
 
     /// Polling policy for waits in this run.

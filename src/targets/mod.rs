@@ -2,9 +2,18 @@
 //! line in [`REGISTRY`]; nothing else in firedrill knows the kinds by name.
 //!
 //! The runner calls the stages in order (preflight, backup, copy, fault,
-//! restore, validate); scratch resources are recorded in the ledger before
-//! they are created and deleted by the kind's `delete` function, which is the
-//! same code path for end-of-run cleanup and for `firedrill reap`.
+//! restore, validate, revert); scratch resources are recorded in the ledger
+//! before they are created and deleted by the kind's `delete` function, which
+//! is the same code path for end-of-run cleanup and for `firedrill reap`.
+//!
+//! Never the disaster: a kind records its fault in the ledger before the
+//! fault's API call ([`StageContext::fault_intent`]), naming the scratch
+//! resources that hold the pre-fault data and, when the fault can be undone,
+//! how. The kind's `revert` function undoes it from that record alone, so
+//! the code that reverts after a crash (`reap`) is the code every run
+//! exercises; what protects a fault that is not undone is retained, tagged
+//! by the kind's `retain` function, and reported with the restore command
+//! the kind wrote into the fault's record.
 
 pub(crate) mod common;
 mod context;
@@ -16,20 +25,23 @@ pub mod rds_instance;
 pub mod s3;
 
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use firedrill_core::canary::CanaryPlan;
 use firedrill_core::options::TargetInput;
+use firedrill_core::timing::Clock;
 use firedrill_core::{
     DeleteOutcome, Diagnostic, FaultSpec, PlannedAction, Preflight, ScratchResource, Service,
-    StageError, StageOutput, Tagged, Validation,
+    StageError, StageOutput, Tagged, UndoPlan, Validation,
 };
 use futures::future::BoxFuture;
 use schemars::{Schema, SchemaGenerator};
 
 use crate::aws::Clients;
 use crate::canary::CanarySink;
+use crate::ledger::{FaultRecord, Ledger};
 
 pub use context::StageContext;
 
@@ -45,6 +57,29 @@ pub type DeleteFn = for<'a> fn(
 /// Lists scratch resources carrying firedrill's tags, for `reap` by tag.
 pub type FindTaggedFn = for<'a> fn(&'a Clients) -> BoxFuture<'a, Result<Vec<Tagged>, StageError>>;
 
+/// Undoes a fault from its ledger record alone.
+pub type RevertFn = for<'a> fn(
+    &'a FaultRecord,
+    &'a RevertContext<'a>,
+) -> BoxFuture<'a, Result<StageOutput, StageError>>;
+
+/// Tags a scratch resource as retained (the value says why), so that reap
+/// by tag leaves it alone even without its ledger.
+pub type RetainFn =
+    for<'a> fn(&'a ScratchResource, &'a str, &'a Clients) -> BoxFuture<'a, Result<(), StageError>>;
+
+/// What a revert may use: the run's clients, its report directory (where
+/// kinds keep the files a revert needs, such as the list of objects a fault
+/// deleted) and its clock.
+pub struct RevertContext<'a> {
+    pub clients: &'a Clients,
+    pub run_dir: &'a Path,
+    pub clock: &'a Clock,
+    /// The run's ledger: an undo that needs a scratch resource of its own
+    /// records it here first, like every stage.
+    pub ledger: &'a Ledger,
+}
+
 /// One target kind.
 pub struct KindSpec {
     /// The `kind = "..."` value.
@@ -59,6 +94,11 @@ pub struct KindSpec {
     pub delete: DeleteFn,
     /// Find scratch resources by tag.
     pub find_tagged: FindTaggedFn,
+    /// Undo a fault from its ledger record; `None` when this kind's faults
+    /// heal by themselves or can only be answered by keeping the copy.
+    pub revert: Option<RevertFn>,
+    /// Mark a scratch resource retained.
+    pub retain: RetainFn,
 }
 
 impl fmt::Debug for KindSpec {
@@ -129,7 +169,8 @@ pub trait Target: Send + Sync + fmt::Debug {
         ))
     }
 
-    /// Inject the fault.
+    /// Inject the fault: record it with [`StageContext::fault_intent`]
+    /// before its first API call and [`StageContext::fault_done`] after.
     async fn inject(&mut self, cx: &StageContext) -> Result<StageOutput, StageError>;
 
     /// Restore into scratch resources named after the run.
@@ -138,16 +179,7 @@ pub trait Target: Send + Sync + fmt::Debug {
     /// Check what came back.
     async fn validate(&mut self, cx: &StageContext) -> Result<Validation, StageError>;
 
-    /// Whether [`Target::revert`] will undo the fault after validation.
-    fn reverts(&self) -> bool {
-        false
-    }
-
-    /// Undo the fault on the named resource (e.g. put deleted objects back
-    /// from the backup), so a drill does not leave it damaged. Runs after
-    /// validation, even when the drill failed or was aborted, and before
-    /// cleanup deletes the backup.
-    async fn revert(&mut self, _cx: &StageContext) -> Result<StageOutput, StageError> {
-        Ok(StageOutput::new("nothing to revert"))
-    }
+    /// How the configured fault is undone (or what is kept when it cannot
+    /// be), for the plan and the reports.
+    fn undo(&self) -> UndoPlan;
 }

@@ -19,7 +19,7 @@ const RUN_ID_TAG: &str = "firedrill:run-id";
 const DR_REGION: &str = "us-west-2";
 
 /// An EC2 client for the emulator in `region`.
-fn ec2(region: &str) -> Client {
+pub(crate) fn ec2(region: &str) -> Client {
     require(&ec2_endpoint());
     let conf = aws_sdk_ec2::config::Builder::new()
         .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
@@ -70,7 +70,7 @@ async fn source_ami(ec2: &Client) -> String {
 }
 
 /// Launch the source instance (tagged like a real workload); returns its id.
-async fn launch_source(ec2: &Client, name: &str) -> String {
+pub(crate) async fn launch_source(ec2: &Client, name: &str) -> String {
     let ami = source_ami(ec2).await;
     let out = ec2
         .run_instances()
@@ -89,7 +89,7 @@ async fn launch_source(ec2: &Client, name: &str) -> String {
 }
 
 /// Create a source volume (io1, encrypted, tagged); returns its id.
-async fn create_source_volume(ec2: &Client, name: &str) -> String {
+pub(crate) async fn create_source_volume(ec2: &Client, name: &str) -> String {
     let out = ec2
         .create_volume()
         .availability_zone("us-east-1a")
@@ -119,7 +119,7 @@ async fn create_bystander_volume(ec2: &Client) -> String {
     out.volume_id().unwrap().to_string()
 }
 
-async fn instance_state(ec2: &Client, id: &str) -> Option<String> {
+pub(crate) async fn instance_state(ec2: &Client, id: &str) -> Option<String> {
     let out = ec2
         .describe_instances()
         .instance_ids(id)
@@ -148,17 +148,21 @@ async fn volume_tags(ec2: &Client, id: &str) -> Option<BTreeMap<String, String>>
     })
 }
 
-async fn terminate(ec2: &Client, id: &str) {
+pub(crate) async fn volume_exists(ec2: &Client, id: &str) -> bool {
+    volume_tags(ec2, id).await.is_some()
+}
+
+pub(crate) async fn terminate(ec2: &Client, id: &str) {
     let _ = ec2.terminate_instances().instance_ids(id).send().await;
 }
 
-async fn delete_volume(ec2: &Client, id: &str) {
+pub(crate) async fn delete_volume(ec2: &Client, id: &str) {
     let _ = ec2.delete_volume().volume_id(id).send().await;
 }
 
 /// Everything in `region` that carries `run_id`: live instances, images
 /// (by tag or name), snapshots and volumes.
-async fn leftovers(region: &str, run_id: &str) -> Vec<String> {
+pub(crate) async fn leftovers(region: &str, run_id: &str) -> Vec<String> {
     let ec2 = ec2(region);
     let mut left = Vec::new();
     let tagged = filter(&format!("tag:{RUN_ID_TAG}"), run_id);
@@ -220,7 +224,12 @@ async fn snapshot_exists(region: &str, id: &str) -> bool {
 
 /// The example scenario with the named resource replaced, and `edit`
 /// applied to its text.
-fn example(file: &str, placeholder: &str, id: &str, edit: impl Fn(String) -> String) -> String {
+pub(crate) fn example(
+    file: &str,
+    placeholder: &str,
+    id: &str,
+    edit: impl Fn(String) -> String,
+) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(file);
@@ -298,7 +307,7 @@ fn assert_passed(report: &serde_json::Value, kind: &str, wall: Duration) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ec2_instance_drill_passes_and_leaves_nothing_behind() {
+async fn ec2_instance_drill_passes_starts_the_source_again_and_leaves_nothing_behind() {
     let ec2 = ec2("us-east-1");
     let source = launch_source(&ec2, "fd-web").await;
     let ws = Workspace::new();
@@ -314,12 +323,16 @@ async fn ec2_instance_drill_passes_and_leaves_nothing_behind() {
     ran.code(0);
     assert_eq!(
         state.as_deref(),
-        Some("stopped"),
-        "the fault stopped the source"
+        Some("running"),
+        "the fault stopped the source, the revert started it again"
     );
     let report = ws.report("ec2-instance");
     assert_passed(&report, "ec2-instance", wall);
     let t = &report["targets"][0];
+    assert_eq!(
+        stage(t, "revert")["detail"],
+        format!("started instance {source} again")
+    );
     let backup = stage(t, "backup");
     let image = backup["facts"]["image_id"].as_str().unwrap();
     assert!(image.starts_with("ami-"), "{backup}");
@@ -371,7 +384,11 @@ async fn ec2_instance_drill_in_dr_region_leaves_both_regions_clean() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ebs_volume_drill_passes_and_leaves_nothing_behind() {
+/// Regression: the shipped `ebs-volume` example (fault `delete`) ended with
+/// the named volume deleted and its snapshot deleted by cleanup: no copy
+/// left. The snapshot is now retained, tagged, reported with the command
+/// that restores the volume, and left alone by reap.
+async fn ebs_volume_delete_retains_the_snapshot_and_says_how_to_restore() {
     let ec2 = ec2("us-east-1");
     let source = create_source_volume(&ec2, "fd-data").await;
     let ws = Workspace::new();
@@ -383,13 +400,55 @@ async fn ebs_volume_drill_passes_and_leaves_nothing_behind() {
     let ran = run_cli(&ws, &file).await;
     let wall = started.elapsed();
     let after = volume_tags(&ec2, &source).await;
-    delete_volume(&ec2, &source).await;
     ran.code(0);
     assert!(after.is_none(), "the `delete` fault deleted the source");
     let report = ws.report("ebs-volume");
     assert_passed(&report, "ebs-volume", wall);
-    let run_id = report["run_id"].as_str().unwrap();
-    assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
+    let t = &report["targets"][0];
+    let snapshot = stage(t, "backup")["facts"]["snapshot_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kept = t["retained"].as_array().unwrap();
+    assert_eq!(kept.len(), 1, "{t:#}");
+    let restore = kept[0]["restore"].as_str().unwrap();
+    assert!(
+        restore.contains(&format!("create-volume --snapshot-id {snapshot}")),
+        "{restore}"
+    );
+    assert!(
+        ran.stdout.contains("kept as the copy of damaged data"),
+        "{}",
+        ran.stdout
+    );
+    let run_id = report["run_id"].as_str().unwrap().to_string();
+    let left = leftovers("us-east-1", &run_id).await;
+    assert_eq!(left.len(), 1, "only the snapshot stays: {left:?}");
+    assert!(left[0].contains(&snapshot), "{left:?}");
+    let tags = ec2
+        .describe_snapshots()
+        .snapshot_ids(&snapshot)
+        .send()
+        .await
+        .unwrap();
+    let retained_tag = tags.snapshots()[0]
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some("firedrill:retained"));
+    assert!(retained_tag, "the snapshot says why it is kept");
+    let reaped = ws.firedrill().arg("reap").run();
+    reaped.code(0);
+    assert!(reaped.stdout.contains("keep snapshot"), "{}", reaped.stdout);
+    assert_eq!(
+        leftovers("us-east-1", &run_id).await.len(),
+        1,
+        "reap kept it"
+    );
+    ec2.delete_snapshot()
+        .snapshot_id(&snapshot)
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -820,12 +879,9 @@ async fn ec2_instance_stop_with_restart_after_leaves_the_source_running() {
         stage(t, "fault")["detail"],
         format!("stopped instance {source}")
     );
-    assert!(
-        t["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["code"] == "ec2.source-restarted"),
+    assert_eq!(
+        stage(t, "revert")["detail"],
+        format!("started instance {source} again"),
         "{t:#}"
     );
     let run_id = report["run_id"].as_str().unwrap();
@@ -833,7 +889,7 @@ async fn ec2_instance_stop_with_restart_after_leaves_the_source_running() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ebs_volume_detach_fault_detaches_only_the_named_volume() {
+async fn ebs_volume_detach_fault_detaches_only_the_named_volume_and_attaches_it_again() {
     let ec2 = ec2("us-east-1");
     let instance = launch_source(&ec2, "fd-data-host").await;
     let source = create_source_volume(&ec2, "fd-data-attached").await;
@@ -875,6 +931,17 @@ async fn ebs_volume_detach_fault_detaches_only_the_named_volume() {
             .and_then(|v| v.state().map(|s| s.as_str().to_string()))
     };
     let (source_state, bystander_state) = (state_of(&source), state_of(&bystander));
+    let attached_at = states
+        .volumes()
+        .iter()
+        .find(|v| v.volume_id() == Some(source.as_str()))
+        .and_then(|v| v.attachments().first())
+        .map(|a| {
+            (
+                a.instance_id().map(str::to_string),
+                a.device().map(str::to_string),
+            )
+        });
     terminate(&ec2, &instance).await;
     let _ = ec2
         .detach_volume()
@@ -886,10 +953,27 @@ async fn ebs_volume_detach_fault_detaches_only_the_named_volume() {
     delete_volume(&ec2, &source).await;
     delete_volume(&ec2, &bystander).await;
     ran.code(0);
-    assert_eq!(source_state.as_deref(), Some("available"), "detached");
+    assert_eq!(source_state.as_deref(), Some("in-use"), "attached again");
+    assert_eq!(
+        attached_at,
+        Some((Some(instance.clone()), Some("/dev/sdf".to_string()))),
+        "at the same device"
+    );
     assert_eq!(bystander_state.as_deref(), Some("in-use"), "left attached");
     let report = ws.report("ebs-volume");
     assert_passed(&report, "ebs-volume", wall);
+    let t = &report["targets"][0];
+    assert!(
+        stage(t, "fault")["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("detached volume {source}")),
+        "{t:#}"
+    );
+    assert_eq!(
+        stage(t, "revert")["detail"],
+        format!("attached volume {source} to {instance} at /dev/sdf again")
+    );
     let run_id = report["run_id"].as_str().unwrap();
     assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
 }

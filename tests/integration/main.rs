@@ -7,6 +7,7 @@ mod support;
 mod chaos;
 mod chaos_proxy;
 mod concurrency;
+mod crash_matrix;
 mod ec2;
 mod evidence;
 mod guards;

@@ -15,7 +15,7 @@ fn pg_url() -> String {
         .unwrap_or_else(|_| "postgres://firedrill@127.0.0.1:55432/postgres".into())
 }
 
-fn pg_password() -> String {
+pub(crate) fn pg_password() -> String {
     std::env::var("FIREDRILL_PG_PASSWORD").unwrap_or_else(|_| "firedrill-demo-secret".into())
 }
 
@@ -60,7 +60,7 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-async fn connect(db: &str) -> tokio_postgres::Client {
+pub(crate) async fn connect(db: &str) -> tokio_postgres::Client {
     let s = server();
     let mut cfg = tokio_postgres::Config::new();
     cfg.host(&s.host)
@@ -74,13 +74,13 @@ async fn connect(db: &str) -> tokio_postgres::Client {
 }
 
 /// A seeded source database, dropped when the test ends.
-struct SourceDb {
-    name: String,
+pub(crate) struct SourceDb {
+    pub(crate) name: String,
 }
 
 impl SourceDb {
     /// Create and fill a database with `localstack/seed-postgres-demo`.
-    fn seed(orders: u64) -> Self {
+    pub(crate) fn seed(orders: u64) -> Self {
         server();
         let name = unique("fd_pg").replace('-', "_");
         let out = Command::new("bash")
@@ -128,7 +128,7 @@ impl Drop for SourceDb {
 }
 
 /// Row count and content hash of every table, for before/after comparisons.
-async fn summary(db: &str) -> Vec<(String, i64, String)> {
+pub(crate) async fn summary(db: &str) -> Vec<(String, i64, String)> {
     let c = connect(db).await;
     let mut out = Vec::new();
     for t in ["customers", "orders", "products"] {
@@ -144,7 +144,7 @@ async fn summary(db: &str) -> Vec<(String, i64, String)> {
     out
 }
 
-async fn table_exists(db: &str, table: &str) -> bool {
+pub(crate) async fn table_exists(db: &str, table: &str) -> bool {
     connect(db)
         .await
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
@@ -153,7 +153,7 @@ async fn table_exists(db: &str, table: &str) -> bool {
         .get(0)
 }
 
-async fn databases_of_run(run_id: &str) -> Vec<String> {
+pub(crate) async fn databases_of_run(run_id: &str) -> Vec<String> {
     let pattern = format!("firedrill_{}%", run_id.replace('-', "_"));
     connect("postgres")
         .await
@@ -169,7 +169,7 @@ async fn databases_of_run(run_id: &str) -> Vec<String> {
 }
 
 /// A dump bucket for one test.
-async fn bucket() -> String {
+pub(crate) async fn bucket() -> String {
     let b = unique("fd-pgdump");
     s3().await.create_bucket().bucket(&b).send().await.unwrap();
     b
@@ -201,7 +201,7 @@ async fn assert_clean(run_id: &str, source: &SourceDb, bucket: &str) {
     s3.delete_bucket().bucket(bucket).send().await.unwrap();
 }
 
-fn scenario(name: &str, db: &str, bucket: &str, rpo: &str, extra: &str) -> String {
+pub(crate) fn scenario(name: &str, db: &str, bucket: &str, rpo: &str, extra: &str) -> String {
     let s = server();
     format!(
         "name = \"{name}\"\n{}\n[objectives]\nrto = \"5m\"\nrpo = \"{rpo}\"\n\n[[targets]]\nname = \"db\"\nkind = \"postgres\"\nhost = \"{}\"\nport = {}\nuser = \"{}\"\ndatabase = \"{db}\"\npassword_env = \"FIREDRILL_PG_PASSWORD\"\n\n[targets.backup]\nbucket = \"{bucket}\"\n\n{extra}",
@@ -391,9 +391,10 @@ async fn postgres_check_expecting_post_fault_data_fails_naming_table_and_check()
             && m.contains("expected 99000, found \"100000\"")),
         "no finding naming the table and check: {f:?}"
     );
-    // The faulted source really lost the rows; the restore did not.
+    // The restore kept the rows, and the revert put them back in the source.
     assert_eq!(check(t, "table orders: row count")["status"], "passed");
-    assert_eq!(summary(&source.name).await[1].1, 99_000);
+    assert_eq!(stage(t, "revert")["outcome"], "passed", "{t}");
+    assert_eq!(summary(&source.name).await[1].1, 100_000);
     assert_clean(report["run_id"].as_str().unwrap(), &source, &bucket).await;
 }
 
@@ -763,4 +764,125 @@ async fn postgres_dump_changed_in_s3_fails_the_restore() {
         "{f:?}"
     );
     assert_clean(report["run_id"].as_str().unwrap(), &source, &bucket).await;
+}
+
+/// Row count and checksum of `table`'s rows with `id <= max_id`, computed
+/// as `summary` computes a whole table.
+async fn rows_up_to(db: &str, table: &str, max_id: i64) -> (i64, String) {
+    let row = connect(db)
+        .await
+        .query_one(
+            &format!("SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))), '') FROM {table} t WHERE id::bigint <= $1"),
+            &[&max_id],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// A fault, then an application writing 50 new rows while the drill runs:
+/// the revert puts back exactly what the fault removed and keeps the new
+/// rows. `written` is the table the application writes to (the faulted
+/// one, unless the fault dropped it).
+async fn undo_keeps_rows_written_after_the_fault(fault: &str, written: &str, put_back: &str) {
+    const SEEDED: i64 = 20_000;
+    crate::support::require(&s3_endpoint());
+    let source = SourceDb::seed(SEEDED as u64);
+    let before = summary(&source.name).await;
+    let bucket = bucket().await;
+    let ws = Workspace::new();
+    let extra = format!("[targets.canary]\ninterval = \"300ms\"\n\n[targets.fault]\n{fault}\n");
+    let file = ws.scenario(
+        "pg-undo",
+        &scenario("pg-undo", &source.name, &bucket, "30s", &extra),
+    );
+    let child = ws
+        .firedrill()
+        .env("FIREDRILL_PG_PASSWORD", pg_password())
+        .args(["run", "--yes"])
+        .arg(&file)
+        .spawn();
+    crate::signals::wait_until("the fault", Duration::from_mins(2), || {
+        crate::signals::run_dir(&ws, "pg-undo")
+            .is_some_and(|d| crate::signals::ledger_text(&d).contains("\"record\":\"fault-done\""))
+    });
+    // The application keeps writing: new ids, after the fault.
+    let (first_new, max_old) = if written == "orders" {
+        (1_000_001_i64, SEEDED)
+    } else {
+        (100_001_i64, 10_000)
+    };
+    let insert = if written == "orders" {
+        "INSERT INTO orders SELECT i, 1, 1, 1, 9.99, 'placed', now() FROM generate_series($1::bigint, $1::bigint + 49) i"
+    } else {
+        "INSERT INTO customers SELECT i, 'New ' || i, 'new' || i || '@example.com', now() FROM generate_series($1::bigint, $1::bigint + 49) i"
+    };
+    connect(&source.name)
+        .await
+        .execute(insert, &[&first_new])
+        .await
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report = ws.report("pg-undo");
+    let t = &report["targets"][0];
+    let revert = stage(t, "revert");
+    assert_eq!(revert["outcome"], "passed", "{t:#}");
+    assert!(
+        revert["detail"].as_str().unwrap().contains(put_back),
+        "the report says what was put back: {revert}"
+    );
+    // Every pre-fault row is back, byte for byte; the new rows are kept.
+    let after = summary(&source.name).await;
+    for (table, count, checksum) in &before {
+        let limit = if table == "orders" { SEEDED } else { i64::MAX };
+        let limit = if table == written { max_old } else { limit };
+        assert_eq!(
+            rows_up_to(&source.name, table, limit).await,
+            (*count, checksum.clone()),
+            "{table}: the pre-fault rows differ from the baseline"
+        );
+    }
+    let new = after.iter().find(|(t, ..)| t == written).unwrap().1
+        - before.iter().find(|(t, ..)| t == written).unwrap().1;
+    assert_eq!(
+        new, 50,
+        "{written}: the rows written after the fault are kept"
+    );
+    assert_clean(report["run_id"].as_str().unwrap(), &source, &bucket).await;
+}
+
+#[tokio::test]
+async fn undo_of_delete_rows_keeps_rows_written_after_the_fault() {
+    undo_keeps_rows_written_after_the_fault(
+        "action = \"delete-rows\"\ntable = \"orders\"\nwhere = \"id % 3 = 0\"",
+        "orders",
+        "put back 6666 row(s) into orders",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn undo_of_truncate_keeps_rows_written_after_the_fault() {
+    undo_keeps_rows_written_after_the_fault(
+        "action = \"truncate\"\ntable = \"orders\"",
+        "orders",
+        "put back 20000 row(s) into orders",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn undo_of_drop_table_keeps_rows_written_after_the_fault() {
+    undo_keeps_rows_written_after_the_fault(
+        "action = \"drop-table\"\ntable = \"orders\"",
+        "customers",
+        "brought table orders back",
+    )
+    .await;
 }

@@ -12,7 +12,7 @@ use crate::support::{Workspace, emulator_environment, rds_endpoint, require, uni
 
 const DR_REGION: &str = "us-west-2";
 
-fn rds(region: &str) -> Client {
+pub(crate) fn rds(region: &str) -> Client {
     require(&rds_endpoint());
     let conf = aws_sdk_rds::config::Builder::new()
         .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
@@ -30,7 +30,7 @@ fn team_tag() -> Tag {
 }
 
 /// A source `postgres` instance in moto.
-async fn create_source_instance(rds: &Client, id: &str) {
+pub(crate) async fn create_source_instance(rds: &Client, id: &str) {
     rds.create_db_instance()
         .db_instance_identifier(id)
         .engine("postgres")
@@ -106,7 +106,7 @@ async fn cluster_summary(rds: &Client, id: &str) -> String {
     )
 }
 
-async fn delete_source_instance(rds: &Client, id: &str) {
+pub(crate) async fn delete_source_instance(rds: &Client, id: &str) {
     rds.delete_db_instance()
         .db_instance_identifier(id)
         .skip_final_snapshot(true)
@@ -136,7 +136,7 @@ async fn delete_source_cluster(rds: &Client, id: &str) {
 }
 
 /// moto keeps automated snapshots of deleted sources; the test made them.
-async fn delete_automated(rds: &Client, source: &str) {
+pub(crate) async fn delete_automated(rds: &Client, source: &str) {
     let out = rds.describe_db_cluster_snapshots().send().await.unwrap();
     for s in out.db_cluster_snapshots() {
         if s.db_cluster_identifier() == Some(source) {
@@ -161,7 +161,7 @@ async fn delete_automated(rds: &Client, source: &str) {
 
 /// Every instance, cluster and snapshot (manual or automated) in `region`
 /// whose identifier contains `needle`.
-async fn leftovers(region: &str, needle: &str) -> Vec<String> {
+pub(crate) async fn leftovers(region: &str, needle: &str) -> Vec<String> {
     let rds = rds(region);
     let mut ids = Vec::new();
     let out = rds.describe_db_instances().send().await.unwrap();
@@ -198,7 +198,12 @@ async fn leftovers(region: &str, needle: &str) -> Vec<String> {
 
 /// An example scenario from `scenarios/` with the test's environment and
 /// source, and `edits` (from, to) applied.
-fn example(file: &str, source_key: &str, source: &str, edits: &[(&str, &str)]) -> String {
+pub(crate) fn example(
+    file: &str,
+    source_key: &str,
+    source: &str,
+    edits: &[(&str, &str)],
+) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(file);
@@ -719,14 +724,13 @@ async fn point_in_time_and_latest_automated_backups_restore_and_pass() {
             "point-in-time" => assert!(backup.contains("point-in-time"), "{backup}"),
             _ => assert!(backup.contains("automated snapshot"), "{backup}"),
         }
-        // The fault stopped the source; start it for the next method.
+        // The fault stopped the source; the revert started it again.
         let status = instance_summary(&rds, &source).await;
-        assert!(status.contains("stopped"), "{status}");
-        rds.start_db_instance()
-            .db_instance_identifier(&source)
-            .send()
-            .await
-            .unwrap();
+        assert!(status.contains("available"), "{status}");
+        assert_eq!(
+            stage(&report, "revert")["detail"],
+            format!("started DB instance `{source}` again")
+        );
         let run_id = report["run_id"].as_str().unwrap();
         assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
     }
@@ -774,9 +778,110 @@ async fn delete_fault_removes_the_source_and_the_snapshot_restores_it() {
         .send()
         .await;
     assert!(gone.is_err(), "the source was deleted by the fault");
+    // The drill's snapshot is now the only copy: it is kept, tagged, and the
+    // report says how to restore from it.
+    let retained = report["targets"][0]["retained"].as_array().unwrap();
+    assert_eq!(retained.len(), 1, "{retained:?}");
+    let snapshot = retained[0]["resource"]["id"].as_str().unwrap().to_string();
+    assert!(
+        retained[0]["restore"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("--db-snapshot-identifier {snapshot}")),
+        "{retained:?}"
+    );
+    let run_id = report["run_id"].as_str().unwrap();
+    assert_eq!(
+        leftovers("us-east-1", run_id).await,
+        vec![format!("snapshot {snapshot}")],
+        "only the retained snapshot is left"
+    );
+    let arn = rds
+        .describe_db_snapshots()
+        .db_snapshot_identifier(&snapshot)
+        .send()
+        .await
+        .unwrap()
+        .db_snapshots()[0]
+        .db_snapshot_arn()
+        .unwrap()
+        .to_string();
+    let tags = rds
+        .list_tags_for_resource()
+        .resource_name(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tag_list()
+            .iter()
+            .any(|t| t.key() == Some("firedrill:retained")),
+        "{tags:?}"
+    );
+    // reap leaves a retained copy alone.
+    ws.firedrill().arg("reap").run().code(0);
+    assert_eq!(
+        leftovers("us-east-1", run_id).await,
+        vec![format!("snapshot {snapshot}")]
+    );
+    rds.delete_db_snapshot()
+        .db_snapshot_identifier(&snapshot)
+        .send()
+        .await
+        .unwrap();
+    delete_automated(&rds, &source).await;
+    assert!(leftovers("us-east-1", &source).await.is_empty());
+}
+
+#[tokio::test]
+async fn delete_fault_with_restore_source_brings_the_instance_back_under_its_own_name() {
+    let rds = rds("us-east-1");
+    let source = unique("fd-rsrc");
+    create_source_instance(&rds, &source).await;
+    // moto names an instance's automated snapshot by the minute it was
+    // created, so a restore under the same name within that minute collides.
+    delete_automated(&rds, &source).await;
+    let ws = Workspace::new();
+    let file = ws.scenario(
+        "rds-instance",
+        &example(
+            "rds-instance.toml",
+            "instance",
+            &source,
+            &[(
+                "action = \"reboot\"",
+                "action = \"delete\"\nrestore_source = true",
+            )],
+        ),
+    );
+    let plan = ws.firedrill().arg("plan").arg(&file).run();
+    plan.code(0);
+    assert!(
+        plan.stdout.contains("undo: restore in place"),
+        "{}",
+        plan.stdout
+    );
+    ws.firedrill()
+        .args(["run", "--yes"])
+        .arg(&file)
+        .run()
+        .code(0);
+    let report = ws.report("rds-instance");
+    assert_eq!(report["verdict"], "passed");
+    assert_eq!(stage(&report, "revert")["outcome"], "passed");
+    let back = rds
+        .describe_db_instances()
+        .db_instance_identifier(&source)
+        .send()
+        .await
+        .unwrap();
+    let back = &back.db_instances()[0];
+    assert_eq!(back.db_instance_status(), Some("available"));
+    assert_eq!(back.db_instance_class(), Some("db.t3.micro"));
+    assert!(report["targets"][0].get("retained").is_none(), "{report}");
     let run_id = report["run_id"].as_str().unwrap();
     assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
-    delete_automated(&rds, &source).await;
+    delete_source_instance(&rds, &source).await;
     assert!(leftovers("us-east-1", &source).await.is_empty());
 }
 

@@ -106,7 +106,7 @@ async fn same_size_corruption_is_caught_by_download_when_the_etag_differs() {
         &scenario(
             "samesize",
             &bucket,
-            "[targets.backup]\nmethod = \"none\"\n[targets.fault]\naction = \"corrupt\"\ncount = 2\n",
+            "[targets.backup]\nmethod = \"none\"\n[targets.fault]\naction = \"corrupt\"\ncount = 2\naccept_data_loss = true\n",
         ),
     );
     ws.firedrill()

@@ -69,7 +69,7 @@ async fn unrecoverable_fault_fails_and_names_the_lost_objects() {
         &scenario(
             "s3-lost",
             &bucket,
-            "[targets.backup]\nmethod = \"none\"\n[targets.canary]\ninterval = \"100ms\"\n[targets.fault]\naction = \"delete-all\"\n",
+            "[targets.backup]\nmethod = \"none\"\n[targets.canary]\ninterval = \"100ms\"\n[targets.fault]\naction = \"delete-all\"\naccept_data_loss = true\n",
         ),
     );
     let ran = ws.firedrill().args(["run", "--yes"]).arg(&file).run();
@@ -149,7 +149,7 @@ async fn killed_run_is_reaped_and_source_untouched() {
         &scenario(
             "s3-kill",
             &bucket,
-            "[targets.canary]\ninterval = \"3s\"\nwrites_after_backup = 5\n[targets.fault]\naction = \"delete-all\"\n",
+            "[targets.canary]\ninterval = \"3s\"\nwrites_after_backup = 5\n[targets.fault]\naction = \"delete-all\"\naccept_data_loss = true\n",
         ),
     );
     let mut child = ws.firedrill().args(["run", "--yes"]).arg(&file).spawn();

@@ -72,7 +72,9 @@ pub(crate) fn ledger_state(run_dir: &Path) -> (BTreeMap<u64, (String, String, St
                 );
             }
             "finished" => finished = true,
-            "run" => {}
+            // Faults have their own lives (see `fault_states`).
+            "run" | "fault-intent" | "fault-done" | "revert-intent" | "revert-done"
+            | "revert-failed" => {}
             _ => {
                 let id = v["id"].as_u64().unwrap();
                 resources
@@ -83,6 +85,29 @@ pub(crate) fn ledger_state(run_dir: &Path) -> (BTreeMap<u64, (String, String, St
         }
     }
     (resources, finished)
+}
+
+/// Every fault in a run's ledger: id → (action, last record).
+pub(crate) fn fault_states(run_dir: &Path) -> BTreeMap<u64, (String, String)> {
+    let mut faults = BTreeMap::new();
+    for line in ledger_text(run_dir).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let record = v["record"].as_str().unwrap().to_string();
+        let id = v["id"].as_u64();
+        match record.as_str() {
+            "fault-intent" => {
+                let action = v["fault"]["action"].as_str().unwrap().to_string();
+                faults.insert(id.unwrap(), (action, record));
+            }
+            "fault-done" | "revert-intent" | "revert-done" | "revert-failed" => {
+                if let Some(f) = faults.get_mut(&id.unwrap()) {
+                    f.1 = record;
+                }
+            }
+            _ => {}
+        }
+    }
+    faults
 }
 
 /// Send a signal by name (`TERM`, `INT`, `KILL`) to a child.

@@ -94,10 +94,49 @@ pub struct RawCanary {
     pub writes_after_backup: Option<crate::input::Spanned<u32>>,
 }
 
-/// `[targets.fault]` for kinds whose faults take only an action.
+/// `[targets.fault]` for kinds whose faults take an action and say how it
+/// is undone.
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFaultAction {
     /// What the fault does; the kind lists the actions it knows.
     pub action: crate::input::Spanned<String>,
+    /// Undo the fault after validation (default true) where it can be
+    /// undone: start what was stopped, attach what was detached.
+    pub revert: Option<crate::input::Spanned<bool>>,
+    /// For a fault that destroys the resource: restore it under its own
+    /// name from the backup, as the revert stage (default false: the backup
+    /// is retained instead).
+    pub restore_source: Option<crate::input::Spanned<bool>>,
+}
+
+impl RawFaultAction {
+    /// Push "does not apply" for `revert` and `restore_source` when the
+    /// action takes neither (`takes_revert`, `takes_restore`).
+    pub fn check_undo_keys(
+        &self,
+        takes_revert: bool,
+        takes_restore: bool,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let action = self.action.get_ref();
+        if !takes_revert && let Some(r) = &self.revert {
+            diags.push(crate::validate::misplaced("revert", r.span(), action));
+        }
+        if !takes_restore && let Some(r) = &self.restore_source {
+            diags.push(crate::validate::misplaced(
+                "restore_source",
+                r.span(),
+                action,
+            ));
+        }
+    }
+
+    pub fn revert(&self) -> bool {
+        self.revert.as_ref().is_none_or(|r| *r.get_ref())
+    }
+
+    pub fn restore_source(&self) -> bool {
+        self.restore_source.as_ref().is_some_and(|r| *r.get_ref())
+    }
 }

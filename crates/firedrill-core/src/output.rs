@@ -123,6 +123,10 @@ pub struct FaultSpec {
     pub description: String,
     /// Whether it changes or deletes the named (non-scratch) resource.
     pub destructive: bool,
+    /// Whether it destroys data no copy holds (the scenario accepted it;
+    /// allowed against an emulator only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub loses_data: bool,
     /// The service the fault calls.
     pub service: Service,
     /// For a resource outside AWS (a self-managed database), the endpoint the

@@ -17,6 +17,10 @@ pub const TAG_EXPIRES_AT: &str = "firedrill:expires-at";
 pub const TAG_TARGET: &str = "firedrill:target";
 /// Opt-in tag a named resource needs before a destructive fault on real AWS.
 pub const TAG_ALLOW_FAULTS: &str = "firedrill:allow-faults";
+/// Tag on a copy firedrill keeps because it may be the last copy of data a
+/// fault damaged; its value says why. `reap` never deletes a resource
+/// carrying it.
+pub const TAG_RETAINED: &str = "firedrill:retained";
 
 /// What a scratch resource is, within its kind. Written to the ledger as
 /// the kebab-case name (`db-cluster-snapshot`), so ledgers stay readable.
@@ -111,6 +115,8 @@ pub struct Tagged {
     pub resource: ScratchResource,
     pub run_id: String,
     pub expires_at: Option<OffsetDateTime>,
+    /// Why the resource is retained, when it carries [`TAG_RETAINED`].
+    pub retained: Option<String>,
 }
 
 impl Tagged {
@@ -123,12 +129,13 @@ impl Tagged {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let (mut run_id, mut target, mut expires_at) = (None, None, None);
+        let (mut run_id, mut target, mut expires_at, mut retained) = (None, None, None, None);
         for (k, v) in tags {
             match k.as_ref() {
                 TAG_RUN_ID => run_id = Some(v.as_ref().to_string()),
                 TAG_TARGET => target = Some(v.as_ref().to_string()),
                 TAG_EXPIRES_AT => expires_at = OffsetDateTime::parse(v.as_ref(), &Rfc3339).ok(),
+                TAG_RETAINED => retained = Some(v.as_ref().to_string()),
                 _ => {}
             }
         }
@@ -137,6 +144,7 @@ impl Tagged {
             resource,
             run_id: run_id?,
             expires_at,
+            retained,
         })
     }
 }

@@ -527,6 +527,24 @@ pub async fn detach_volume(
     Ok(rid(&out))
 }
 
+/// Attach a volume to an instance at `device`; returns the request id.
+pub async fn attach_volume(
+    ec2: &Client,
+    volume_id: &str,
+    instance_id: &str,
+    device: &str,
+) -> Result<Option<String>, AwsError> {
+    let out = ec2
+        .attach_volume()
+        .volume_id(volume_id)
+        .instance_id(instance_id)
+        .device(device)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ec2:AttachVolume", e))?;
+    Ok(rid(&out))
+}
+
 /// Delete a volume: `Ok(false)` if it was already gone.
 pub async fn delete_volume(ec2: &Client, id: &str) -> Result<bool, AwsError> {
     match ec2.delete_volume().volume_id(id).send().await {

@@ -444,7 +444,7 @@ pub async fn delete_cluster_snapshot(rds: &Client, id: &str) -> Result<bool, Aws
 // ---------------------------------------------------------------- restore
 
 /// Settings of a restored instance; `None` keeps the service default.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RestoreInstance {
     pub id: String,
     pub class: Option<String>,
@@ -607,6 +607,28 @@ pub async fn stop_instance(rds: &Client, id: &str) -> Result<Option<String>, Aws
         .await
         .map_err(|e| AwsError::from_sdk("rds:StopDBInstance", e))?;
     Ok(out.request_id().map(str::to_string))
+}
+
+/// Start a stopped instance.
+pub async fn start_instance(rds: &Client, id: &str) -> Result<Option<String>, AwsError> {
+    let out = rds
+        .start_db_instance()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds:StartDBInstance", e))?;
+    Ok(out.request_id().map(str::to_string))
+}
+
+/// Add tags to a resource by ARN.
+pub async fn add_tags(rds: &Client, arn: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
+    rds.add_tags_to_resource()
+        .resource_name(arn)
+        .set_tags(Some(tag_list(tags)))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds:AddTagsToResource", e))?;
+    Ok(())
 }
 
 /// Fail an Aurora cluster over to a reader.

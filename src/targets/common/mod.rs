@@ -5,6 +5,23 @@
 
 pub mod compare;
 pub mod ec2;
+pub mod ec2_undo;
 pub mod rds;
 pub mod rds_compare;
 pub mod rds_sql;
+pub mod rds_undo;
+
+/// A tag value every service accepts (S3 and RDS allow only letters,
+/// digits, spaces and `_ . : / = + - @`, at most 256 characters).
+pub fn tag_value(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || " _.:/=+-@".contains(c) {
+                c
+            } else {
+                ' '
+            }
+        })
+        .take(256)
+        .collect()
+}

@@ -5,6 +5,7 @@
 //! Scratch resources in the ledger are recorded by their `Name` tag, which
 //! firedrill chooses before the create call: `snapshot` and `volume`.
 
+mod fault;
 mod options;
 
 use std::time::Duration;
@@ -13,18 +14,19 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use schemars::JsonSchema;
 
-use firedrill_core::options::TargetInput;
+use firedrill_core::options::{RawFaultAction, TargetInput};
 use firedrill_core::resource::TAG_RUN_ID;
 use firedrill_core::validate;
 use firedrill_core::{
     Check, DeleteOutcome, Diagnostic, Effect, FaultSpec, PlannedAction, Preflight, ResourceType,
-    ScratchResource, Service, Stage, StageError, StageOutput, Tagged, Validation,
+    ScratchResource, Service, Stage, StageError, StageOutput, Tagged, UndoPlan, Validation,
 };
 
 use self::options::{Fault, IOPS_TYPES, RawVolume, Restore};
 use super::common::ec2::{
     compare_restored, delete_snapshots, delete_volumes, scratch_tags, tagged, user_tags,
 };
+use super::common::ec2_undo;
 use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
 use crate::aws::ec2::{self as api, SnapshotInfo, VolumeInfo, wait};
@@ -37,6 +39,8 @@ pub const KIND: KindSpec = KindSpec {
     schema: |g| RawVolume::json_schema(g),
     delete,
     find_tagged,
+    revert: Some(ec2_undo::revert),
+    retain: ec2_undo::retain,
 };
 
 fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn Target>> {
@@ -47,6 +51,11 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
     let restore = options::restore(&raw.restore, home, diags);
     Some(Box::new(VolumeTarget {
         volume_id: raw.volume_id.into_inner(),
+        revert: raw.fault.as_ref().is_none_or(RawFaultAction::revert),
+        restore_source: raw
+            .fault
+            .as_ref()
+            .is_some_and(RawFaultAction::restore_source),
         fault,
         restore,
         state: State::default(),
@@ -59,6 +68,8 @@ struct State {
     snapshot: Option<SnapshotInfo>,
     dr_snapshot: Option<SnapshotInfo>,
     restored: Option<(String, String)>,
+    /// The snapshot's `Name` and ledger id: the copy a `delete` leaves.
+    snapshot_entry: Option<(String, u64)>,
 }
 
 /// A validated `ebs-volume` target.
@@ -66,6 +77,10 @@ struct State {
 pub struct VolumeTarget {
     volume_id: String,
     fault: Fault,
+    /// Attach a detached volume again after validation (default true).
+    revert: bool,
+    /// Replace a deleted volume from its snapshot as the revert stage.
+    restore_source: bool,
     restore: Restore,
     state: State,
 }
@@ -117,6 +132,7 @@ impl Target for VolumeTarget {
             action: self.fault.as_str(),
             description,
             destructive: true,
+            loses_data: false,
             service: Service::Ec2,
             endpoint: None,
         })
@@ -262,6 +278,7 @@ impl Target for VolumeTarget {
         out.record_wait(&polled, Service::Ec2);
         out.detail = format!("snapshot {} ({name}) completed", created.id);
         out = out.fact("snapshot_id", &created.id);
+        self.state.snapshot_entry = Some((name, ledger_id));
         self.state.snapshot = Some(polled.value);
         Ok(out)
     }
@@ -300,31 +317,11 @@ impl Target for VolumeTarget {
     }
 
     async fn inject(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
-        let ec2 = cx.clients.ec2();
-        let mut out = StageOutput::default().emulated(cx.emulated(Service::Ec2));
-        let id = self.volume_id.clone();
-        match self.fault {
-            Fault::None => out.detail = "no fault injected".into(),
-            Fault::Detach => {
-                let a =
-                    self.source()?.attachments.first().cloned().ok_or_else(|| {
-                        StageError::Failed(format!("volume {id} is not attached"))
-                    })?;
-                let rid = api::detach_volume(ec2, &id, &a.instance_id, &a.device).await?;
-                out.request("ec2:DetachVolume", rid.as_deref());
-                let polled =
-                    wait::volume_state(&cx.clock, cx.poll_policy(), ec2, &id, "available").await?;
-                out.record_wait(&polled, Service::Ec2);
-                out.detail = format!("detached volume {id} from {} ({})", a.instance_id, a.device);
-            }
-            Fault::Delete => {
-                api::delete_volume(ec2, &id).await?;
-                let polled = wait::volume_gone(&cx.clock, cx.poll_policy(), ec2, &id).await?;
-                out.record_wait(&polled, Service::Ec2);
-                out.detail = format!("deleted volume {id}");
-            }
-        }
-        Ok(out)
+        self.run_fault(cx).await
+    }
+
+    fn undo(&self) -> UndoPlan {
+        self.undo_plan()
     }
 
     async fn restore(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {

@@ -56,8 +56,13 @@ pub const IOPS_TYPES: &[&str] = &["gp3", "io1", "io2"];
 
 /// Validate the fault.
 pub fn fault(raw: Option<&RawFaultAction>, diags: &mut Vec<Diagnostic>) -> Fault {
-    raw.and_then(|r| Fault::parse(&r.action, "fault action", diags))
-        .unwrap_or(Fault::None)
+    let fault = raw
+        .and_then(|r| Fault::parse(&r.action, "fault action", diags))
+        .unwrap_or(Fault::None);
+    if let Some(r) = raw {
+        r.check_undo_keys(fault == Fault::Detach, fault == Fault::Delete, diags);
+    }
+    fault
 }
 
 /// Validate the restore settings.

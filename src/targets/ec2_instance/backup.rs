@@ -37,7 +37,8 @@ impl InstanceTarget {
         let polled = wait::image_available(&cx.clock, cx.poll_policy(), ec2, &created.id).await?;
         out.record_wait(&polled, Service::Ec2);
         let image = polled.value;
-        Self::record_snapshots(cx, &image, &name, cx.clients.region())?;
+        let snapshot_ids = Self::record_snapshots(cx, &image, &name, cx.clients.region())?;
+        self.state.backup_ids = std::iter::once(ledger_id).chain(snapshot_ids).collect();
         if emulated {
             let snaps: Vec<&str> = image.snapshots.iter().map(|s| s.1.as_str()).collect();
             api::create_tags(ec2, &snaps, &tags).await?;
@@ -84,7 +85,7 @@ impl InstanceTarget {
         let polled = wait::image_available(&cx.clock, cx.poll_policy(), &ec2, &created.id).await?;
         out.record_wait(&polled, Service::Ec2);
         let copy = polled.value;
-        Self::record_snapshots(cx, &copy, &name, &dr)?;
+        let _ = Self::record_snapshots(cx, &copy, &name, &dr)?;
         let snaps: Vec<&str> = copy.snapshots.iter().map(|s| s.1.as_str()).collect();
         api::create_tags(&ec2, &snaps, &tags).await?;
         out.detail = format!("copied AMI {} to {dr} as {}", image.id, copy.id);

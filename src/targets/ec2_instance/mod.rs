@@ -23,10 +23,11 @@ use firedrill_core::options::TargetInput;
 use firedrill_core::validate::ec2_id;
 use firedrill_core::{
     Diagnostic, FaultSpec, PlannedAction, Preflight, ResourceType, Service, StageError,
-    StageOutput, Validation,
+    StageOutput, UndoPlan, Validation,
 };
 
 use self::options::{Fault, RawInstance, Restore, VolumeRef};
+use super::common::ec2_undo;
 use super::{KindSpec, StageContext, Target};
 use crate::aws::ec2::{self as api, ImageInfo, InstanceInfo};
 
@@ -38,6 +39,8 @@ pub const KIND: KindSpec = KindSpec {
     schema: |g| RawInstance::json_schema(g),
     delete: cleanup::delete,
     find_tagged: cleanup::find_tagged,
+    revert: Some(ec2_undo::revert),
+    retain: ec2_undo::retain,
 };
 
 fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn Target>> {
@@ -49,6 +52,7 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
     Some(Box::new(InstanceTarget {
         instance_id: raw.instance_id.into_inner(),
         no_reboot: raw.backup.no_reboot.unwrap_or(true),
+        revert: raw.fault.as_ref().and_then(|f| f.revert).unwrap_or(true),
         fault,
         restore,
         state: State::default(),
@@ -63,6 +67,9 @@ struct State {
     image: Option<ImageInfo>,
     dr_image: Option<ImageInfo>,
     restored: Option<(String, String)>,
+    /// Ledger ids of the AMI and its snapshots in the home region: the copy
+    /// a `terminate` leaves.
+    backup_ids: Vec<u64>,
 }
 
 /// A validated `ec2-instance` target.
@@ -71,6 +78,8 @@ pub struct InstanceTarget {
     instance_id: String,
     no_reboot: bool,
     fault: Fault,
+    /// Undo the fault after validation (default true).
+    revert: bool,
     restore: Restore,
     state: State,
 }
@@ -98,15 +107,17 @@ impl InstanceTarget {
         image: &ImageInfo,
         image_name: &str,
         region: &str,
-    ) -> Result<(), StageError> {
+    ) -> Result<Vec<u64>, StageError> {
+        let mut ids = Vec::new();
         for (_, snap, _) in &image.snapshots {
             let mut r = cx.resource(KIND.name, ResourceType::Snapshot, snap, Service::Ec2);
             r.parent = Some(image_name.to_string());
             r.region = region.to_string();
             let id = cx.intend(r)?;
             cx.created(id, None)?;
+            ids.push(id);
         }
-        Ok(())
+        Ok(ids)
     }
 }
 
@@ -192,6 +203,10 @@ impl Target for InstanceTarget {
     async fn copy(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         self.run_copy(cx).await
     }
+    fn undo(&self) -> UndoPlan {
+        self.undo_plan()
+    }
+
     async fn inject(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         self.run_fault(cx).await
     }

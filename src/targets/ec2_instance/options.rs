@@ -38,7 +38,10 @@ pub struct RawFault {
     pub device: Option<Spanned<String>>,
     /// Volume to detach, for `detach-volume`: `vol-…`.
     pub volume_id: Option<Spanned<String>>,
-    /// Start the instance again after the drill validated (for `stop`).
+    /// Undo the fault after validation (default true): start a stopped
+    /// instance again, attach a detached volume again.
+    pub revert: Option<bool>,
+    /// The same as `revert`, for `stop` (kept for older scenarios).
     pub restart_after: Option<Spanned<bool>>,
 }
 
@@ -153,7 +156,10 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
     match action {
         FaultAction::None => Fault::None,
         FaultAction::Stop => Fault::Stop {
-            restart_after: raw.restart_after.as_ref().is_some_and(|r| *r.get_ref()),
+            restart_after: raw
+                .restart_after
+                .as_ref()
+                .map_or(raw.revert.unwrap_or(true), |r| *r.get_ref()),
         },
         FaultAction::Reboot => Fault::Reboot,
         FaultAction::Terminate => Fault::Terminate,

@@ -39,6 +39,7 @@ impl InstanceTarget {
             action: self.fault.action().as_str(),
             description,
             destructive: true,
+            loses_data: false,
             service: Service::Ec2,
             endpoint: None,
         })

@@ -2,12 +2,10 @@
 //! volumes and tags as the source.
 
 use super::{InstanceTarget, sizes};
-use firedrill_core::{Check, Finding, Service, StageError, StageOutput, Validation};
-
-use super::options::Fault;
-use crate::aws::ec2::{self as api, wait};
+use crate::aws::ec2::{self as api};
 use crate::targets::StageContext;
 use crate::targets::common::ec2::compare_restored;
+use firedrill_core::{Check, Service, StageError, StageOutput, Validation};
 
 impl InstanceTarget {
     pub(super) async fn run_validate(
@@ -63,29 +61,6 @@ impl InstanceTarget {
             inst.instance_type,
             inst.volumes.len()
         );
-        // Restarting the source is not part of the recovery: measure first.
-        if let Fault::Stop {
-            restart_after: true,
-        } = self.fault
-        {
-            out.observed = Some(cx.clock.now());
-            let home = cx.clients.ec2();
-            let rid = api::start_instance(home, &self.instance_id).await?;
-            out.request("ec2:StartInstances", rid.as_deref());
-            wait::instance_state(
-                &cx.clock,
-                cx.poll_policy(),
-                home,
-                &self.instance_id,
-                "running",
-                &["terminated"],
-            )
-            .await?;
-            out.findings.push(Finding::info(
-                "ec2.source-restarted",
-                format!("started {} again after validation", self.instance_id),
-            ));
-        }
         Ok(Validation {
             output: out,
             checks,

@@ -124,7 +124,7 @@ impl PgTarget {
     /// finished object) and carries no run tags, so reap by tag leaves it
     /// alone.
     async fn start_upload(
-        &self,
+        &mut self,
         cx: &StageContext,
         s3: &aws_sdk_s3::Client,
         key: &str,
@@ -142,6 +142,7 @@ impl PgTarget {
         let ledger_id = cx.intend(r)?;
         let up = s3_stream::start(s3, &self.bucket, key, &tags).await?;
         cx.created(ledger_id, up.request_id.as_deref())?;
+        self.state.dump_entry = Some(ledger_id);
         Ok(up)
     }
 }

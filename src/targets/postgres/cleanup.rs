@@ -21,6 +21,7 @@ use crate::sql::{ConnSpec, SqlError, quote_ident};
 use firedrill_core::ResourceType;
 use firedrill_core::ScratchResource;
 use firedrill_core::Service;
+use firedrill_core::resource::TAG_RETAINED;
 use firedrill_core::{DeleteOutcome, StageError, Tagged};
 
 /// Key prefix of every dump firedrill uploads.
@@ -158,5 +159,36 @@ pub fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>, Stage
             }
         }
         Ok(found)
+    })
+}
+
+/// Mark the dump retained: a tag on the object saying why (only the dump is
+/// ever retained; databases and canary tables are scratch only).
+pub fn retain<'a>(
+    r: &'a ScratchResource,
+    why: &'a str,
+    clients: &'a Clients,
+) -> BoxFuture<'a, Result<(), StageError>> {
+    Box::pin(async move {
+        let (ResourceType::S3Object | ResourceType::S3Upload, Some(bucket)) = (r.rtype, &r.parent)
+        else {
+            return Ok(());
+        };
+        let s3 = clients.in_region(&r.region).s3;
+        if !s3_stream::exists(&s3, bucket, &r.id).await? {
+            // An upload not finished yet: the tag goes on once it is.
+            return Ok(());
+        }
+        let mut tags: Vec<(String, String)> = s3_stream::object_tags(&s3, bucket, &r.id)
+            .await?
+            .into_iter()
+            .filter(|(k, _)| k != TAG_RETAINED)
+            .collect();
+        tags.push((
+            TAG_RETAINED.to_string(),
+            crate::targets::common::tag_value(why),
+        ));
+        s3_stream::put_object_tags(&s3, bucket, &r.id, &tags).await?;
+        Ok(())
     })
 }

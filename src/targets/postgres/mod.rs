@@ -16,6 +16,7 @@ pub(crate) mod options;
 mod plan;
 mod restore;
 mod stream;
+mod undo;
 mod validate;
 
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ pub const KIND: KindSpec = KindSpec {
     schema: |g| RawPostgres::json_schema(g),
     delete: cleanup::delete,
     find_tagged: cleanup::find_tagged,
+    revert: Some(undo::revert),
+    retain: cleanup::retain,
 };
 
 fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn Target>> {
@@ -88,6 +91,7 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
         keep: raw.backup.keep.unwrap_or(false),
         canary,
         canary_table,
+        revert: raw.fault.as_ref().and_then(|f| f.revert).unwrap_or(true),
         fault,
         checks,
         tables: raw
@@ -102,6 +106,8 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
 struct State {
     manifest: Option<Manifest>,
     restore_db: Option<String>,
+    /// The dump's ledger id: the copy a fault's undo needs.
+    dump_entry: Option<u64>,
 }
 
 /// What the backup wrote, also saved as `<target>.pg-manifest.json`.
@@ -132,6 +138,8 @@ pub struct PgTarget {
     canary: Option<CanaryPlan>,
     canary_table: TableRef,
     fault: Fault,
+    /// Undo the fault after validation (default true).
+    revert: bool,
     checks: Vec<SqlCheck>,
     /// `None`: every user table.
     tables: Option<Vec<TableRef>>,
@@ -287,6 +295,10 @@ impl Target for PgTarget {
     async fn backup(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         self.run_backup(cx).await
     }
+    fn undo(&self) -> firedrill_core::UndoPlan {
+        self.undo_plan()
+    }
+
     async fn inject(&mut self, _cx: &StageContext) -> Result<StageOutput, StageError> {
         self.run_fault(_cx).await
     }

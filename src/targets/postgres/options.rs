@@ -76,6 +76,13 @@ pub struct RawFault {
     pub predicate: Option<Spanned<String>>,
     /// Shell command that stops the server, for `stop-server`.
     pub command: Option<Spanned<String>>,
+    /// Shell command that starts the server again after validation, for
+    /// `stop-server` (without it the server is left stopped).
+    pub start_command: Option<Spanned<String>>,
+    /// Undo the fault after validation (default true): put back the table
+    /// or the rows it removed, from the restored copy or the dump; rows
+    /// written after the fault are kept.
+    pub revert: Option<bool>,
 }
 
 /// `[targets.restore]`: restore into another server (default: the source server).
@@ -105,8 +112,14 @@ pub enum Fault {
     None,
     DropTable(TableRef),
     Truncate(TableRef),
-    DeleteRows { table: TableRef, predicate: String },
-    StopServer { command: String },
+    DeleteRows {
+        table: TableRef,
+        predicate: String,
+    },
+    StopServer {
+        command: String,
+        start_command: Option<String>,
+    },
 }
 
 firedrill_core::named_enum! {
@@ -273,7 +286,10 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
                 diags,
             )
             .map_or_else(String::new, |c| c.get_ref().clone());
-            Fault::StopServer { command }
+            Fault::StopServer {
+                command,
+                start_command: raw.start_command.as_ref().map(|c| c.get_ref().clone()),
+            }
         }
     };
     let uses_table = matches!(
@@ -288,10 +304,13 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
     {
         diags.push(misplaced("where", p.span()));
     }
-    if action != FaultAction::StopServer
-        && let Some(c) = &raw.command
-    {
-        diags.push(misplaced("command", c.span()));
+    if action != FaultAction::StopServer {
+        if let Some(c) = &raw.command {
+            diags.push(misplaced("command", c.span()));
+        }
+        if let Some(c) = &raw.start_command {
+            diags.push(misplaced("start_command", c.span()));
+        }
     }
     fault
 }

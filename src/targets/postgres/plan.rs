@@ -19,12 +19,15 @@ impl PgTarget {
             Fault::DeleteRows { table, predicate } => {
                 format!("DELETE FROM {table} WHERE {predicate} in {db}")
             }
-            Fault::StopServer { command } => format!("stop the server of {db} with `{command}`"),
+            Fault::StopServer { command, .. } => {
+                format!("stop the server of {db} with `{command}`")
+            }
         };
         Some(FaultSpec {
             action: self.fault.action().as_str(),
             description,
             destructive: true,
+            loses_data: false,
             // PostgreSQL is not an AWS service; the dump lives in S3.
             service: Service::S3,
             endpoint: Some(self.source.url()),

@@ -2,7 +2,7 @@
 //! into a scratch database named after the run.
 
 use super::canary::sql_err;
-use crate::sql::{self, SqlError};
+use crate::sql::{self, ConnSpec, SqlError};
 use crate::targets::StageContext;
 use firedrill_core::ResourceType;
 use firedrill_core::Service;
@@ -36,35 +36,7 @@ impl PgTarget {
         self.state.restore_db = Some(db.clone());
 
         let target = self.restore.with_database(&db);
-        let args = vec![
-            "--no-owner".to_string(),
-            "--no-acl".to_string(),
-            "--no-password".to_string(),
-            format!("--dbname={db}"),
-        ];
-        let mut child = stream::spawn_tool("pg_restore", &args, &target, true)?;
-        let stderr = stream::collect_stderr(&mut child);
-        let streamed =
-            stream::download_into(&s3, &manifest.bucket, &manifest.key, &mut child).await;
-        let status = child
-            .wait()
-            .await
-            .map_err(|e| StageError::Failed(format!("waiting for pg_restore: {e}")))?;
-        let err_text = stderr.await.unwrap_or_default();
-        if !status.success() {
-            let integrity = match &streamed {
-                Ok(s) if s.sha256 != manifest.sha256 => format!(
-                    " (the dump read back has SHA-256 {}, the backup {}: the object changed in S3)",
-                    s.sha256, manifest.sha256
-                ),
-                _ => String::new(),
-            };
-            return Err(StageError::Failed(format!(
-                "pg_restore into {db} exited with {status}: {}{integrity}",
-                target.redact(&err_text)
-            )));
-        }
-        let streamed = streamed?;
+        let streamed = restore_dump(&s3, &manifest.bucket, &manifest.key, &target, &db).await?;
         if streamed.sha256 != manifest.sha256 || streamed.bytes != manifest.size {
             return Err(StageError::Failed(format!(
                 "the dump read back from s3://{}/{} differs from the backup: {} bytes with SHA-256 {}, expected {} bytes with {}",
@@ -76,6 +48,13 @@ impl PgTarget {
                 manifest.sha256
             )));
         }
+        // An undo after a crash uses this copy only if it is complete.
+        let marker = cx.run_dir.join(restored_marker(&self.name));
+        std::fs::write(&marker, db.as_bytes())
+            .and_then(|()| std::fs::File::open(&marker)?.sync_all())
+            .map_err(|e| {
+                StageError::Environment(format!("cannot write {}: {e}", marker.display()))
+            })?;
         out.detail = format!(
             "streamed {} from s3://{}/{} into pg_restore for database {db} (SHA-256 verified)",
             human_bytes(streamed.bytes),
@@ -87,4 +66,45 @@ impl PgTarget {
             .fact("size", streamed.bytes)
             .fact("sha256", &streamed.sha256))
     }
+}
+
+/// The file in the run directory that marks a target's restore finished.
+pub(super) fn restored_marker(target: &str) -> String {
+    format!("{target}.restored")
+}
+
+/// Stream a dump from S3 into `pg_restore` for database `db`; the stream's
+/// size and SHA-256 come back for comparison with the backup.
+pub(super) async fn restore_dump(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    target: &ConnSpec,
+    db: &str,
+) -> Result<stream::Streamed, StageError> {
+    let args = vec![
+        "--no-owner".to_string(),
+        "--no-acl".to_string(),
+        "--no-password".to_string(),
+        format!("--dbname={db}"),
+    ];
+    let mut child = stream::spawn_tool("pg_restore", &args, target, true)?;
+    let stderr = stream::collect_stderr(&mut child);
+    let streamed = stream::download_into(s3, bucket, key, &mut child).await;
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| StageError::Failed(format!("waiting for pg_restore: {e}")))?;
+    let err_text = stderr.await.unwrap_or_default();
+    if !status.success() {
+        return Err(StageError::Failed(format!(
+            "pg_restore into {db} exited with {status}: {}{}",
+            target.redact(&err_text),
+            streamed
+                .as_ref()
+                .err()
+                .map_or(String::new(), |e| format!(" ({e})"))
+        )));
+    }
+    streamed
 }

@@ -36,6 +36,8 @@ pub const KIND: KindSpec = KindSpec {
     schema: |g| RawRdsCluster::json_schema(g),
     delete,
     find_tagged,
+    revert: None,
+    retain: super::common::rds_undo::retain,
 };
 
 const RT_CLUSTER: ResourceType = ResourceType::DbCluster;
@@ -99,6 +101,9 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
         .as_ref()
         .and_then(|f| FaultAction::parse(&f.action, "fault action", diags))
         == Some(FaultAction::Failover);
+    if let Some(f) = &raw.fault {
+        f.check_undo_keys(false, false, diags);
+    }
     if let Some(r) = &raw.restore.dr_region {
         dr_region(r, home, diags);
     }
@@ -176,6 +181,7 @@ impl Target for RdsCluster {
                 self.cluster
             ),
             destructive: true,
+            loses_data: false,
             service: Service::Rds,
             endpoint: None,
         })
@@ -357,6 +363,17 @@ impl Target for RdsCluster {
         );
         self.state.dr_snapshot = Some(id.clone());
         Ok(out.fact("dr_snapshot", id).fact("dr_region", dr))
+    }
+
+    fn undo(&self) -> firedrill_core::UndoPlan {
+        if self.failover {
+            firedrill_core::UndoPlan::Nothing(format!(
+                "cluster `{}` keeps serving from the new writer after a failover",
+                self.cluster
+            ))
+        } else {
+            firedrill_core::UndoPlan::Nothing("no fault configured".into())
+        }
     }
 
     async fn inject(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {

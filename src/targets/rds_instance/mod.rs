@@ -4,6 +4,7 @@
 //! scratch instance named after the run, and compare its configuration with
 //! the source's.
 
+mod fault;
 mod options;
 
 use std::time::Duration;
@@ -13,11 +14,11 @@ use futures::future::BoxFuture;
 use schemars::JsonSchema;
 
 use firedrill_core::input::Spanned;
-use firedrill_core::options::TargetInput;
+use firedrill_core::options::{RawFaultAction, TargetInput};
 use firedrill_core::validate;
 use firedrill_core::{
     DeleteOutcome, Diagnostic, Effect, FaultSpec, PlannedAction, Preflight, ResourceType,
-    ScratchResource, Service, Stage, StageError, StageOutput, Tagged, Validation,
+    ScratchResource, Service, Stage, StageError, StageOutput, Tagged, UndoPlan, Validation,
 };
 
 use self::options::{BackupMethod, Fault, RawRdsInstance};
@@ -25,6 +26,7 @@ use super::common::compare::tags_text;
 use super::common::rds::{is_kept, release_kept, snapshot_tags, tagged};
 use super::common::rds_compare::{Comparer, opt, user_tags};
 use super::common::rds_sql as sql;
+use super::common::rds_undo;
 use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
 use crate::aws::rds::{self as api, DbInstance, RestoreInstance, RestorePoint, wait};
@@ -37,6 +39,8 @@ pub const KIND: KindSpec = KindSpec {
     schema: |g| RawRdsInstance::json_schema(g),
     delete,
     find_tagged,
+    revert: Some(rds_undo::revert),
+    retain: rds_undo::retain,
 };
 
 /// Ledger resource types.
@@ -83,6 +87,11 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
         instance: raw.instance.into_inner(),
         backup,
         fault,
+        revert: raw.fault.as_ref().is_none_or(RawFaultAction::revert),
+        restore_source: raw
+            .fault
+            .as_ref()
+            .is_some_and(RawFaultAction::restore_source),
         restore: Overrides {
             instance_class: raw.restore.instance_class,
             subnet_group: raw.restore.subnet_group,
@@ -116,6 +125,8 @@ struct State {
     source: Option<DbInstance>,
     /// The snapshot to restore from, with its ARN, in the home region.
     snapshot: Option<(String, String)>,
+    /// The snapshot's ledger id: the copy a `delete` leaves.
+    snapshot_entry: Option<u64>,
     /// The copy in the DR region.
     dr_snapshot: Option<String>,
     /// The scratch instance and its region.
@@ -131,6 +142,10 @@ pub struct RdsInstance {
     instance: String,
     backup: BackupMethod,
     fault: Fault,
+    /// Start a stopped instance again after validation (default true).
+    revert: bool,
+    /// Restore a deleted instance under its own identifier (default false).
+    restore_source: bool,
     restore: Overrides,
     dr_region: Option<String>,
     compare_tags: bool,
@@ -238,6 +253,7 @@ impl Target for RdsInstance {
             action: self.fault.as_str(),
             description,
             destructive: true,
+            loses_data: false,
             service: Service::Rds,
             endpoint: None,
         })
@@ -408,6 +424,7 @@ impl Target for RdsInstance {
                 );
                 out = out.fact("snapshot", &id);
                 self.state.snapshot = Some((id, polled.value.arn));
+                self.state.snapshot_entry = (!self.keep_snapshots).then_some(entry);
             }
             BackupMethod::LatestAutomated => {
                 let newest = api::list_snapshots(rds, Some(&self.instance), Some("automated"))
@@ -482,47 +499,11 @@ impl Target for RdsInstance {
     }
 
     async fn inject(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
-        let rds = cx.clients.rds();
-        let mut out = StageOutput::default().emulated(cx.emulated(Service::Rds));
-        let (op, request_id) = match self.fault {
-            Fault::None => {
-                out.detail = "no fault injected".into();
-                return Ok(out);
-            }
-            Fault::Reboot => (
-                "rds:RebootDBInstance",
-                api::reboot_instance(rds, &self.instance, false).await?,
-            ),
-            Fault::RebootFailover => (
-                "rds:RebootDBInstance",
-                api::reboot_instance(rds, &self.instance, true).await?,
-            ),
-            Fault::Stop => (
-                "rds:StopDBInstance",
-                api::stop_instance(rds, &self.instance).await?,
-            ),
-            Fault::Delete => {
-                // Automated backups stay: they are the source's, not the drill's.
-                api::delete_instance(rds, &self.instance, false).await?;
-                ("rds:DeleteDBInstance", None)
-            }
-        };
-        out.request(op, request_id.as_deref());
-        // The recovery starts now: the drill does not wait for the source.
-        out.detail = match self.fault {
-            Fault::Reboot => format!("rebooting DB instance {}", self.instance),
-            Fault::RebootFailover => format!(
-                "rebooting DB instance {} with a forced failover",
-                self.instance
-            ),
-            Fault::Stop => format!(
-                "stopping DB instance {} (it stays stopped: start it after the drill)",
-                self.instance
-            ),
-            Fault::Delete => format!("deleting DB instance {}", self.instance),
-            Fault::None => unreachable!(),
-        };
-        Ok(out)
+        self.run_fault(cx).await
+    }
+
+    fn undo(&self) -> UndoPlan {
+        self.undo_plan()
     }
 
     async fn restore(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {

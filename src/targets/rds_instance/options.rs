@@ -153,8 +153,13 @@ pub fn backup_method(raw: &RawBackup, diags: &mut Vec<Diagnostic>) -> BackupMeth
 
 /// Validate the fault.
 pub fn fault(raw: Option<&RawFaultAction>, diags: &mut Vec<Diagnostic>) -> Fault {
-    raw.and_then(|r| Fault::parse(&r.action, "fault action", diags))
-        .unwrap_or(Fault::None)
+    let fault = raw
+        .and_then(|r| Fault::parse(&r.action, "fault action", diags))
+        .unwrap_or(Fault::None);
+    if let Some(r) = raw {
+        r.check_undo_keys(fault == Fault::Stop, fault == Fault::Delete, diags);
+    }
+    fault
 }
 
 /// Validate a storage type override.

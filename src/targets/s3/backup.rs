@@ -25,7 +25,11 @@ impl S3Target {
         let s3 = cx.clients.s3().clone();
         let mut out = StageOutput::default().emulated(cx.emulated(Service::S3));
         let backup_bucket = match self.backup {
-            BackupMethod::Copy => Some(self.scratch_bucket(cx, "backup", &mut out).await?),
+            BackupMethod::Copy => {
+                let (name, id) = self.scratch_bucket(cx, "backup", &mut out).await?;
+                self.state.backup_ledger_id = Some(id);
+                Some(name)
+            }
             BackupMethod::Versioning | BackupMethod::None => None,
         };
         let path = self.file(cx, "manifest");

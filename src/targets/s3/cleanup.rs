@@ -7,6 +7,7 @@ use crate::aws::{Clients, s3 as api};
 use firedrill_core::ResourceType;
 use firedrill_core::ScratchResource;
 use firedrill_core::Service;
+use firedrill_core::resource::TAG_RETAINED;
 use firedrill_core::{DeleteOutcome, StageError, Tagged};
 
 use super::KIND;
@@ -62,5 +63,31 @@ pub(super) fn find_tagged(clients: &Clients) -> BoxFuture<'_, Result<Vec<Tagged>
             ));
         }
         Ok(found)
+    })
+}
+
+/// Mark a scratch bucket retained: its tags keep theirs, plus
+/// `firedrill:retained` saying why.
+pub(super) fn retain<'a>(
+    r: &'a ScratchResource,
+    why: &'a str,
+    clients: &'a Clients,
+) -> BoxFuture<'a, Result<(), StageError>> {
+    Box::pin(async move {
+        if r.rtype != ResourceType::Bucket {
+            return Ok(());
+        }
+        let s3 = clients.in_region(&r.region).s3;
+        let mut tags: Vec<(String, String)> = api::bucket_tags(&s3, &r.id)
+            .await?
+            .into_iter()
+            .filter(|(k, _)| k != TAG_RETAINED)
+            .collect();
+        tags.push((
+            TAG_RETAINED.to_string(),
+            crate::targets::common::tag_value(why),
+        ));
+        api::put_bucket_tags(&s3, &r.id, &tags).await?;
+        Ok(())
     })
 }

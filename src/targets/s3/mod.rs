@@ -29,7 +29,9 @@ use firedrill_core::ResourceType;
 use firedrill_core::canary::CanaryPlan;
 use firedrill_core::options::TargetInput;
 use firedrill_core::{Diagnostic, Service};
-use firedrill_core::{FaultSpec, PlannedAction, Preflight, StageError, StageOutput, Validation};
+use firedrill_core::{
+    FaultSpec, PlannedAction, Preflight, StageError, StageOutput, UndoPlan, Validation,
+};
 
 /// Registry entry.
 pub const KIND: KindSpec = KindSpec {
@@ -39,6 +41,8 @@ pub const KIND: KindSpec = KindSpec {
     schema: |g| RawS3::json_schema(g),
     delete: cleanup::delete,
     find_tagged: cleanup::find_tagged,
+    revert: Some(revert::revert),
+    retain: cleanup::retain,
 };
 
 /// Objects hashed or copied at once.
@@ -52,6 +56,7 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
     firedrill_core::validate::bucket_name(&raw.bucket, diags);
     let backup = options::backup_method(&raw.backup, diags);
     let fault = options::fault(raw.fault.as_ref(), diags);
+    options::check_data_loss(raw.fault.as_ref(), fault, backup, diags);
     let canary = firedrill_core::validate::canary_plan(&raw.canary, diags);
     Some(Box::new(S3Target {
         name,
@@ -63,6 +68,11 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
         checksums: raw.validate.checksums.unwrap_or(true),
         always_download: raw.validate.always_download.unwrap_or(false),
         revert: raw.fault.as_ref().and_then(|f| f.revert).unwrap_or(true),
+        accept_data_loss: raw
+            .fault
+            .as_ref()
+            .and_then(|f| f.accept_data_loss)
+            .unwrap_or(false),
         state: State::default(),
     }))
 }
@@ -72,11 +82,11 @@ struct State {
     manifest: Option<PathBuf>,
     manifest_count: u64,
     backup_bucket: Option<String>,
+    /// The backup bucket's ledger id: it protects the fault.
+    backup_ledger_id: Option<u64>,
     restore_bucket: Option<String>,
     fault_at: Option<OffsetDateTime>,
     run_id: String,
-    /// Keys the fault deleted or overwrote (canaries excluded unless delete-all).
-    victims: Vec<String>,
 }
 
 /// A validated `s3-bucket` target.
@@ -93,6 +103,8 @@ pub struct S3Target {
     always_download: bool,
     /// Put the faulted objects back after validation (default true).
     revert: bool,
+    /// A fault without any copy was asked for (emulators only).
+    accept_data_loss: bool,
     state: State,
 }
 
@@ -118,14 +130,14 @@ impl S3Target {
         cx: &StageContext,
         suffix: &str,
         out: &mut StageOutput,
-    ) -> Result<String, StageError> {
+    ) -> Result<(String, u64), StageError> {
         let name = cx.scratch_name(suffix);
         let id = cx.intend(cx.resource(KIND.name, ResourceType::Bucket, &name, Service::S3))?;
         let request_id =
             api::create_bucket(cx.clients.s3(), &name, cx.clients.region(), &cx.tags()).await?;
         cx.created(id, request_id.as_deref())?;
         out.request("s3:CreateBucket", request_id.as_deref());
-        Ok(name)
+        Ok((name, id))
     }
 
     fn file(&self, cx: &StageContext, what: &str) -> PathBuf {
@@ -206,11 +218,8 @@ impl Target for S3Target {
         self.run_restore(cx).await
     }
 
-    fn reverts(&self) -> bool {
-        self.revert && self.fault != Fault::None
-    }
-    async fn revert(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
-        self.run_revert(cx).await
+    fn undo(&self) -> UndoPlan {
+        self.undo_plan()
     }
     async fn validate(&mut self, cx: &StageContext) -> Result<Validation, StageError> {
         self.run_validate(cx).await

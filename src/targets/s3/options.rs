@@ -49,6 +49,9 @@ pub struct RawFault {
     /// Put the deleted or overwritten objects back from the backup after
     /// validation (default true), so the drill leaves the bucket as it found it.
     pub revert: Option<bool>,
+    /// Allow a fault with backup `method = "none"`, which deletes data no
+    /// copy holds (default false; honoured against an emulator only).
+    pub accept_data_loss: Option<bool>,
 }
 
 /// `[targets.validate]`.
@@ -109,6 +112,31 @@ pub fn backup_method(raw: &RawBackup, diags: &mut Vec<Diagnostic>) -> BackupMeth
         .as_ref()
         .and_then(|m| BackupMethod::parse(m, "backup method", diags))
         .unwrap_or(BackupMethod::Copy)
+}
+
+/// A fault on a bucket whose backup keeps no copy destroys data for good:
+/// the scenario must say so with `accept_data_loss = true`.
+pub fn check_data_loss(
+    raw: Option<&RawFault>,
+    fault: Fault,
+    backup: BackupMethod,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(raw) = raw else {
+        return;
+    };
+    if fault == Fault::None || backup != BackupMethod::None || raw.accept_data_loss == Some(true) {
+        return;
+    }
+    diags.push(
+        Diagnostic::new(format!(
+            "fault `{}` with backup `method = \"none\"` damages objects no copy holds: the drill itself would lose data",
+            fault.action()
+        ))
+        .at(raw.action.span())
+        .label("nothing could put these objects back")
+        .help("use `method = \"copy\"` or `\"versioning\"`, or add `accept_data_loss = true` to `[targets.fault]` if losing the objects is the point (emulators only)"),
+    );
 }
 
 /// Validate the fault.

@@ -6,12 +6,38 @@ use std::time::Duration;
 use crate::targets::Target;
 use firedrill_core::Service;
 use firedrill_core::{Effect, Stage};
-use firedrill_core::{FaultSpec, PlannedAction};
+use firedrill_core::{FaultSpec, PlannedAction, UndoPlan};
 
 use super::S3Target;
 use super::options::{BackupMethod, Fault};
 
 impl S3Target {
+    /// How the fault is undone, or what is kept.
+    pub(super) fn undo_plan(&self) -> UndoPlan {
+        let what = match self.fault {
+            Fault::None => return UndoPlan::Nothing("no fault configured".into()),
+            Fault::Corrupt { .. } => "the overwritten objects",
+            _ => "the deleted objects",
+        };
+        match (self.backup, self.revert) {
+            (BackupMethod::None, _) => UndoPlan::Nothing(format!(
+                "backup `method = \"none\"` keeps no copy: {what} are lost for good (accept_data_loss = true)"
+            )),
+            (BackupMethod::Copy, true) => UndoPlan::Revert(format!(
+                "put {what} still damaged back from the backup bucket; objects written since are left as they are"
+            )),
+            (BackupMethod::Versioning, true) => UndoPlan::Revert(format!(
+                "put {what} still damaged back from their pre-fault versions; objects written since are left as they are"
+            )),
+            (BackupMethod::Copy, false) => UndoPlan::Retain(format!(
+                "revert = false: {what} stay damaged and the backup bucket is retained, tagged firedrill:retained"
+            )),
+            (BackupMethod::Versioning, false) => UndoPlan::Nothing(format!(
+                "revert = false: {what} stay damaged; their pre-fault versions stay in the bucket's history"
+            )),
+        }
+    }
+
     pub(super) fn fault_spec(&self) -> Option<FaultSpec> {
         let description = match self.fault {
             Fault::None => return None,
@@ -30,6 +56,7 @@ impl S3Target {
             action: self.fault.action().as_str(),
             description,
             destructive: true,
+            loses_data: self.accept_data_loss && self.backup == BackupMethod::None,
             service: Service::S3,
             endpoint: None,
         })
@@ -82,7 +109,7 @@ impl S3Target {
                 f.description,
             ));
         }
-        if self.reverts() {
+        if self.revert && self.backup != BackupMethod::None && self.fault != Fault::None {
             p.push(PlannedAction {
                 stage: Stage::Revert,
                 effect: Effect::Change,

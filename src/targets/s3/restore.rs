@@ -22,7 +22,7 @@ impl S3Target {
     ) -> Result<StageOutput, StageError> {
         let s3 = cx.clients.s3().clone();
         let mut out = StageOutput::default().emulated(cx.emulated(Service::S3));
-        let restore_bucket = self.scratch_bucket(cx, "restore", &mut out).await?;
+        let (restore_bucket, _) = self.scratch_bucket(cx, "restore", &mut out).await?;
         self.state.restore_bucket = Some(restore_bucket.clone());
         // Copies run page by page as the listing arrives, PARALLEL at a
         // time: memory stays bounded whatever the bucket's size.
