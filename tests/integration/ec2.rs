@@ -19,7 +19,7 @@ const RUN_ID_TAG: &str = "firedrill:run-id";
 const DR_REGION: &str = "us-west-2";
 
 /// An EC2 client for the emulator in `region`.
-fn ec2(region: &str) -> Client {
+pub(crate) fn ec2(region: &str) -> Client {
     require(&ec2_endpoint());
     let conf = aws_sdk_ec2::config::Builder::new()
         .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
@@ -89,7 +89,7 @@ async fn launch_source(ec2: &Client, name: &str) -> String {
 }
 
 /// Create a source volume (io1, encrypted, tagged); returns its id.
-async fn create_source_volume(ec2: &Client, name: &str) -> String {
+pub(crate) async fn create_source_volume(ec2: &Client, name: &str) -> String {
     let out = ec2
         .create_volume()
         .availability_zone("us-east-1a")
@@ -152,13 +152,13 @@ async fn terminate(ec2: &Client, id: &str) {
     let _ = ec2.terminate_instances().instance_ids(id).send().await;
 }
 
-async fn delete_volume(ec2: &Client, id: &str) {
+pub(crate) async fn delete_volume(ec2: &Client, id: &str) {
     let _ = ec2.delete_volume().volume_id(id).send().await;
 }
 
 /// Everything in `region` that carries `run_id`: live instances, images
 /// (by tag or name), snapshots and volumes.
-async fn leftovers(region: &str, run_id: &str) -> Vec<String> {
+pub(crate) async fn leftovers(region: &str, run_id: &str) -> Vec<String> {
     let ec2 = ec2(region);
     let mut left = Vec::new();
     let tagged = filter(&format!("tag:{RUN_ID_TAG}"), run_id);

@@ -12,7 +12,7 @@ use crate::support::{Workspace, emulator_environment, rds_endpoint, require, uni
 
 const DR_REGION: &str = "us-west-2";
 
-fn rds(region: &str) -> Client {
+pub(crate) fn rds(region: &str) -> Client {
     require(&rds_endpoint());
     let conf = aws_sdk_rds::config::Builder::new()
         .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
@@ -30,7 +30,7 @@ fn team_tag() -> Tag {
 }
 
 /// A source `postgres` instance in moto.
-async fn create_source_instance(rds: &Client, id: &str) {
+pub(crate) async fn create_source_instance(rds: &Client, id: &str) {
     rds.create_db_instance()
         .db_instance_identifier(id)
         .engine("postgres")
@@ -106,7 +106,7 @@ async fn cluster_summary(rds: &Client, id: &str) -> String {
     )
 }
 
-async fn delete_source_instance(rds: &Client, id: &str) {
+pub(crate) async fn delete_source_instance(rds: &Client, id: &str) {
     rds.delete_db_instance()
         .db_instance_identifier(id)
         .skip_final_snapshot(true)
@@ -161,7 +161,7 @@ async fn delete_automated(rds: &Client, source: &str) {
 
 /// Every instance, cluster and snapshot (manual or automated) in `region`
 /// whose identifier contains `needle`.
-async fn leftovers(region: &str, needle: &str) -> Vec<String> {
+pub(crate) async fn leftovers(region: &str, needle: &str) -> Vec<String> {
     let rds = rds(region);
     let mut ids = Vec::new();
     let out = rds.describe_db_instances().send().await.unwrap();
