@@ -1,16 +1,20 @@
 //! AWS clients: one shared client per service and region, with per-service
-//! endpoints (`LocalStack` for S3/EC2, moto for RDS), and a domain error that
-//! keeps the AWS error code, message and request id.
+//! endpoints (`LocalStack` for S3/EC2, moto for RDS), the retry policy of
+//! [`retry`], a count of every request per service ([`stats`]), and a
+//! domain error that keeps the AWS error code, message and request id.
 
 pub mod ec2;
 mod error;
 pub mod http;
 pub mod rate;
 pub mod rds;
+pub mod refused;
+pub mod retry;
 pub mod s3;
 pub mod s3_stream;
+pub mod stats;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,7 +27,7 @@ use aws_smithy_async::time::SharedTimeSource;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 pub use error::FromSdk;
-use firedrill_core::AwsError;
+use firedrill_core::{ApiCallStats, AwsError};
 
 use firedrill_core::timing::Clock;
 use firedrill_core::{Environment, Service};
@@ -53,12 +57,13 @@ struct Inner {
 }
 
 /// What every region's clients share: one HTTP client per emulator endpoint,
-/// and the clock the API rate limits of real AWS run on.
+/// the clock the API rate limits of real AWS run on, and the request counts.
 #[derive(Clone, Debug)]
 struct Transport {
     emulators: Arc<http::EmulatorClients>,
     time: SharedTimeSource,
     sleep: SharedAsyncSleep,
+    counters: stats::ApiCounters,
 }
 
 impl Transport {
@@ -69,6 +74,7 @@ impl Transport {
             sleep: sdk
                 .sleep_impl()
                 .unwrap_or_else(|| SharedAsyncSleep::new(TokioSleep::new())),
+            counters: stats::ApiCounters::default(),
         }
     }
 }
@@ -78,10 +84,11 @@ impl Transport {
 const EMULATOR_KEY: &str = "test";
 
 impl Clients {
-    /// Build clients for an environment. Loads credentials lazily: the first
-    /// call that needs them fails with an environment error if there are none.
+    /// Build clients for an environment, retrying as [`retry::policy`] says.
+    /// Loads credentials lazily: the first call that needs them fails with
+    /// an environment error if there are none.
     pub async fn new(env: &Environment, clock: &Clock) -> Self {
-        Self::with_retry(env, clock, RetryConfig::standard().with_max_attempts(5)).await
+        Self::with_retry(env, clock, retry::policy()).await
     }
 
     /// Build clients with an explicit retry configuration (tests use few attempts).
@@ -205,6 +212,12 @@ impl Clients {
             .clone()
     }
 
+    /// Requests, retries and throttling answers so far, per service called
+    /// (every region's clients together).
+    pub fn api_stats(&self) -> BTreeMap<Service, ApiCallStats> {
+        self.inner.transport.counters.snapshot()
+    }
+
     /// Whether a service is served by an emulator on this machine.
     pub fn is_emulated(&self, service: Service) -> bool {
         self.inner.env.is_emulated(service)
@@ -273,6 +286,31 @@ fn http_for(
     }
 }
 
+/// What every service's client gets, whatever the type of its config
+/// builder: its endpoint, its retry settings and partition, the classifier
+/// that never retries a refused connection, the call deadline, the request
+/// count, and its HTTP client.
+macro_rules! client_settings {
+    ($builder:expr, $service:expr, $env:expr, $sdk:expr, $region:expr, $transport:expr) => {{
+        let mut b = $builder
+            .region($region.clone())
+            .retry_partition(retry::partition($service, $region.as_ref()))
+            .retry_classifier(refused::RefusedIsFinal)
+            .interceptor(retry::RetryDeadline::new(retry::CALL_DEADLINE))
+            .interceptor($transport.counters.interceptor($service));
+        if let Some(url) = $env.endpoint($service) {
+            b = b.endpoint_url(url);
+        }
+        if let Some(r) = retry_for($env, $service, $sdk.retry_config()) {
+            b = b.retry_config(r);
+        }
+        if let Some(c) = http_for($env, $sdk, $service, $transport) {
+            b = b.http_client(c);
+        }
+        b
+    }};
+}
+
 fn build_region(
     env: &Environment,
     sdk: &SdkConfig,
@@ -280,48 +318,42 @@ fn build_region(
     transport: &Transport,
 ) -> RegionClients {
     let region = Region::new(region.to_string());
-    let base = sdk.retry_config();
-    let mut s3 = aws_sdk_s3::config::Builder::from(sdk).region(region.clone());
-    if let Some(url) = env.endpoint(Service::S3) {
+    let mut s3 = client_settings!(
+        aws_sdk_s3::config::Builder::from(sdk),
+        Service::S3,
+        env,
+        sdk,
+        region,
+        transport
+    );
+    if env.endpoint(Service::S3).is_some() {
         // Emulators and most S3-compatible endpoints want path-style URLs.
-        s3 = s3.endpoint_url(url).force_path_style(true);
+        s3 = s3.force_path_style(true);
     }
-    if let Some(r) = retry_for(env, Service::S3, base) {
-        s3 = s3.retry_config(r);
-    }
-    if let Some(c) = http_for(env, sdk, Service::S3, transport) {
-        s3 = s3.http_client(c);
-    }
-    let mut ec2 = aws_sdk_ec2::config::Builder::from(sdk).region(region.clone());
-    if let Some(url) = env.endpoint(Service::Ec2) {
-        ec2 = ec2.endpoint_url(url);
-    }
-    if let Some(r) = retry_for(env, Service::Ec2, base) {
-        ec2 = ec2.retry_config(r);
-    }
-    if let Some(c) = http_for(env, sdk, Service::Ec2, transport) {
-        ec2 = ec2.http_client(c);
-    }
-    let mut rds = aws_sdk_rds::config::Builder::from(sdk).region(region.clone());
-    if let Some(url) = env.endpoint(Service::Rds) {
-        rds = rds.endpoint_url(url);
-    }
-    if let Some(r) = retry_for(env, Service::Rds, base) {
-        rds = rds.retry_config(r);
-    }
-    if let Some(c) = http_for(env, sdk, Service::Rds, transport) {
-        rds = rds.http_client(c);
-    }
-    let mut sts = aws_sdk_sts::config::Builder::from(sdk).region(region);
-    if let Some(url) = env.endpoint(Service::Sts) {
-        sts = sts.endpoint_url(url);
-    }
-    if let Some(r) = retry_for(env, Service::Sts, base) {
-        sts = sts.retry_config(r);
-    }
-    if let Some(c) = http_for(env, sdk, Service::Sts, transport) {
-        sts = sts.http_client(c);
-    }
+    let ec2 = client_settings!(
+        aws_sdk_ec2::config::Builder::from(sdk),
+        Service::Ec2,
+        env,
+        sdk,
+        region,
+        transport
+    );
+    let rds = client_settings!(
+        aws_sdk_rds::config::Builder::from(sdk),
+        Service::Rds,
+        env,
+        sdk,
+        region,
+        transport
+    );
+    let sts = client_settings!(
+        aws_sdk_sts::config::Builder::from(sdk),
+        Service::Sts,
+        env,
+        sdk,
+        region,
+        transport
+    );
     RegionClients {
         s3: aws_sdk_s3::Client::from_conf(s3.build()),
         ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
@@ -375,6 +407,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_client_gets_the_retry_policy_in_every_region() {
+        use aws_smithy_runtime_api::client::interceptors::Intercept;
+        use aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry;
+        let emulated = env(&format!(
+            "name = \"e\"\n[environment]\nregion = \"us-east-1\"\nendpoint_url = \"http://127.0.0.1:4566\"\n{TARGET}"
+        ));
+        let clients = Clients::new(&emulated, &Clock::system()).await;
+        let dr = clients.in_region("us-west-2");
+        let checks = [
+            (
+                clients.s3().config().retry_partition(),
+                "firedrill-s3-us-east-1",
+            ),
+            (
+                clients.rds().config().retry_partition(),
+                "firedrill-rds-us-east-1",
+            ),
+            (dr.ec2.config().retry_partition(), "firedrill-ec2-us-west-2"),
+        ];
+        for (partition, name) in checks {
+            assert_eq!(partition.expect("a partition of its own").to_string(), name);
+        }
+        let s3 = clients.s3().config();
+        assert_eq!(
+            s3.retry_config().unwrap().max_attempts(),
+            retry::MAX_ATTEMPTS
+        );
+        assert!(
+            s3.retry_classifiers()
+                .any(|c| c.name() == refused::RefusedIsFinal.name())
+        );
+        let interceptors: Vec<&str> = dr.sts.config().interceptors().map(|i| i.name()).collect();
+        for name in ["RetryDeadline", "CountCalls"] {
+            assert!(interceptors.contains(&name), "{interceptors:?}");
+        }
+        assert!(clients.api_stats().is_empty(), "nothing called yet");
+    }
+
+    #[tokio::test]
     async fn real_endpoints_retry_adaptively_emulators_do_not() {
         let real = env(&format!(
             "name = \"r\"\n[environment]\nregion = \"us-east-1\"\n{TARGET}"
@@ -382,7 +453,7 @@ mod tests {
         let clients = Clients::new(&real, &Clock::system()).await;
         let s3 = clients.s3().config().retry_config().unwrap().clone();
         assert_eq!(s3.mode(), RetryMode::Adaptive);
-        assert_eq!(s3.max_attempts(), 5, "attempts are kept");
+        assert_eq!(s3.max_attempts(), retry::MAX_ATTEMPTS, "attempts are kept");
         assert_eq!(
             clients.sts().config().retry_config().unwrap().mode(),
             RetryMode::Adaptive

@@ -97,6 +97,7 @@ pub(crate) fn report() -> Report {
             timing_source: "emulated".into(),
             scenario_text_redacted: false,
         },
+        api_calls: BTreeMap::new(),
         controls: vec!["SOC2-A1.3".into(), "ISO27001-A.8.13".into()],
     }
 }

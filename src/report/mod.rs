@@ -1,6 +1,7 @@
 //! Reports: the model, the reporter fan-out, and one module per format.
 //! Reporters never call AWS; the runner never formats output.
 
+mod api_calls;
 pub mod artifacts;
 mod events;
 #[cfg(test)]

@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 use firedrill_core::canary::CanaryReport;
 use firedrill_core::timing::millis;
 use firedrill_core::{
-    Check, CheckStatus, Finding, Measured, Objectives, RetainedCopy, Severity, Stage, StageRecord,
-    Verdict,
+    ApiCallStats, Check, CheckStatus, Finding, Measured, Objectives, RetainedCopy, Severity, Stage,
+    StageRecord, Verdict,
 };
 
 /// Version of the `report.json` layout.
@@ -44,6 +44,10 @@ pub struct Report {
     /// Who ran what, where, from which file: for auditors.
     #[serde(default)]
     pub provenance: Provenance,
+    /// Requests, retries and throttling answers per service (`s3`, `ec2`,
+    /// `rds`, `sts`), for the services the run called.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub api_calls: BTreeMap<String, ApiCallStats>,
     /// Compliance control ids (catalogue ids) this drill gives evidence for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub controls: Vec<String>,

@@ -42,6 +42,7 @@ pub fn write<W: Write>(report: &Report, mut out: W) -> io::Result<()> {
         }
     }
     write_cleanup(report, &mut out)?;
+    write_api_calls(report, &mut out)?;
     if let Some(reason) = &report.aborted {
         writeln!(out, "aborted: {reason}")?;
     }
@@ -170,6 +171,14 @@ fn write_cleanup<W: Write>(report: &Report, out: &mut W) -> io::Result<()> {
         writeln!(out, "  - {r}")?;
     }
     Ok(())
+}
+
+/// `api: s3 412 requests (37 retried, 35 throttled), ec2 …`, when counted.
+fn write_api_calls<W: Write>(report: &Report, out: &mut W) -> io::Result<()> {
+    match super::api_calls::line(&report.api_calls) {
+        Some(line) => writeln!(out, "api: {line}"),
+        None => Ok(()),
+    }
 }
 
 fn severity_word(s: Severity) -> &'static str {

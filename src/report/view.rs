@@ -40,6 +40,8 @@ pub(crate) struct View {
     pub controls: Vec<ControlView>,
     pub provenance: ProvenanceView,
     pub cleanup: String,
+    /// Requests, retries and throttling per service, on one line.
+    pub api_calls: Option<String>,
     pub artifacts: Vec<ArtifactRef>,
 }
 
@@ -237,6 +239,7 @@ pub(crate) fn build(report: &Report, artifacts: &[ArtifactRef]) -> View {
         controls: report.controls.iter().map(|id| control_view(id)).collect(),
         provenance: provenance_view(report, request_ids),
         cleanup: cleanup_line(&report.cleanup),
+        api_calls: super::api_calls::line(&report.api_calls),
         artifacts: artifacts.to_vec(),
     }
 }

@@ -236,6 +236,7 @@ pub async fn run(
         aborted,
         account_id: gate.account_id,
         cleanup,
+        api_calls: setup.clients.api_stats(),
     });
     events.emit(&Event::RunFinished {
         report: Box::new(report.clone()),

@@ -2,9 +2,11 @@
 //! (from the one rule in `firedrill_core::verdict`), regressions against
 //! earlier runs, and the report every format renders.
 
+use std::collections::BTreeMap;
+
 use firedrill_core::timing::Moment;
 use firedrill_core::verdict::{exit_code, run_verdict};
-use firedrill_core::{Finding, Service, Verdict};
+use firedrill_core::{ApiCallStats, Finding, Service, Verdict};
 
 use super::RunOptions;
 use crate::ledger::{Ledger, Status};
@@ -61,6 +63,8 @@ pub(super) struct Outcome<'a> {
     pub aborted: Option<String>,
     pub account_id: Option<String>,
     pub cleanup: CleanupReport,
+    /// The run's requests, retries and throttling answers per service.
+    pub api_calls: BTreeMap<Service, ApiCallStats>,
 }
 
 /// The report of a finished run.
@@ -112,8 +116,19 @@ pub(super) fn report(o: Outcome<'_>) -> Report {
         targets,
         findings,
         cleanup: o.cleanup,
+        api_calls: api_calls(o.api_calls),
         controls: scenario.controls.clone(),
     }
+}
+
+/// The report's API counts, keyed by service name, without services the
+/// run never called.
+fn api_calls(by_service: BTreeMap<Service, ApiCallStats>) -> BTreeMap<String, ApiCallStats> {
+    by_service
+        .into_iter()
+        .filter(|(_, stats)| !stats.is_empty())
+        .map(|(service, stats)| (service.as_str().to_string(), stats))
+        .collect()
 }
 
 fn environment_info(scenario: &Scenario, account_id: Option<String>) -> EnvironmentInfo {

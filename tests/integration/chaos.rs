@@ -1,5 +1,5 @@
 //! Drills through a fault-injecting proxy in front of `LocalStack`: 503
-//! `SlowDown`, 500 `InternalError`, slow responses and dropped connections.
+//! `SlowDown`, 500 `InternalError`, slow responses and reset connections.
 //! The drill passes or fails with a clear finding, and no scratch bucket is
 //! left behind either way.
 
@@ -47,10 +47,10 @@ async fn drill_survives_throttling_errors_slow_responses_and_resets() {
     // One request in 12 each: SlowDown, InternalError, 800 ms late, reset.
     let plan = FaultPlan {
         cycle: 12,
-        slow_down: Some(2),
-        internal_error: Some(5),
-        delay: Some(8),
-        reset: Some(11),
+        throttle: &[2],
+        internal_error: &[5],
+        delay: &[8],
+        reset: &[11],
         delay_by: Duration::from_millis(800),
         latency: Duration::ZERO,
     };
@@ -71,7 +71,7 @@ async fn drill_survives_throttling_errors_slow_responses_and_resets() {
     let stats = &proxy.stats;
     println!("chaos proxy: {} in {took:?}", stats.summary());
     for (what, n) in [
-        ("SlowDown", &stats.slow_down),
+        ("SlowDown", &stats.throttled),
         ("InternalError", &stats.internal_error),
         ("delayed", &stats.delayed),
         ("reset", &stats.resets),
@@ -121,7 +121,7 @@ async fn endless_throttling_fails_preflight_with_the_error_code_and_creates_noth
     seed_bucket(&s3, &bucket, 2).await;
     let plan = FaultPlan {
         cycle: 1,
-        slow_down: Some(0),
+        throttle: &[0],
         ..FaultPlan::pass_through()
     };
     let proxy = Proxy::start(&s3_endpoint(), plan).await;
@@ -130,8 +130,18 @@ async fn endless_throttling_fails_preflight_with_the_error_code_and_creates_noth
         "throttled",
         &s3_scenario("throttled", &environment_via(&proxy.url), &bucket, ""),
     );
+    let started = Instant::now();
     let ran = ws.firedrill().args(["run", "--yes"]).arg(&file).run();
+    let took = started.elapsed();
+    println!(
+        "endless throttling: exit {} in {took:?}; {}",
+        ran.code,
+        proxy.stats.summary()
+    );
     ran.code(3);
+    // Retried up to the call deadline (1 min), then given up: no retry
+    // starts after it, so the run ends soon after.
+    assert!(took < Duration::from_secs(75), "took {took:?}");
     let report = ws.report("throttled");
     assert_eq!(report["verdict"], "error");
     assert_eq!(report["cleanup"]["created"], 0);
@@ -150,9 +160,13 @@ async fn endless_throttling_fails_preflight_with_the_error_code_and_creates_noth
         "the throttling is named: {text}"
     );
     assert!(
-        Stats::get(&proxy.stats.slow_down) >= 2,
-        "the SDK retried: {}",
+        Stats::get(&proxy.stats.throttled) >= 5,
+        "retried many times, not given up after a few: {}",
         proxy.stats.summary()
+    );
+    assert_eq!(
+        report["api_calls"]["s3"]["throttled"],
+        Stats::get(&proxy.stats.throttled)
     );
     let run_id = report["run_id"].as_str().unwrap().to_string();
     assert!(buckets_containing(&s3, &run_id).await.is_empty());

@@ -1,30 +1,42 @@
 //! A fault-injecting HTTP/1.1 proxy for tests: forwards to an emulator and,
 //! for a deterministic share of requests (by request number), answers with
-//! 503 `SlowDown`, 500 `InternalError`, delays the real response, or closes
-//! the connection without answering. Faults that replace a response are
-//! injected before the request is forwarded, so the emulator never sees it.
+//! the service's own throttling error, a 500 `InternalError`, delays the
+//! real response, or resets the connection without answering. Faults that
+//! replace a response are injected before the request is forwarded, so the
+//! emulator never sees it.
+//!
+//! The throttling answer is the one the addressed service gives (see
+//! `chaos_answers`). One proxy can stand in front of `LocalStack` (S3, EC2,
+//! STS) and another in front of moto (RDS), each counting per service.
 //!
 //! Framing: requests carry `Content-Length` or chunked bodies (an `Expect:
 //! 100-continue` is answered by the proxy); responses are `Content-Length`,
 //! chunked, bodiless (HEAD, 1xx, 204, 304) or end at close.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Which requests get which fault: request `n` (counted from 0 across all
-/// connections) gets the fault whose slot equals `n % cycle`.
+use crate::chaos_answers::{internal_error_response, service_of, throttle_response};
+
+/// Which requests get which fault: a service's request `n` (counted from 0
+/// per service, across all connections) gets the fault whose slots hold
+/// `n % cycle`. Counting per service makes the share hold for each service
+/// behind one proxy, however their requests interleave.
 #[derive(Clone, Copy, Debug)]
 pub struct FaultPlan {
     pub cycle: usize,
-    pub slow_down: Option<usize>,
-    pub internal_error: Option<usize>,
-    pub delay: Option<usize>,
-    pub reset: Option<usize>,
+    /// Answered with the service's throttling error.
+    pub throttle: &'static [usize],
+    pub internal_error: &'static [usize],
+    pub delay: &'static [usize],
+    /// The connection is reset (RST) without an answer.
+    pub reset: &'static [usize],
     /// How long a delayed response is held back.
     pub delay_by: Duration,
     /// Added to every forwarded response (slows the whole drill evenly).
@@ -36,10 +48,10 @@ impl FaultPlan {
     pub fn pass_through() -> Self {
         Self {
             cycle: 1,
-            slow_down: None,
-            internal_error: None,
-            delay: None,
-            reset: None,
+            throttle: &[],
+            internal_error: &[],
+            delay: &[],
+            reset: &[],
             delay_by: Duration::ZERO,
             latency: Duration::ZERO,
         }
@@ -53,15 +65,27 @@ impl FaultPlan {
         }
     }
 
+    /// A throttling storm: 3 requests in every 10 throttled, spread over
+    /// the cycle so that back-to-back requests are not all hit; with
+    /// `resets`, 1 more in every 10 reset.
+    pub fn storm(resets: bool) -> Self {
+        Self {
+            cycle: 10,
+            throttle: &[1, 4, 7],
+            reset: if resets { &[9] } else { &[] },
+            ..Self::pass_through()
+        }
+    }
+
     fn pick(&self, n: usize) -> Injected {
-        let slot = Some(n % self.cycle.max(1));
-        if slot == self.slow_down {
-            Injected::SlowDown
-        } else if slot == self.internal_error {
+        let slot = n % self.cycle.max(1);
+        if self.throttle.contains(&slot) {
+            Injected::Throttle
+        } else if self.internal_error.contains(&slot) {
             Injected::InternalError
-        } else if slot == self.delay {
+        } else if self.delay.contains(&slot) {
             Injected::Delay
-        } else if slot == self.reset {
+        } else if self.reset.contains(&slot) {
             Injected::Reset
         } else {
             Injected::None
@@ -72,10 +96,18 @@ impl FaultPlan {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Injected {
     None,
-    SlowDown,
+    Throttle,
     InternalError,
     Delay,
     Reset,
+}
+
+/// What the proxy did to one service's requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServiceCounts {
+    pub requests: usize,
+    pub throttled: usize,
+    pub resets: usize,
 }
 
 /// What the proxy did.
@@ -83,10 +115,11 @@ enum Injected {
 pub struct Stats {
     pub requests: AtomicUsize,
     pub forwarded: AtomicUsize,
-    pub slow_down: AtomicUsize,
+    pub throttled: AtomicUsize,
     pub internal_error: AtomicUsize,
     pub delayed: AtomicUsize,
     pub resets: AtomicUsize,
+    by_service: Mutex<BTreeMap<String, ServiceCounts>>,
 }
 
 impl Stats {
@@ -94,15 +127,69 @@ impl Stats {
         n.load(Ordering::SeqCst)
     }
 
+    /// The counts of one service (`s3`, `ec2`, `rds`, `sts`).
+    pub fn service(&self, name: &str) -> ServiceCounts {
+        self.by_service().get(name).copied().unwrap_or_default()
+    }
+
+    pub fn by_service(&self) -> BTreeMap<String, ServiceCounts> {
+        self.lock().clone()
+    }
+
+    /// Count a request arriving for `service`; returns its number among
+    /// that service's requests.
+    fn arrive(&self, service: &str) -> usize {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        let mut by_service = self.lock();
+        let c = by_service.entry(service.to_string()).or_default();
+        c.requests += 1;
+        c.requests - 1
+    }
+
+    /// Count what was done to a request.
+    fn count(&self, service: &str, injected: Injected) {
+        let total = match injected {
+            Injected::Throttle => Some(&self.throttled),
+            Injected::InternalError => Some(&self.internal_error),
+            Injected::Delay => Some(&self.delayed),
+            Injected::Reset => Some(&self.resets),
+            Injected::None => None,
+        };
+        if let Some(n) = total {
+            n.fetch_add(1, Ordering::SeqCst);
+        }
+        let mut by_service = self.lock();
+        let c = by_service.entry(service.to_string()).or_default();
+        c.throttled += usize::from(injected == Injected::Throttle);
+        c.resets += usize::from(injected == Injected::Reset);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, ServiceCounts>> {
+        self.by_service
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub fn summary(&self) -> String {
+        let services: Vec<String> = self
+            .by_service()
+            .iter()
+            .map(|(s, c)| {
+                format!(
+                    "{s} {} (throttled {}, reset {})",
+                    c.requests, c.throttled, c.resets
+                )
+            })
+            .collect();
         format!(
-            "{} request(s): {} forwarded, {} SlowDown, {} InternalError, {} delayed, {} reset",
+            "{} request(s): {} forwarded, {} throttled, {} InternalError, {} delayed, {} reset [{}]",
             Self::get(&self.requests),
             Self::get(&self.forwarded),
-            Self::get(&self.slow_down),
+            Self::get(&self.throttled),
             Self::get(&self.internal_error),
             Self::get(&self.delayed),
-            Self::get(&self.resets)
+            Self::get(&self.resets),
+            services.join("; ")
         )
     }
 }
@@ -149,22 +236,8 @@ struct Message {
     raw: Vec<u8>,
     method: String,
     close: bool,
-}
-
-fn error_response(status: u16, code: &str, message: &str) -> Vec<u8> {
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>chaos-proxy</RequestId><HostId>chaos</HostId></Error>"
-    );
-    let reason = if status == 503 {
-        "Service Unavailable"
-    } else {
-        "Internal Server Error"
-    };
-    format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/xml\r\nx-amz-request-id: chaos-proxy\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
+    /// For requests: the AWS service addressed (`s3` when unknown).
+    service: String,
 }
 
 async fn serve(
@@ -179,51 +252,29 @@ async fn serve(
         let Some(req) = read_message(&mut client, None).await? else {
             return Ok(());
         };
-        let n = stats.requests.fetch_add(1, Ordering::SeqCst);
+        let n = stats.arrive(&req.service);
         let injected = plan.pick(n);
-        match injected {
+        stats.count(&req.service, injected);
+        let answer = match injected {
             Injected::Reset => {
-                stats.resets.fetch_add(1, Ordering::SeqCst);
-                // Close without a response; the request never reaches upstream.
+                // RST instead of FIN: the client sees "connection reset";
+                // the request never reaches upstream.
+                client.get_ref().set_zero_linger()?;
                 return Ok(());
             }
-            Injected::SlowDown => {
-                stats.slow_down.fetch_add(1, Ordering::SeqCst);
-                client
-                    .get_mut()
-                    .write_all(&error_response(
-                        503,
-                        "SlowDown",
-                        "Please reduce your request rate.",
-                    ))
-                    .await?;
-                continue;
-            }
-            Injected::InternalError => {
-                stats.internal_error.fetch_add(1, Ordering::SeqCst);
-                client
-                    .get_mut()
-                    .write_all(&error_response(
-                        500,
-                        "InternalError",
-                        "We encountered an internal error. Please try again.",
-                    ))
-                    .await?;
-                continue;
-            }
-            Injected::Delay | Injected::None => {}
+            Injected::Throttle => Some(throttle_response(&req.service, &req.method, n)),
+            Injected::InternalError => Some(internal_error_response(&req.service, &req.method, n)),
+            Injected::Delay | Injected::None => None,
+        };
+        if let Some(answer) = answer {
+            client.get_mut().write_all(&answer).await?;
+            continue;
         }
-        if up.is_none() {
-            up = Some(BufReader::new(TcpStream::connect(upstream).await?));
-        }
-        let conn = up.as_mut().expect("connected above");
-        conn.get_mut().write_all(&req.raw).await?;
-        let Some(resp) = read_message(conn, Some(&req.method)).await? else {
+        let Some(resp) = forward(&mut up, upstream, &req).await? else {
             return Ok(());
         };
         stats.forwarded.fetch_add(1, Ordering::SeqCst);
         if injected == Injected::Delay {
-            stats.delayed.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(plan.delay_by).await;
         }
         if !plan.latency.is_zero() {
@@ -232,6 +283,32 @@ async fn serve(
         client.get_mut().write_all(&resp.raw).await?;
         if resp.close || req.close {
             return Ok(());
+        }
+    }
+}
+
+/// Send a request upstream and read the answer, on the kept connection or,
+/// when the emulator closed that one while it was idle, on a new one (so the
+/// client sees only the faults the plan injects).
+async fn forward(
+    up: &mut Option<BufReader<TcpStream>>,
+    upstream: SocketAddr,
+    req: &Message,
+) -> std::io::Result<Option<Message>> {
+    loop {
+        let fresh = up.is_none();
+        if fresh {
+            *up = Some(BufReader::new(TcpStream::connect(upstream).await?));
+        }
+        let conn = up.as_mut().expect("connected above");
+        let answer = match conn.get_mut().write_all(&req.raw).await {
+            Ok(()) => read_message(conn, Some(&req.method)).await,
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(Some(resp)) => return Ok(Some(resp)),
+            _ if !fresh => *up = None,
+            other => return other,
         }
     }
 }
@@ -250,6 +327,7 @@ async fn read_message(
     raw.extend_from_slice(&line);
     let mut length: Option<usize> = None;
     let (mut chunked, mut close, mut expect_continue) = (false, false, false);
+    let mut authorization: Option<String> = None;
     loop {
         line.clear();
         if r.read_until(b'\n', &mut line).await? == 0 {
@@ -266,6 +344,7 @@ async fn read_message(
             "content-length" => length = value.parse().ok(),
             "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
             "connection" => close = value.eq_ignore_ascii_case("close"),
+            "authorization" => authorization = Some(value.to_string()),
             "expect" if request_method.is_none() => {
                 // The proxy says "continue" itself and forwards without it.
                 expect_continue = value.eq_ignore_ascii_case("100-continue");
@@ -275,6 +354,7 @@ async fn read_message(
         }
         raw.extend_from_slice(&line);
     }
+    let head_len = raw.len();
     let mut parts = start.split_whitespace();
     let first = parts.next().unwrap_or_default().to_string();
     let second = parts.next().unwrap_or_default();
@@ -327,5 +407,11 @@ async fn read_message(
         r.read_to_end(&mut raw).await?;
         close = true;
     }
-    Ok(Some(Message { raw, method, close }))
+    let service = service_of(authorization.as_deref(), &raw[head_len..]);
+    Ok(Some(Message {
+        raw,
+        method,
+        close,
+        service,
+    }))
 }

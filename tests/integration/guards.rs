@@ -111,8 +111,9 @@ fn allowed_destructive_run_without_network_is_an_environment_error() {
         .arg(&file)
         .run();
     ran.code(3);
+    // A host name that does not resolve is final, not retried for a minute.
     assert!(
-        started.elapsed() < Duration::from_mins(2),
+        started.elapsed() < Duration::from_secs(10),
         "took {:?}",
         started.elapsed()
     );

@@ -5,6 +5,7 @@
 mod support;
 
 mod chaos;
+mod chaos_answers;
 mod chaos_proxy;
 mod concurrency;
 mod crash_matrix;
@@ -15,6 +16,7 @@ mod kill_loop;
 mod layering;
 mod postgres;
 mod rds;
+mod retries;
 mod s3_content;
 mod s3_drill;
 mod scenario_errors;

@@ -5,6 +5,7 @@
 //! up into the runner, the reports or a target kind: the compiler rejects it.
 //!
 //! - [`service`]: the AWS services firedrill calls and where they are
+//! - [`api`]: requests, retries and throttling per service during a run
 //! - [`stage`], [`check`], [`finding`]: what a drill records
 //! - [`verdict`], [`exit`]: how a target's and a run's results are judged
 //! - [`measure`], [`canary`], [`timing`]: objectives, RPO canaries, clocks
@@ -14,6 +15,7 @@
 //! - [`diagnostics`], [`suggest`], [`input`], [`options`], [`validate`]:
 //!   scenario errors with spans, and the shared validators
 
+pub mod api;
 pub mod assess;
 pub mod canary;
 pub mod check;
@@ -36,6 +38,7 @@ pub mod timing;
 pub mod validate;
 pub mod verdict;
 
+pub use api::ApiCallStats;
 pub use check::{Check, CheckStatus};
 pub use diagnostics::{Diagnostic, ScenarioError};
 pub use error::{AwsError, AwsErrorKind, LedgerError, StageError};
