@@ -2,7 +2,8 @@
 //! created, deleted, retained), a fault's life (intent, done, revert), or
 //! the end of the run.
 
-use firedrill_core::{Environment, ScratchResource};
+use firedrill_core::{Environment, ScratchResource, StageError};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -38,6 +39,64 @@ pub struct FaultRecord {
 
 fn yes() -> bool {
     true
+}
+
+impl FaultRecord {
+    /// A fault of `kind` on `resource`, protecting nothing yet, with no
+    /// undo; the builder methods below fill in the rest. `target` is set
+    /// by the stage context that journals it.
+    pub fn new(kind: &str, action: &str, resource: String) -> Self {
+        Self {
+            target: String::new(),
+            kind: kind.to_string(),
+            action: action.to_string(),
+            resource,
+            protects: Vec::new(),
+            undo: None,
+            undo_after_crash: true,
+            restore: None,
+        }
+    }
+
+    /// The ledger ids of the copies holding the pre-fault data.
+    #[must_use]
+    pub fn protecting(mut self, ids: Vec<u64>) -> Self {
+        self.protects = ids;
+        self
+    }
+
+    /// The kind's own undo record (none: the copy is kept instead).
+    pub fn with_undo<T: Serialize>(mut self, undo: Option<&T>) -> Result<Self, StageError> {
+        self.undo = undo
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|e| StageError::Failed(format!("cannot record how to undo the fault: {e}")))?;
+        Ok(self)
+    }
+
+    /// Whether `reap` may undo it after a crash (default yes).
+    #[must_use]
+    pub fn undo_after_crash(mut self, yes: bool) -> Self {
+        self.undo_after_crash = yes;
+        self
+    }
+
+    /// The command that restores the resource by hand from its copies.
+    #[must_use]
+    pub fn restore_with(mut self, command: String) -> Self {
+        self.restore = Some(command);
+        self
+    }
+
+    /// The undo record read back as the kind wrote it.
+    pub fn undo_as<T: DeserializeOwned>(&self) -> Result<T, StageError> {
+        let value = self
+            .undo
+            .clone()
+            .ok_or_else(|| StageError::Failed("the fault has no undo record".into()))?;
+        serde_json::from_value(value)
+            .map_err(|e| StageError::Failed(format!("unreadable undo record: {e}")))
+    }
 }
 
 /// One line of the ledger.

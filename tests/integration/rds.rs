@@ -159,6 +159,29 @@ pub(crate) async fn delete_automated(rds: &Client, source: &str) {
     }
 }
 
+/// Whether a DB snapshot carries the `firedrill:retained` tag.
+pub(crate) async fn snapshot_is_retained(rds: &Client, snapshot: &str) -> bool {
+    let arn = rds
+        .describe_db_snapshots()
+        .db_snapshot_identifier(snapshot)
+        .send()
+        .await
+        .unwrap()
+        .db_snapshots()[0]
+        .db_snapshot_arn()
+        .unwrap()
+        .to_string();
+    let tags = rds
+        .list_tags_for_resource()
+        .resource_name(&arn)
+        .send()
+        .await
+        .unwrap();
+    tags.tag_list()
+        .iter()
+        .any(|t| t.key() == Some("firedrill:retained"))
+}
+
 /// Every instance, cluster and snapshot (manual or automated) in `region`
 /// whose identifier contains `needle`.
 pub(crate) async fn leftovers(region: &str, needle: &str) -> Vec<String> {
@@ -796,28 +819,7 @@ async fn delete_fault_removes_the_source_and_the_snapshot_restores_it() {
         vec![format!("snapshot {snapshot}")],
         "only the retained snapshot is left"
     );
-    let arn = rds
-        .describe_db_snapshots()
-        .db_snapshot_identifier(&snapshot)
-        .send()
-        .await
-        .unwrap()
-        .db_snapshots()[0]
-        .db_snapshot_arn()
-        .unwrap()
-        .to_string();
-    let tags = rds
-        .list_tags_for_resource()
-        .resource_name(&arn)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        tags.tag_list()
-            .iter()
-            .any(|t| t.key() == Some("firedrill:retained")),
-        "{tags:?}"
-    );
+    assert!(snapshot_is_retained(&rds, &snapshot).await);
     // reap leaves a retained copy alone.
     ws.firedrill().arg("reap").run().code(0);
     assert_eq!(

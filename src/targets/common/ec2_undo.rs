@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use firedrill_core::resource::TAG_RETAINED;
 use firedrill_core::timing::PollPolicy;
 use firedrill_core::{ResourceType, ScratchResource, Service, StageError, StageOutput};
 use futures::future::BoxFuture;
@@ -48,26 +47,13 @@ pub enum Ec2Undo {
     },
 }
 
-impl Ec2Undo {
-    /// As the ledger stores it.
-    pub fn to_value(&self) -> Result<serde_json::Value, StageError> {
-        serde_json::to_value(self).map_err(|e| StageError::Failed(e.to_string()))
-    }
-}
-
 /// The EC2-family kinds' revert function (see `KindSpec::revert`).
 pub fn revert<'a>(
     fault: &'a FaultRecord,
     rcx: &'a RevertContext<'a>,
 ) -> BoxFuture<'a, Result<StageOutput, StageError>> {
     Box::pin(async move {
-        let undo: Ec2Undo = fault
-            .undo
-            .clone()
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| StageError::Failed(format!("unreadable undo record: {e}")))?
-            .ok_or_else(|| StageError::Failed("the fault has no undo record".into()))?;
+        let undo: Ec2Undo = fault.undo_as()?;
         let policy = PollPolicy::with_deadline(UNDO_DEADLINE);
         let detail = match &undo {
             Ec2Undo::Start { instance, region } => {
@@ -249,7 +235,7 @@ pub fn retain<'a>(
             _ => {}
         }
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let tag = (TAG_RETAINED.to_string(), super::tag_value(why));
+        let tag = super::retained_tag(why);
         api::create_tags(&ec2, &refs, &[tag]).await?;
         Ok(())
     })

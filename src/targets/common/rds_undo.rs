@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use firedrill_core::resource::TAG_RETAINED;
 use firedrill_core::timing::PollPolicy;
 use firedrill_core::{ResourceType, ScratchResource, Service, StageError, StageOutput};
 use futures::future::BoxFuture;
@@ -34,26 +33,13 @@ pub enum RdsUndo {
     },
 }
 
-impl RdsUndo {
-    /// As the ledger stores it.
-    pub fn to_value(&self) -> Result<serde_json::Value, StageError> {
-        serde_json::to_value(self).map_err(|e| StageError::Failed(e.to_string()))
-    }
-}
-
 /// The RDS-family kinds' revert function (see `KindSpec::revert`).
 pub fn revert<'a>(
     fault: &'a FaultRecord,
     rcx: &'a RevertContext<'a>,
 ) -> BoxFuture<'a, Result<StageOutput, StageError>> {
     Box::pin(async move {
-        let undo: RdsUndo = fault
-            .undo
-            .clone()
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| StageError::Failed(format!("unreadable undo record: {e}")))?
-            .ok_or_else(|| StageError::Failed("the fault has no undo record".into()))?;
+        let undo: RdsUndo = fault.undo_as()?;
         let policy = PollPolicy::with_deadline(UNDO_DEADLINE);
         let detail = match undo {
             RdsUndo::Start { instance, region } => {
@@ -134,7 +120,7 @@ pub fn retain<'a>(
             _ => None,
         };
         if let Some(arn) = arn.filter(|a| !a.is_empty()) {
-            let tag = (TAG_RETAINED.to_string(), super::tag_value(why));
+            let tag = super::retained_tag(why);
             api::add_tags(&rds, &arn, &[tag]).await?;
         }
         Ok(())

@@ -108,16 +108,10 @@ impl InstanceTarget {
                 self.relaunch_command(&region),
             ),
         };
-        let fault = FaultRecord {
-            target: String::new(),
-            kind: KIND.name.to_string(),
-            action: self.fault.action().as_str().to_string(),
-            resource: self.resource(),
-            protects,
-            undo: undo.map(|u| u.to_value()).transpose()?,
-            undo_after_crash: true,
-            restore: Some(restore),
-        };
+        let fault = FaultRecord::new(KIND.name, self.fault.action().as_str(), self.resource())
+            .protecting(protects)
+            .with_undo(undo.as_ref())?
+            .restore_with(restore);
         cx.fault_intent(fault).await.map(Some)
     }
 

@@ -18,10 +18,10 @@ use super::KIND;
 use super::canary::{marker, parse_ledger_id, sql_err};
 use crate::aws::{Clients, s3 as s3api, s3_stream};
 use crate::sql::{ConnSpec, SqlError, quote_ident};
+use crate::targets::common::with_retained_tag;
 use firedrill_core::ResourceType;
 use firedrill_core::ScratchResource;
 use firedrill_core::Service;
-use firedrill_core::resource::TAG_RETAINED;
 use firedrill_core::{DeleteOutcome, StageError, Tagged};
 
 /// Key prefix of every dump firedrill uploads.
@@ -179,15 +179,7 @@ pub fn retain<'a>(
             // An upload not finished yet: the tag goes on once it is.
             return Ok(());
         }
-        let mut tags: Vec<(String, String)> = s3_stream::object_tags(&s3, bucket, &r.id)
-            .await?
-            .into_iter()
-            .filter(|(k, _)| k != TAG_RETAINED)
-            .collect();
-        tags.push((
-            TAG_RETAINED.to_string(),
-            crate::targets::common::tag_value(why),
-        ));
+        let tags = with_retained_tag(s3_stream::object_tags(&s3, bucket, &r.id).await?, why);
         s3_stream::put_object_tags(&s3, bucket, &r.id, &tags).await?;
         Ok(())
     })

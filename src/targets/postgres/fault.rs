@@ -39,20 +39,7 @@ impl PgTarget {
                     .fact("deleted", n)
             }
             Fault::StopServer { command, .. } => {
-                let o = tokio::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(command)
-                    .stdin(std::process::Stdio::null())
-                    .output()
-                    .await
-                    .map_err(|e| StageError::Environment(format!("cannot run `{command}`: {e}")))?;
-                if !o.status.success() {
-                    return Err(StageError::Failed(format!(
-                        "`{command}` exited with {}: {}",
-                        o.status,
-                        String::from_utf8_lossy(&o.stderr).trim()
-                    )));
-                }
+                super::undo::run_shell(command).await?;
                 StageOutput::new(format!("stopped the server with `{command}`"))
             }
         };
@@ -106,26 +93,17 @@ impl PgTarget {
             manifest.key,
             self.source.url()
         );
-        let undo = undo
-            .map(|u| serde_json::to_value(u).map_err(|e| StageError::Failed(e.to_string())))
-            .transpose()?;
-        cx.fault_intent(FaultRecord {
-            target: String::new(),
-            kind: KIND.name.to_string(),
-            action: self.fault.action().as_str().to_string(),
-            resource: self.resource(),
-            // A stopped server keeps its data: nothing to protect.
-            protects: if matches!(self.fault, Fault::StopServer { .. }) {
-                Vec::new()
-            } else {
-                self.state.dump_entry.into_iter().collect()
-            },
-            undo,
-            undo_after_crash: true,
-            restore: Some(restore),
-        })
-        .await
-        .map(Some)
+        // A stopped server keeps its data: nothing to protect.
+        let protects = if matches!(self.fault, Fault::StopServer { .. }) {
+            Vec::new()
+        } else {
+            self.state.dump_entry.into_iter().collect()
+        };
+        let record = FaultRecord::new(KIND.name, self.fault.action().as_str(), self.resource())
+            .protecting(protects)
+            .with_undo(undo.as_ref())?
+            .restore_with(restore);
+        cx.fault_intent(record).await.map(Some)
     }
 
     /// How the fault is undone, or what is kept.

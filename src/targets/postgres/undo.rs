@@ -69,13 +69,7 @@ pub(super) fn revert<'a>(
     rcx: &'a RevertContext<'a>,
 ) -> BoxFuture<'a, Result<StageOutput, StageError>> {
     Box::pin(async move {
-        let undo: PgUndo = fault
-            .undo
-            .clone()
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| StageError::Failed(format!("unreadable undo record: {e}")))?
-            .ok_or_else(|| StageError::Failed("the fault has no undo record".into()))?;
+        let undo: PgUndo = fault.undo_as()?;
         let source = parse_url(&undo.source)?;
         let detail = match &undo.damage {
             Damage::StoppedServer { start_command } => run_start(start_command).await?,
@@ -305,6 +299,13 @@ async fn copy_rows(
 
 /// Start a stopped server with the scenario's command.
 async fn run_start(command: &str) -> Result<String, StageError> {
+    run_shell(command).await?;
+    Ok(format!("started the server again with `{command}`"))
+}
+
+/// Run one of the scenario's server commands with `sh -c`; its stderr is
+/// the error when it fails.
+pub(super) async fn run_shell(command: &str) -> Result<(), StageError> {
     let o = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(command)
@@ -319,5 +320,5 @@ async fn run_start(command: &str) -> Result<String, StageError> {
             String::from_utf8_lossy(&o.stderr).trim()
         )));
     }
-    Ok(format!("started the server again with `{command}`"))
+    Ok(())
 }

@@ -101,18 +101,12 @@ impl RdsInstance {
                 )
             }
         };
-        cx.fault_intent(FaultRecord {
-            target: String::new(),
-            kind: KIND.name.to_string(),
-            action: self.fault.as_str().to_string(),
-            resource: self.resource(),
-            protects,
-            undo: undo.map(|u| u.to_value()).transpose()?,
-            undo_after_crash: after_crash,
-            restore: Some(restore),
-        })
-        .await
-        .map(Some)
+        let record = FaultRecord::new(KIND.name, self.fault.as_str(), self.resource())
+            .protecting(protects)
+            .with_undo(undo.as_ref())?
+            .undo_after_crash(after_crash)
+            .restore_with(restore);
+        cx.fault_intent(record).await.map(Some)
     }
 
     /// The instance as it was, for a restore under its own identifier.

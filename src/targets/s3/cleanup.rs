@@ -4,10 +4,10 @@
 use futures::future::BoxFuture;
 
 use crate::aws::{Clients, s3 as api};
+use crate::targets::common::with_retained_tag;
 use firedrill_core::ResourceType;
 use firedrill_core::ScratchResource;
 use firedrill_core::Service;
-use firedrill_core::resource::TAG_RETAINED;
 use firedrill_core::{DeleteOutcome, StageError, Tagged};
 
 use super::KIND;
@@ -78,15 +78,7 @@ pub(super) fn retain<'a>(
             return Ok(());
         }
         let s3 = clients.in_region(&r.region).s3;
-        let mut tags: Vec<(String, String)> = api::bucket_tags(&s3, &r.id)
-            .await?
-            .into_iter()
-            .filter(|(k, _)| k != TAG_RETAINED)
-            .collect();
-        tags.push((
-            TAG_RETAINED.to_string(),
-            crate::targets::common::tag_value(why),
-        ));
+        let tags = with_retained_tag(api::bucket_tags(&s3, &r.id).await?, why);
         api::put_bucket_tags(&s3, &r.id, &tags).await?;
         Ok(())
     })

@@ -123,18 +123,10 @@ impl S3Target {
             victims: file,
             corrupt_marker: matches!(self.fault, Fault::Corrupt { .. }).then(|| marker.to_string()),
         });
-        let fault = FaultRecord {
-            target: String::new(),
-            kind: KIND.name.to_string(),
-            action: self.fault.action().as_str().to_string(),
-            resource: self.resource(),
-            protects,
-            undo: undo
-                .map(|u| serde_json::to_value(u).map_err(|e| StageError::Failed(e.to_string())))
-                .transpose()?,
-            undo_after_crash: true,
-            restore,
-        };
+        let mut fault = FaultRecord::new(KIND.name, self.fault.action().as_str(), self.resource())
+            .protecting(protects)
+            .with_undo(undo.as_ref())?;
+        fault.restore = restore;
         cx.fault_intent(fault).await
     }
 

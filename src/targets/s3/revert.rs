@@ -62,13 +62,7 @@ pub(super) fn revert<'a>(
     rcx: &'a RevertContext<'a>,
 ) -> BoxFuture<'a, Result<StageOutput, StageError>> {
     Box::pin(async move {
-        let undo: S3Undo = fault
-            .undo
-            .clone()
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| StageError::Failed(format!("unreadable undo record: {e}")))?
-            .ok_or_else(|| StageError::Failed("the fault has no undo record".into()))?;
+        let undo: S3Undo = fault.undo_as()?;
         let victims = read_victims(&rcx.run_dir.join(&undo.victims))?;
         let s3 = rcx.clients.s3().clone();
         let results: Vec<Put> = stream::iter(victims)

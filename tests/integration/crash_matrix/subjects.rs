@@ -182,27 +182,9 @@ impl Subject for RdsInstance {
         assert_eq!(c.retained.len(), 1, "{}: {c:?}", c.point);
         let snapshot = &c.retained[0].1;
         assert_eq!(left, vec![format!("snapshot {snapshot}")], "{}", c.point);
-        let arn = client
-            .describe_db_snapshots()
-            .db_snapshot_identifier(snapshot)
-            .send()
-            .await
-            .unwrap()
-            .db_snapshots()[0]
-            .db_snapshot_arn()
-            .unwrap()
-            .to_string();
-        let tags = client
-            .list_tags_for_resource()
-            .resource_name(arn)
-            .send()
-            .await
-            .unwrap();
         assert!(
-            tags.tag_list()
-                .iter()
-                .any(|t| t.key() == Some(RETAINED_TAG)),
-            "{}: {tags:?}",
+            rds::snapshot_is_retained(&client, snapshot).await,
+            "{}: the snapshot is not tagged retained",
             c.point
         );
     }
@@ -224,6 +206,18 @@ impl Subject for RdsInstance {
             .await;
         rds::delete_automated(&client, &self.instance).await;
     }
+}
+
+/// Attach a volume where the faults and the checks expect it.
+async fn attach_at_sdf(client: &aws_sdk_ec2::Client, volume: &str, instance: &str) {
+    client
+        .attach_volume()
+        .volume_id(volume)
+        .instance_id(instance)
+        .device("/dev/sdf")
+        .send()
+        .await
+        .unwrap();
 }
 
 /// Where a volume is attached, if it is.
@@ -297,14 +291,7 @@ impl Subject for Ec2Instance {
         self.volume = None;
         if self.fault.contains("detach-volume") {
             let v = ec2::create_source_volume(&client, "fd-crash-data").await;
-            client
-                .attach_volume()
-                .volume_id(&v)
-                .instance_id(&self.instance)
-                .device("/dev/sdf")
-                .send()
-                .await
-                .unwrap();
+            attach_at_sdf(&client, &v, &self.instance).await;
             self.volume = Some(v);
         }
         ec2::example(
@@ -405,14 +392,7 @@ impl Subject for EbsVolume {
         self.instance = None;
         if self.action == "detach" {
             let i = ec2::launch_source(&client, "fd-crash-host").await;
-            client
-                .attach_volume()
-                .volume_id(&self.volume)
-                .instance_id(&i)
-                .device("/dev/sdf")
-                .send()
-                .await
-                .unwrap();
+            attach_at_sdf(&client, &self.volume, &i).await;
             self.instance = Some(i);
         }
         ec2::example(
