@@ -1,6 +1,7 @@
 //! Command line: parse arguments, set up tracing, dispatch, map outcomes to
 //! the documented exit codes. Each command lives in its own file.
 
+mod evidence_s3;
 mod history;
 mod keygen;
 mod reap;

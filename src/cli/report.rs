@@ -20,6 +20,10 @@ pub struct ReportArgs {
     /// Write <reports>/index.html: every run with RTO/RPO trend charts.
     #[arg(long, conflicts_with = "run_dir")]
     index: bool,
+    /// With --index: the runs uploaded under this S3 prefix (`run
+    /// --evidence-uri`), from every runner, instead of the local history.
+    #[arg(long, value_name = "S3_URI", requires = "index")]
+    from: Option<crate::evidence::s3::EvidenceUri>,
     /// Key to re-sign the manifest with when the run directory has one.
     #[arg(long, env = "FIREDRILL_SIGNING_KEY", hide_env_values = true)]
     signing_key: Option<String>,
@@ -27,7 +31,7 @@ pub struct ReportArgs {
 
 pub(crate) fn report(reports_dir: &Path, args: ReportArgs) -> u8 {
     if args.index {
-        return index(reports_dir);
+        return index(reports_dir, args.from.as_ref());
     }
     let Some(run_dir) = args.run_dir else {
         return exit::INVALID_SCENARIO;
@@ -86,16 +90,23 @@ pub(crate) fn report(reports_dir: &Path, args: ReportArgs) -> u8 {
     exit::PASSED
 }
 
-fn index(reports_dir: &Path) -> u8 {
-    let entries = match crate::history::read(reports_dir) {
+fn index(reports_dir: &Path, from: Option<&crate::evidence::s3::EvidenceUri>) -> u8 {
+    let entries = match from {
+        None => crate::history::read(reports_dir)
+            .map_err(|e| format!("cannot read the run history: {e}")),
+        Some(uri) => super::evidence_s3::history_from_s3(uri),
+    };
+    let entries = match entries {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("firedrill: cannot read the run history: {e}");
+            eprintln!("firedrill: {e}");
             return exit::ENVIRONMENT;
         }
     };
     let path = reports_dir.join(crate::history::INDEX_FILE);
-    let result = std::fs::File::create(&path).and_then(|f| {
+    let result = std::fs::create_dir_all(reports_dir)
+        .and_then(|()| std::fs::File::create(&path))
+        .and_then(|f| {
         let mut w = std::io::BufWriter::new(f);
         crate::history::write_index(&entries, Some(reports_dir), &mut w)?;
         std::io::Write::flush(&mut w)

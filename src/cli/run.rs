@@ -37,6 +37,8 @@ pub struct RunArgs {
     /// `firedrill keygen`, or the base64 key itself.
     #[arg(long, env = "FIREDRILL_SIGNING_KEY", hide_env_values = true)]
     signing_key: Option<String>,
+    #[command(flatten)]
+    evidence: super::evidence_s3::EvidenceArgs,
 }
 
 pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
@@ -98,6 +100,7 @@ pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
         )),
     ];
     let fanout = Fanout::new(reporters);
+    let store = args.evidence.store(&scenario.environment).await;
     match runner::run(scenario, options, fanout.clone()).await {
         Ok(outcome) => {
             let stdout = std::io::stdout();
@@ -115,29 +118,13 @@ pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
             ) {
                 eprintln!("firedrill: cannot append to the run history: {e}");
             }
-            match crate::evidence::seal(
+            super::evidence_s3::seal_and_store(
+                store.as_ref(),
                 &outcome.run_dir,
-                &outcome.report.scenario.name,
-                &outcome.report.run_id,
+                &outcome.report,
                 signing_key.as_ref(),
-            ) {
-                Ok(m) => println!(
-                    "evidence: {} ({} files{}{})",
-                    outcome
-                        .run_dir
-                        .join(crate::evidence::MANIFEST_FILE)
-                        .display(),
-                    m.artifacts.len(),
-                    m.signing
-                        .as_ref()
-                        .map_or(String::new(), |s| format!(", signed {}", s.fingerprint)),
-                    m.previous
-                        .as_ref()
-                        .map_or(String::new(), |p| format!(", chained to {}", p.run_id)),
-                ),
-                Err(e) => eprintln!("firedrill: cannot write the evidence manifest: {e}"),
-            }
-            outcome.report.exit_code
+            )
+            .await
         }
         Err(e) => {
             eprintln!("firedrill: {e}");

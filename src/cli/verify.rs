@@ -13,11 +13,13 @@ exit codes:
   0  every hash, the signature and the chain link match
   1  mismatch: a file, the manifest, the signature or the chain link changed
   2  command-line usage (or an unreadable --public-key)
-  3  a file is missing (manifest, signature, artifact or previous manifest)";
+  3  a file is missing (manifest, signature, artifact or previous manifest),
+     or the run could not be downloaded from S3";
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The run directory holding manifest.json.
+    /// The run directory holding manifest.json, or a run uploaded with
+    /// `run --evidence-uri`: s3://bucket/prefix/<scenario>/<run-id>.
     run_dir: PathBuf,
     /// Require the manifest to be signed by this public key (from `keygen`).
     #[arg(long)]
@@ -33,7 +35,15 @@ pub(crate) fn verify(args: VerifyArgs) -> u8 {
             return 2;
         }
     };
-    match evidence::verify(&args.run_dir, pinned.as_ref()) {
+    // `s3://…/<scenario>/<run-id>`: downloaded first, then verified alike.
+    let (_downloaded, run_dir) = match super::evidence_s3::localize_run(&args.run_dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("firedrill: verify failed: {e}");
+            return 3;
+        }
+    };
+    match evidence::verify(&run_dir, pinned.as_ref()) {
         Ok(v) => {
             // Write errors (a closed pipe) must not turn a verified bundle
             // into a crash.

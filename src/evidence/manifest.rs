@@ -112,6 +112,27 @@ pub fn seal(
     run_id: &str,
     key: Option<&SigningKey>,
 ) -> io::Result<Manifest> {
+    seal_linked(run_dir, scenario, run_id, key, Chain::Local)
+}
+
+/// Where the chain link of a new manifest comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Chain {
+    /// The latest earlier run directory next to this one.
+    Local,
+    /// Given by the caller (read from the evidence store in S3); `None`:
+    /// the first run there.
+    Given(Option<PreviousLink>),
+}
+
+/// [`seal`] with the chain link taken from `chain`.
+pub fn seal_linked(
+    run_dir: &Path,
+    scenario: &str,
+    run_id: &str,
+    key: Option<&SigningKey>,
+    chain: Chain,
+) -> io::Result<Manifest> {
     let mut artifacts = Vec::new();
     for rel in list_files(run_dir)? {
         if MANIFEST_FILES.contains(&rel.as_str()) {
@@ -124,12 +145,15 @@ pub fn seal(
             sha256,
         });
     }
-    let previous = match previous_manifest(run_dir) {
-        Some((run_id, path)) => Some(PreviousLink {
-            run_id,
-            manifest_sha256: sha256_file(&path)?.0,
-        }),
-        None => None,
+    let previous = match chain {
+        Chain::Given(link) => link,
+        Chain::Local => match previous_manifest(run_dir) {
+            Some((run_id, path)) => Some(PreviousLink {
+                run_id,
+                manifest_sha256: sha256_file(&path)?.0,
+            }),
+            None => None,
+        },
     };
     let manifest = Manifest {
         format: MANIFEST_FORMAT,

@@ -11,6 +11,7 @@ mod concurrency;
 mod crash_matrix;
 mod ec2;
 mod evidence;
+mod evidence_s3;
 mod guards;
 mod kill_loop;
 mod layering;
