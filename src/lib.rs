@@ -19,6 +19,7 @@ pub mod cli;
 pub mod controls;
 pub mod evidence;
 pub mod history;
+pub mod iam;
 pub mod ledger;
 pub mod plan;
 pub mod report;

@@ -4,7 +4,8 @@
 //! [`firedrill_core::ApiCallStats`]).
 //!
 //! One [`CountCalls`] interceptor sits on each client; the clients of every
-//! region share one [`ApiCounters`].
+//! region share one [`ApiCounters`]. Each call is also counted under its
+//! operation name, so a report says which API operations the run made.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,7 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef, InterceptorContext,
 };
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::retries::classifiers::{RetryAction, RetryReason};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -75,12 +77,20 @@ impl Intercept for CountCalls {
         let retry = cfg
             .load::<RequestAttempts>()
             .is_some_and(|a| a.attempts() > 1);
+        // A retry is the same call again: the operation is counted once.
+        let operations = cfg
+            .load::<Metadata>()
+            .filter(|_| !retry)
+            .map(|m| (m.name().to_string(), 1))
+            .into_iter()
+            .collect();
         self.counters.add(
             self.service,
             ApiCallStats {
                 requests: 1,
                 retries: u64::from(retry),
                 throttled: 0,
+                operations,
             },
         );
         Ok(())
@@ -142,11 +152,12 @@ mod tests {
         "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
     const THROTTLING: &str = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r1</RequestId></ErrorResponse>";
 
-    fn stats(requests: u64, retries: u64, throttled: u64) -> ApiCallStats {
+    fn stats(requests: u64, retries: u64, throttled: u64, ops: &[(&str, u64)]) -> ApiCallStats {
         ApiCallStats {
             requests,
             retries,
             throttled,
+            operations: ops.iter().map(|(o, n)| ((*o).to_string(), *n)).collect(),
         }
     }
 
@@ -186,8 +197,11 @@ mod tests {
         rds.describe_db_instances().send().await.unwrap();
 
         let got = counters.snapshot();
-        assert_eq!(got[&Service::S3], stats(4, 2, 2));
-        assert_eq!(got[&Service::Rds], stats(2, 1, 1));
+        assert_eq!(got[&Service::S3], stats(4, 2, 2, &[("ListBuckets", 2)]));
+        assert_eq!(
+            got[&Service::Rds],
+            stats(2, 1, 1, &[("DescribeDBInstances", 1)])
+        );
         assert!(!got.contains_key(&Service::Ec2), "never called: not listed");
         let waited = time.now().duration_since(SystemTime::UNIX_EPOCH).unwrap();
         assert!(waited < Duration::from_secs(5), "backoff only: {waited:?}");
@@ -211,6 +225,9 @@ mod tests {
             .retry_config(super::super::retry::policy())
             .interceptor(counters.interceptor(Service::S3)));
         s3.list_buckets().send().await.unwrap();
-        assert_eq!(counters.snapshot()[&Service::S3], stats(2, 1, 0));
+        assert_eq!(
+            counters.snapshot()[&Service::S3],
+            stats(2, 1, 0, &[("ListBuckets", 1)])
+        );
     }
 }

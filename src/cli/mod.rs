@@ -3,6 +3,7 @@
 
 mod evidence_s3;
 mod history;
+mod iam_policy;
 mod keygen;
 mod reap;
 mod report;
@@ -69,6 +70,8 @@ pub enum Command {
     Keygen(keygen::KeygenArgs),
     /// Show the RTO/RPO trend of earlier runs.
     History(history::HistoryArgs),
+    /// Print the least-privilege IAM policy a scenario's drills need.
+    IamPolicy(iam_policy::IamPolicyArgs),
 }
 
 /// Entry point for the binary.
@@ -119,6 +122,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Verify(args) => verify::verify(args),
         Command::Keygen(args) => keygen::keygen(args),
         Command::History(args) => history::history(&cli.reports_dir, args),
+        Command::IamPolicy(args) => iam_policy::iam_policy(args),
     }
 }
 

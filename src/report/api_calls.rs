@@ -36,6 +36,7 @@ mod tests {
             requests,
             retries,
             throttled,
+            ..ApiCallStats::default()
         }
     }
 

@@ -30,6 +30,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use firedrill_core::canary::CanaryPlan;
+use firedrill_core::iam::{ArnContext, Permission};
 use firedrill_core::options::TargetInput;
 use firedrill_core::timing::Clock;
 use firedrill_core::{
@@ -182,4 +183,9 @@ pub trait Target: Send + Sync + fmt::Debug {
     /// How the configured fault is undone (or what is kept when it cannot
     /// be), for the plan and the reports.
     fn undo(&self) -> UndoPlan;
+
+    /// Every IAM action the drill of this target makes, on what
+    /// (`firedrill iam-policy`): derived from the configured backup, fault
+    /// and options, like [`Target::plan`]; no API calls here.
+    fn permissions(&self, arn: &ArnContext) -> Vec<Permission>;
 }

@@ -328,6 +328,8 @@ async fn ec2_instance_drill_passes_starts_the_source_again_and_leaves_nothing_be
     );
     let report = ws.report("ec2-instance");
     assert_passed(&report, "ec2-instance", wall);
+    let policy = crate::iam::assert_policy_allows_the_run(&ws, &file, &report);
+    crate::iam::assert_ec2_instance_policy(&policy, &source);
     let t = &report["targets"][0];
     assert_eq!(
         stage(t, "revert")["detail"],
@@ -404,6 +406,8 @@ async fn ebs_volume_delete_retains_the_snapshot_and_says_how_to_restore() {
     assert!(after.is_none(), "the `delete` fault deleted the source");
     let report = ws.report("ebs-volume");
     assert_passed(&report, "ebs-volume", wall);
+    let policy = crate::iam::assert_policy_allows_the_run(&ws, &file, &report);
+    crate::iam::assert_no_terminate(&policy);
     let t = &report["targets"][0];
     let snapshot = stage(t, "backup")["facts"]["snapshot_id"]
         .as_str()

@@ -13,6 +13,7 @@ mod ec2;
 mod evidence;
 mod evidence_s3;
 mod guards;
+mod iam;
 mod kill_loop;
 mod layering;
 mod postgres;

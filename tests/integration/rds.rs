@@ -291,6 +291,8 @@ async fn rds_instance_drill_passes_and_leaves_nothing_behind() {
     let report = ws.report("rds-instance");
     assert_eq!(report["verdict"], "passed");
     assert_emulated_timings(&report);
+    let policy = crate::iam::assert_policy_allows_the_run(&ws, &file, &report);
+    crate::iam::assert_no_terminate(&policy);
     let restore = stage(&report, "restore");
     eprintln!(
         "rds-instance restore: {} ms ± {} ms; backup ± {} ms",
@@ -342,6 +344,8 @@ async fn rds_cluster_drill_passes_and_leaves_nothing_behind() {
     let report = ws.report("rds-cluster");
     assert_eq!(report["verdict"], "passed");
     assert_emulated_timings(&report);
+    let policy = crate::iam::assert_policy_allows_the_run(&ws, &file, &report);
+    crate::iam::assert_no_terminate(&policy);
     let restore = stage(&report, "restore");
     eprintln!(
         "rds-cluster restore: {} ms ± {} ms; backup ± {} ms",

@@ -3,10 +3,12 @@
 //! report carries one [`ApiCallStats`] per service, so a drill that passed
 //! only after riding out a throttling storm says so.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The API traffic of one service during a run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiCallStats {
     /// HTTP requests sent, every attempt counted (a call retried twice is
     /// three requests).
@@ -16,6 +18,11 @@ pub struct ApiCallStats {
     /// Responses that were throttling errors (`SlowDown`, `Throttling`,
     /// `RequestLimitExceeded`, HTTP 429, …), each retried or the call's end.
     pub throttled: u64,
+    /// Calls per operation (`DescribeInstances` → 3), retries not
+    /// counted: what the run did, for `firedrill iam-policy`'s tests and
+    /// for auditors.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub operations: BTreeMap<String, u64>,
 }
 
 impl ApiCallStats {
@@ -46,6 +53,9 @@ impl std::ops::AddAssign for ApiCallStats {
         self.requests += other.requests;
         self.retries += other.retries;
         self.throttled += other.throttled;
+        for (op, n) in other.operations {
+            *self.operations.entry(op).or_default() += n;
+        }
     }
 }
 
@@ -59,6 +69,7 @@ mod tests {
             requests: 412,
             retries: 37,
             throttled: 35,
+            ..ApiCallStats::default()
         };
         assert_eq!(s.describe(), "412 requests (37 retried, 35 throttled)");
         assert_eq!(s.calls(), 375);
@@ -66,6 +77,7 @@ mod tests {
             requests: 1,
             retries: 0,
             throttled: 0,
+            ..ApiCallStats::default()
         };
         assert_eq!(s.requests, 413);
         assert!(!s.is_empty());
@@ -86,6 +98,7 @@ mod tests {
             requests: 3,
             retries: 2,
             throttled: 1,
+            ..ApiCallStats::default()
         };
         let text = serde_json::to_string(&s).unwrap();
         assert_eq!(text, r#"{"requests":3,"retries":2,"throttled":1}"#);

@@ -23,6 +23,7 @@ pub mod diagnostics;
 pub mod error;
 pub mod exit;
 pub mod fault;
+pub mod iam;
 pub mod finding;
 pub mod input;
 pub mod measure;

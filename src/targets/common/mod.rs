@@ -5,9 +5,11 @@
 
 pub mod compare;
 pub mod ec2;
+pub mod ec2_iam;
 pub mod ec2_undo;
 pub mod rds;
 pub mod rds_compare;
+pub mod rds_iam;
 pub mod rds_sql;
 pub mod rds_undo;
 

@@ -5,6 +5,7 @@
 //! Scratch resources in the ledger are recorded by their `Name` tag, which
 //! firedrill chooses before the create call: `snapshot` and `volume`.
 
+mod iam;
 mod fault;
 mod options;
 
@@ -318,6 +319,13 @@ impl Target for VolumeTarget {
 
     async fn inject(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         self.run_fault(cx).await
+    }
+
+    fn permissions(
+        &self,
+        arn: &firedrill_core::iam::ArnContext,
+    ) -> Vec<firedrill_core::iam::Permission> {
+        self.iam_permissions(arn)
     }
 
     fn undo(&self) -> UndoPlan {

@@ -8,6 +8,7 @@
 //! parent = the AMI name) and `instance` (id = its `Name` tag). Deleting an
 //! instance also deletes the volumes it created that carry its name.
 
+mod iam;
 mod backup;
 mod cleanup;
 mod fault;
@@ -203,6 +204,13 @@ impl Target for InstanceTarget {
     async fn copy(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         self.run_copy(cx).await
     }
+    fn permissions(
+        &self,
+        arn: &firedrill_core::iam::ArnContext,
+    ) -> Vec<firedrill_core::iam::Permission> {
+        self.iam_permissions(arn)
+    }
+
     fn undo(&self) -> UndoPlan {
         self.undo_plan()
     }

@@ -8,6 +8,7 @@
 //! The password is read from the variable `password_env` names and only
 //! ever handed to a connection or a child's environment.
 
+mod iam;
 mod backup;
 mod canary;
 mod cleanup;
@@ -295,6 +296,13 @@ impl Target for PgTarget {
     async fn backup(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         self.run_backup(cx).await
     }
+    fn permissions(
+        &self,
+        arn: &firedrill_core::iam::ArnContext,
+    ) -> Vec<firedrill_core::iam::Permission> {
+        self.iam_permissions(arn)
+    }
+
     fn undo(&self) -> firedrill_core::UndoPlan {
         self.undo_plan()
     }

@@ -2,6 +2,8 @@
 //! snapshot to a disaster-recovery region, fail the cluster over, restore a
 //! scratch cluster plus a writer instance, and compare it with the source.
 
+mod iam;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -363,6 +365,13 @@ impl Target for RdsCluster {
         );
         self.state.dr_snapshot = Some(id.clone());
         Ok(out.fact("dr_snapshot", id).fact("dr_region", dr))
+    }
+
+    fn permissions(
+        &self,
+        arn: &firedrill_core::iam::ArnContext,
+    ) -> Vec<firedrill_core::iam::Permission> {
+        self.iam_permissions(arn)
     }
 
     fn undo(&self) -> firedrill_core::UndoPlan {

@@ -4,6 +4,7 @@
 //! scratch instance named after the run, and compare its configuration with
 //! the source's.
 
+mod iam;
 mod fault;
 mod options;
 
@@ -500,6 +501,13 @@ impl Target for RdsInstance {
 
     async fn inject(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         self.run_fault(cx).await
+    }
+
+    fn permissions(
+        &self,
+        arn: &firedrill_core::iam::ArnContext,
+    ) -> Vec<firedrill_core::iam::Permission> {
+        self.iam_permissions(arn)
     }
 
     fn undo(&self) -> UndoPlan {

@@ -2,6 +2,7 @@
 //! versions), delete or corrupt objects, restore into a scratch bucket named
 //! after the run, and diff the restored bucket against the manifest.
 
+mod iam;
 mod backup;
 mod canary;
 mod cleanup;
@@ -216,6 +217,13 @@ impl Target for S3Target {
     }
     async fn restore(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         self.run_restore(cx).await
+    }
+
+    fn permissions(
+        &self,
+        arn: &firedrill_core::iam::ArnContext,
+    ) -> Vec<firedrill_core::iam::Permission> {
+        self.iam_permissions(arn)
     }
 
     fn undo(&self) -> UndoPlan {
