@@ -8,3 +8,6 @@ mod policy;
 
 pub use document::{Condition, Effect, PolicyDocument, Statement};
 pub use policy::{Options, build, permissions};
+
+#[cfg(test)]
+mod tests;

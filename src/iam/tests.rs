@@ -1,0 +1,109 @@
+//! The policy of every example scenario: its rules hold for each
+//! permission a kind declares, and the quickstart's document is snapshotted.
+
+use std::path::Path;
+
+use firedrill_core::iam::{Access, Scope};
+
+use super::{Effect, Options, build, permissions};
+use crate::scenario::{self, Scenario};
+
+fn examples() -> Vec<(String, Scenario)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, scenario::load(&p).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn writes_are_never_on_any_resource_and_creates_carry_the_run_tag() {
+    for (file, s) in examples() {
+        for p in permissions(&s, &Options::default()) {
+            match p.action.access() {
+                Access::Read => {}
+                Access::Create => assert!(
+                    matches!(p.scope, Scope::CreateTagged(_) | Scope::Scratch(_)),
+                    "{file}: {} on {:?}",
+                    p.action,
+                    p.scope
+                ),
+                Access::Tag | Access::Write => assert!(
+                    !matches!(p.scope, Scope::Any | Scope::CreateTagged(_)),
+                    "{file}: {} on {:?}",
+                    p.action,
+                    p.scope
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn read_only_keeps_every_read_and_nothing_else() {
+    for (file, s) in examples() {
+        let all = permissions(&s, &Options::default());
+        let ro = permissions(
+            &s,
+            &Options {
+                read_only: true,
+                ..Options::default()
+            },
+        );
+        assert!(ro.iter().all(|p| p.action.access() == Access::Read), "{file}");
+        let reads = all.iter().filter(|p| p.action.access() == Access::Read).count();
+        assert_eq!(ro.len(), reads, "{file}");
+        let doc = build(
+            &s,
+            &Options {
+                read_only: true,
+                ..Options::default()
+            },
+        );
+        assert!(doc.statement.iter().all(|st| st.effect == Effect::Allow), "{file}");
+    }
+}
+
+#[test]
+fn a_fault_adds_only_its_own_actions() {
+    let (_, s) = examples()
+        .into_iter()
+        .find(|(f, _)| f == "ec2-instance.toml")
+        .unwrap();
+    let names: Vec<String> = permissions(&s, &Options::default())
+        .iter()
+        .filter(|p| matches!(p.scope, Scope::FaultAllowed(_)))
+        .map(|p| p.action.to_string())
+        .collect();
+    // The example's fault is `stop`; the revert starts it again.
+    assert_eq!(names, ["ec2:StopInstances", "ec2:StartInstances"]);
+}
+
+#[test]
+fn policy_sizes_stay_under_the_managed_policy_quota() {
+    for (file, s) in examples() {
+        let doc = build(&s, &Options::default());
+        let size = doc.compact_size();
+        println!("{file}: {} statements, {size} characters", doc.statement.len());
+        assert!(size <= 6144, "{file}: {size}");
+    }
+}
+
+#[test]
+fn quickstart_policy_snapshot() {
+    let (_, s) = examples()
+        .into_iter()
+        .find(|(f, _)| f == "quickstart.toml")
+        .unwrap();
+    insta::assert_snapshot!(build(&s, &Options::default()).to_json());
+}
