@@ -204,7 +204,7 @@ mod tests {
                 .contains("connection refused"),
             "{err:?}"
         );
-        let stats = counters.snapshot()[&firedrill_core::Service::S3];
+        let stats = counters.snapshot()[&firedrill_core::Service::S3].clone();
         assert_eq!((stats.requests, stats.retries), (1, 0));
         assert!(started.elapsed() < Duration::from_secs(1));
     }
@@ -223,7 +223,7 @@ mod tests {
         let (s3, counters) = client(&format!("http://{addr}"), Duration::from_millis(200));
         let started = Instant::now();
         let _ = s3.head_bucket().bucket("b").send().await.unwrap_err();
-        let stats = counters.snapshot()[&firedrill_core::Service::S3];
+        let stats = counters.snapshot()[&firedrill_core::Service::S3].clone();
         assert_eq!(
             (stats.requests, stats.retries),
             (3, 2),

@@ -58,13 +58,19 @@ impl PolicyDocument {
 }
 
 /// One condition: `operator` → `key` → `values`.
-pub fn condition(entries: &[(&str, &str, &[&str])]) -> Condition {
+pub fn condition(op: &str, key: &str, values: &[&str]) -> Condition {
     let mut c = Condition::new();
-    for (op, key, values) in entries {
-        c.entry((*op).to_string()).or_default().insert(
-            (*key).to_string(),
-            values.iter().map(|v| (*v).to_string()).collect(),
-        );
-    }
+    c.entry(op.to_string()).or_default().insert(
+        key.to_string(),
+        values.iter().map(|v| (*v).to_string()).collect(),
+    );
     c
+}
+
+/// Both conditions (IAM ands every key of every operator).
+pub fn and(mut a: Condition, b: Condition) -> Condition {
+    for (op, keys) in b {
+        a.entry(op).or_default().extend(keys);
+    }
+    a
 }

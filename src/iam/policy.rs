@@ -8,7 +8,7 @@ use firedrill_core::Service;
 use firedrill_core::iam::{Access, Action, ArnContext, Permission, SCRATCH_PATTERN, Scope};
 use firedrill_core::resource::{TAG_ALLOW_FAULTS, TAG_RUN_ID};
 
-use super::document::{Effect, PolicyDocument, Statement, VERSION, condition};
+use super::document::{Effect, PolicyDocument, Statement, VERSION, and, condition};
 use crate::evidence::s3::EvidenceUri;
 use crate::scenario::Scenario;
 
@@ -88,15 +88,15 @@ fn statement(sid: String, scope: &Scope, actions: &BTreeSet<Action>) -> Statemen
         Scope::Named(r) | Scope::Scratch(r) => (r.clone(), BTreeMap::new()),
         Scope::CreateTagged(r) => (
             r.clone(),
-            condition(&[("StringLike", &request_tag(), ANY_VALUE)]),
+            condition("StringLike", &request_tag(), ANY_VALUE),
         ),
         Scope::RunTagged(r) => (
             r.clone(),
-            condition(&[("StringLike", &resource_tag(TAG_RUN_ID), ANY_VALUE)]),
+            condition("StringLike", &resource_tag(TAG_RUN_ID), ANY_VALUE),
         ),
         Scope::FaultAllowed(r) => (
             r.clone(),
-            condition(&[("StringEquals", &resource_tag(TAG_ALLOW_FAULTS), &["true"])]),
+            condition("StringEquals", &resource_tag(TAG_ALLOW_FAULTS), &["true"]),
         ),
     };
     Statement {
@@ -120,10 +120,10 @@ fn ec2_tag_on_create(creates: &BTreeSet<Action>) -> Statement {
         action: vec![Action::Ec2CreateTags.to_string()],
         resource: vec!["*".to_string()],
         not_resource: Vec::new(),
-        condition: condition(&[
-            ("StringEquals", "ec2:CreateAction", &names),
-            ("StringLike", &request_tag(), ANY_VALUE),
-        ]),
+        condition: and(
+            condition("StringEquals", "ec2:CreateAction", &names),
+            condition("StringLike", &request_tag(), ANY_VALUE),
+        ),
     }
 }
 
@@ -132,25 +132,19 @@ fn ec2_tag_on_create(creates: &BTreeSet<Action>) -> Statement {
 /// or when it already carries the run id, and none to an RDS resource or S3
 /// bucket that is not firedrill's by name.
 fn deny_tagging(services: &BTreeSet<Service>, partition: &str) -> Vec<Statement> {
-    let keys = condition(&[("ForAnyValue:StringLike", "aws:TagKeys", &[TAG_PATTERN])]);
+    let keys = condition("ForAnyValue:StringLike", "aws:TagKeys", &[TAG_PATTERN]);
     let mut out = Vec::new();
     if services.contains(&Service::Ec2) {
-        let mut c = keys.clone();
-        c.extend(condition(&[(
-            "Null",
-            "ec2:CreateAction",
-            &["true"],
-        )]));
-        c.entry("Null".to_string())
-            .or_default()
-            .insert(resource_tag(TAG_RUN_ID), vec!["true".to_string()]);
         out.push(Statement {
             sid: "DenyFiredrillTagsAfterCreationEc2".to_string(),
             effect: Effect::Deny,
             action: vec![Action::Ec2CreateTags.to_string()],
             resource: vec!["*".to_string()],
             not_resource: Vec::new(),
-            condition: c,
+            condition: and(
+                and(keys.clone(), condition("Null", "ec2:CreateAction", &["true"])),
+                condition("Null", &resource_tag(TAG_RUN_ID), &["true"]),
+            ),
         });
     }
     let mut actions = Vec::new();

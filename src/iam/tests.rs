@@ -107,3 +107,25 @@ fn quickstart_policy_snapshot() {
         .unwrap();
     insta::assert_snapshot!(build(&s, &Options::default()).to_json());
 }
+
+/// IAM's wildcards: `*` any run of characters, `?` exactly one.
+fn wildcard(p: &[u8], v: &[u8]) -> bool {
+    match (p.first(), v.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => wildcard(&p[1..], v) || (!v.is_empty() && wildcard(p, &v[1..])),
+        (Some(b'?'), Some(_)) => wildcard(&p[1..], &v[1..]),
+        (Some(a), Some(b)) if a == b => wildcard(&p[1..], &v[1..]),
+        _ => false,
+    }
+}
+
+#[test]
+fn the_scratch_pattern_matches_scratch_names_and_not_look_alikes() {
+    use firedrill_core::iam::SCRATCH_PATTERN;
+    let run_id = crate::runner::new_run_id(time::OffsetDateTime::now_utc());
+    let scratch = format!("firedrill-{run_id}-0-copy");
+    assert!(wildcard(SCRATCH_PATTERN.as_bytes(), scratch.as_bytes()), "{scratch}");
+    for other in ["firedrill-demo-orders", "firedrill-demo-pgdumps", "orders", "firedrill-"] {
+        assert!(!wildcard(SCRATCH_PATTERN.as_bytes(), other.as_bytes()), "{other}");
+    }
+}

@@ -202,19 +202,17 @@ impl ArnContext {
         format!("arn:{}:ec2:*:*:{resource}", self.partition)
     }
 
-    /// An EC2 resource owned by Amazon (public snapshots behind AMIs).
-    pub fn ec2_global(&self, resource: &str) -> String {
-        format!("arn:{}:ec2:*::{resource}", self.partition)
-    }
-
     /// `arn:aws:rds:region:*:type:name`, any region.
     pub fn rds(&self, resource: &str) -> String {
         format!("arn:{}:rds:*:*:{resource}", self.partition)
     }
 }
 
-/// The name pattern of every resource firedrill creates.
-pub const SCRATCH_PATTERN: &str = "firedrill-*";
+/// The name pattern of every resource firedrill creates:
+/// `firedrill-<run-id>-<index>-<suffix>`, the run id being
+/// `YYYYMMDD-HHMMSS-xxxxxx` (so that a bucket of the user's called
+/// `firedrill-demo-orders` is not taken for firedrill's own).
+pub const SCRATCH_PATTERN: &str = "firedrill-????????-??????-??????-*";
 
 #[cfg(test)]
 mod tests {
