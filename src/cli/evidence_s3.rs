@@ -57,7 +57,11 @@ impl EvidenceArgs {
 
 impl Store {
     /// The chain link of a new run, read from S3.
-    pub(crate) async fn chain(&self, scenario: &str, run_id: &str) -> Result<Chain, S3EvidenceError> {
+    pub(crate) async fn chain(
+        &self,
+        scenario: &str,
+        run_id: &str,
+    ) -> Result<Chain, S3EvidenceError> {
         store::previous_link(&self.s3, &self.uri, scenario, run_id)
             .await
             .map(Chain::Given)
@@ -70,8 +74,15 @@ impl Store {
         scenario: &str,
         run_id: &str,
     ) -> Result<(), S3EvidenceError> {
-        let up =
-            store::upload(&self.s3, &self.uri, run_dir, scenario, run_id, self.retention).await?;
+        let up = store::upload(
+            &self.s3,
+            &self.uri,
+            run_dir,
+            scenario,
+            run_id,
+            self.retention,
+        )
+        .await?;
         println!(
             "evidence uploaded: {}/ ({} objects, {} B in {:.2} s{})",
             up.uri,
@@ -198,15 +209,14 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 
 /// A run to verify: a local directory as given, or an `s3://` run
 /// downloaded into a temporary directory (kept alive by the returned guard).
-pub(crate) fn localize_run(
-    arg: &Path,
-) -> Result<(Option<tempfile::TempDir>, PathBuf), String> {
+pub(crate) fn localize_run(arg: &Path) -> Result<(Option<tempfile::TempDir>, PathBuf), String> {
     let text = arg.to_string_lossy();
     if !text.starts_with("s3://") {
         return Ok((None, arg.to_path_buf()));
     }
     let uri: EvidenceUri = text.parse()?;
-    let tmp = tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let tmp =
+        tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let run_dir = block_on(async {
         let s3 = client_from_env().await;
         store::download(&s3, &uri, tmp.path()).await
@@ -223,7 +233,9 @@ pub(crate) fn localize_run(
 
 /// `report --index --from s3://…`: the history of every run under the
 /// prefix, whichever runner uploaded it.
-pub(crate) fn history_from_s3(uri: &EvidenceUri) -> Result<Vec<crate::history::HistoryEntry>, String> {
+pub(crate) fn history_from_s3(
+    uri: &EvidenceUri,
+) -> Result<Vec<crate::history::HistoryEntry>, String> {
     block_on(async {
         let s3 = client_from_env().await;
         store::history(&s3, uri).await

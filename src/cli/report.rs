@@ -107,10 +107,10 @@ fn index(reports_dir: &Path, from: Option<&crate::evidence::s3::EvidenceUri>) ->
     let result = std::fs::create_dir_all(reports_dir)
         .and_then(|()| std::fs::File::create(&path))
         .and_then(|f| {
-        let mut w = std::io::BufWriter::new(f);
-        crate::history::write_index(&entries, Some(reports_dir), &mut w)?;
-        std::io::Write::flush(&mut w)
-    });
+            let mut w = std::io::BufWriter::new(f);
+            crate::history::write_index(&entries, Some(reports_dir), &mut w)?;
+            std::io::Write::flush(&mut w)
+        });
     match result {
         Ok(()) => {
             println!("wrote {} ({} run(s))", path.display(), entries.len());

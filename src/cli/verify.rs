@@ -19,7 +19,7 @@ exit codes:
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The run directory holding manifest.json, or a run uploaded with
-    /// `run --evidence-uri`: s3://bucket/prefix/<scenario>/<run-id>.
+    /// `run --evidence-uri`: `s3://bucket/prefix/<scenario>/<run-id>`.
     run_dir: PathBuf,
     /// Require the manifest to be signed by this public key (from `keygen`).
     #[arg(long)]

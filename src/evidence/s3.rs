@@ -32,9 +32,9 @@ impl FromStr for EvidenceUri {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let rest = s.strip_prefix("s3://").ok_or_else(|| {
-            format!("`{s}` is not an S3 URI (hint: write s3://bucket/prefix)")
-        })?;
+        let rest = s
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("`{s}` is not an S3 URI (hint: write s3://bucket/prefix)"))?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let valid_bucket = (3..=63).contains(&bucket.len())
             && bucket
@@ -66,6 +66,7 @@ impl fmt::Display for EvidenceUri {
 
 impl EvidenceUri {
     /// The URI one level down: `…/prefix/<name>`.
+    #[must_use]
     pub fn join(&self, name: &str) -> Self {
         Self {
             bucket: self.bucket.clone(),
@@ -264,7 +265,10 @@ pub async fn previous_link(
 }
 
 fn safe_relative(rel: &str) -> bool {
-    !rel.is_empty() && rel.split('/').all(|p| !p.is_empty() && p != "." && p != "..")
+    !rel.is_empty()
+        && rel
+            .split('/')
+            .all(|p| !p.is_empty() && p != "." && p != "..")
 }
 
 /// Download a run (`s3://…/<scenario>/<run-id>`) into `root/<run-id>/`,
@@ -356,18 +360,30 @@ mod tests {
         let u: EvidenceUri = "s3://drills/evidence/prod/".parse().unwrap();
         assert_eq!(u.bucket, "drills");
         assert_eq!(u.prefix, "evidence/prod");
-        assert_eq!(u.join("quickstart").key("r1/manifest.json"), "evidence/prod/quickstart/r1/manifest.json");
+        assert_eq!(
+            u.join("quickstart").key("r1/manifest.json"),
+            "evidence/prod/quickstart/r1/manifest.json"
+        );
         let root: EvidenceUri = "s3://drills".parse().unwrap();
         assert_eq!(root.key("a"), "a");
         assert_eq!(root.dir(), "");
-        for bad in ["drills/x", "s3://", "s3://Drills/x", "s3://ddd/../x", "s3://ddd/a//b", "s3://ab"] {
+        for bad in [
+            "drills/x",
+            "s3://",
+            "s3://Drills/x",
+            "s3://ddd/../x",
+            "s3://ddd/a//b",
+            "s3://ab",
+        ] {
             assert!(bad.parse::<EvidenceUri>().is_err(), "{bad}");
         }
     }
 
     #[test]
     fn a_run_uri_splits_into_scenario_and_run_id() {
-        let u: EvidenceUri = "s3://drills/ev/quickstart/20260101T000000Z-ab12".parse().unwrap();
+        let u: EvidenceUri = "s3://drills/ev/quickstart/20260101T000000Z-ab12"
+            .parse()
+            .unwrap();
         let (scenario, run) = u.split_last().unwrap();
         assert_eq!(run, "20260101T000000Z-ab12");
         assert_eq!(scenario.prefix, "ev/quickstart");

@@ -142,7 +142,10 @@ fn deny_tagging(services: &BTreeSet<Service>, partition: &str) -> Vec<Statement>
             resource: vec!["*".to_string()],
             not_resource: Vec::new(),
             condition: and(
-                and(keys.clone(), condition("Null", "ec2:CreateAction", &["true"])),
+                and(
+                    keys.clone(),
+                    condition("Null", "ec2:CreateAction", &["true"]),
+                ),
                 condition("Null", &resource_tag(TAG_RUN_ID), &["true"]),
             ),
         });

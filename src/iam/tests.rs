@@ -60,8 +60,14 @@ fn read_only_keeps_every_read_and_nothing_else() {
                 ..Options::default()
             },
         );
-        assert!(ro.iter().all(|p| p.action.access() == Access::Read), "{file}");
-        let reads = all.iter().filter(|p| p.action.access() == Access::Read).count();
+        assert!(
+            ro.iter().all(|p| p.action.access() == Access::Read),
+            "{file}"
+        );
+        let reads = all
+            .iter()
+            .filter(|p| p.action.access() == Access::Read)
+            .count();
         assert_eq!(ro.len(), reads, "{file}");
         let doc = build(
             &s,
@@ -70,7 +76,10 @@ fn read_only_keeps_every_read_and_nothing_else() {
                 ..Options::default()
             },
         );
-        assert!(doc.statement.iter().all(|st| st.effect == Effect::Allow), "{file}");
+        assert!(
+            doc.statement.iter().all(|st| st.effect == Effect::Allow),
+            "{file}"
+        );
     }
 }
 
@@ -94,7 +103,10 @@ fn policy_sizes_stay_under_the_managed_policy_quota() {
     for (file, s) in examples() {
         let doc = build(&s, &Options::default());
         let size = doc.compact_size();
-        println!("{file}: {} statements, {size} characters", doc.statement.len());
+        println!(
+            "{file}: {} statements, {size} characters",
+            doc.statement.len()
+        );
         assert!(size <= 6144, "{file}: {size}");
     }
 }
@@ -124,8 +136,19 @@ fn the_scratch_pattern_matches_scratch_names_and_not_look_alikes() {
     use firedrill_core::iam::SCRATCH_PATTERN;
     let run_id = crate::runner::new_run_id(time::OffsetDateTime::now_utc());
     let scratch = format!("firedrill-{run_id}-0-copy");
-    assert!(wildcard(SCRATCH_PATTERN.as_bytes(), scratch.as_bytes()), "{scratch}");
-    for other in ["firedrill-demo-orders", "firedrill-demo-pgdumps", "orders", "firedrill-"] {
-        assert!(!wildcard(SCRATCH_PATTERN.as_bytes(), other.as_bytes()), "{other}");
+    assert!(
+        wildcard(SCRATCH_PATTERN.as_bytes(), scratch.as_bytes()),
+        "{scratch}"
+    );
+    for other in [
+        "firedrill-demo-orders",
+        "firedrill-demo-pgdumps",
+        "orders",
+        "firedrill-",
+    ] {
+        assert!(
+            !wildcard(SCRATCH_PATTERN.as_bytes(), other.as_bytes()),
+            "{other}"
+        );
     }
 }

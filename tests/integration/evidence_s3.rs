@@ -31,7 +31,12 @@ async fn locked_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
 
 /// Every version under the bucket, deleted past governance retention.
 async fn drop_locked_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
-    let versions = s3.list_object_versions().bucket(bucket).send().await.unwrap();
+    let versions = s3
+        .list_object_versions()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
     for v in versions.versions() {
         s3.delete_object()
             .bucket(bucket)
@@ -120,14 +125,23 @@ async fn evidence_in_s3_is_locked_chained_across_clean_runners_verified_and_inde
     // Every object is locked in governance mode for about a day, and the
     // manifest was the last one written.
     let manifest_key = format!("drills/{name}/{run1}/manifest.json");
-    let head = s3.head_object().bucket(&store).key(&manifest_key).send().await.unwrap();
+    let head = s3
+        .head_object()
+        .bucket(&store)
+        .key(&manifest_key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         head.object_lock_mode(),
         Some(&aws_sdk_s3::types::ObjectLockMode::Governance)
     );
     let until = SystemTime::try_from(*head.object_lock_retain_until_date().unwrap()).unwrap();
     let left = until.duration_since(SystemTime::now()).unwrap();
-    assert!(left > Duration::from_hours(23) && left <= Duration::from_hours(24), "{left:?}");
+    assert!(
+        left > Duration::from_hours(23) && left <= Duration::from_hours(24),
+        "{left:?}"
+    );
     let listed = s3
         .list_objects_v2()
         .bucket(&store)
@@ -136,7 +150,11 @@ async fn evidence_in_s3_is_locked_chained_across_clean_runners_verified_and_inde
         .await
         .unwrap();
     let files = count_files(&first.run_dir(name));
-    assert_eq!(listed.contents().len(), files, "every file of the run directory");
+    assert_eq!(
+        listed.contents().len(),
+        files,
+        "every file of the run directory"
+    );
     // The manifest is written last (S3 times have one-second resolution:
     // nothing may be newer than it).
     let manifest_time = listed
@@ -207,7 +225,8 @@ async fn evidence_in_s3_is_locked_chained_across_clean_runners_verified_and_inde
         .run();
     v.code(0);
     assert!(
-        v.stdout.contains(&format!("chain: previous run {run1}'s manifest matches")),
+        v.stdout
+            .contains(&format!("chain: previous run {run1}'s manifest matches")),
         "{}",
         v.stdout
     );
@@ -288,7 +307,10 @@ async fn evidence_upload_that_fails_is_an_error_finding_and_exit_code_3() {
     let ran = ws
         .firedrill()
         .args(["run", "--yes", "--quiet"])
-        .args(["--evidence-uri", &format!("s3://{}/x", unique("fd-evs3-none"))])
+        .args([
+            "--evidence-uri",
+            &format!("s3://{}/x", unique("fd-evs3-none")),
+        ])
         .arg(&file)
         .run();
     ran.code(3);

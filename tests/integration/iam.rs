@@ -14,7 +14,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{Workspace, emulator_environment, require, s3, s3_endpoint, seed_bucket, unique};
+use crate::support::{
+    Workspace, emulator_environment, require, s3, s3_endpoint, seed_bucket, unique,
+};
 
 /// The IAM actions an SDK operation is authorized as (where they differ
 /// from `service:Operation`, per the AWS service authorization reference).
@@ -64,7 +66,10 @@ fn wildcard(pattern: &str, value: &str, case_insensitive: bool) -> bool {
 fn strings(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -79,7 +84,11 @@ struct Request<'a> {
 impl Request<'_> {
     fn key(&self, key: &str) -> Option<Vec<String>> {
         // Every tagging request of these tests adds a `firedrill:*` tag.
-        let tagging = ["ec2:CreateTags", "rds:AddTagsToResource", "s3:PutBucketTagging"];
+        let tagging = [
+            "ec2:CreateTags",
+            "rds:AddTagsToResource",
+            "s3:PutBucketTagging",
+        ];
         if key == "aws:TagKeys" && tagging.contains(&self.action) {
             return Some(vec!["firedrill:retained".to_string()]);
         }
@@ -107,7 +116,9 @@ impl Request<'_> {
                         let want_absent = expected == ["true"];
                         actual.is_none() == want_absent
                     }
-                    "StringEquals" => actual.is_some_and(|a| a.iter().any(|x| expected.contains(x))),
+                    "StringEquals" => {
+                        actual.is_some_and(|a| a.iter().any(|x| expected.contains(x)))
+                    }
                     "StringLike" | "ForAnyValue:StringLike" => actual.is_some_and(|a| {
                         a.iter()
                             .any(|x| expected.iter().any(|p| wildcard(p, x, false)))
@@ -171,7 +182,11 @@ fn assert_iam_grammar(policy: &Value) {
     let top = policy.as_object().expect("a JSON object");
     let mut keys: Vec<&String> = top.keys().collect();
     keys.sort();
-    assert_eq!(keys, ["Statement", "Version"], "only Version and Statement at the top");
+    assert_eq!(
+        keys,
+        ["Statement", "Version"],
+        "only Version and Statement at the top"
+    );
     assert_eq!(policy["Version"], "2012-10-17");
     let statements = policy["Statement"].as_array().expect("Statement is a list");
     assert!(!statements.is_empty());
@@ -180,8 +195,15 @@ fn assert_iam_grammar(policy: &Value) {
         let o = st.as_object().expect("a statement is an object");
         for k in o.keys() {
             assert!(
-                ["Sid", "Effect", "Action", "Resource", "NotResource", "Condition"]
-                    .contains(&k.as_str()),
+                [
+                    "Sid",
+                    "Effect",
+                    "Action",
+                    "Resource",
+                    "NotResource",
+                    "Condition"
+                ]
+                .contains(&k.as_str()),
                 "unknown statement key {k}: {st}"
             );
         }
@@ -220,8 +242,13 @@ fn assert_iam_grammar(policy: &Value) {
         if let Some(c) = st.get("Condition") {
             for (op, keys) in c.as_object().expect("Condition is an object") {
                 assert!(
-                    ["StringEquals", "StringLike", "Null", "ForAnyValue:StringLike"]
-                        .contains(&op.as_str()),
+                    [
+                        "StringEquals",
+                        "StringLike",
+                        "Null",
+                        "ForAnyValue:StringLike"
+                    ]
+                    .contains(&op.as_str()),
                     "condition operator {op}"
                 );
                 for (key, values) in keys.as_object().unwrap() {
@@ -263,7 +290,10 @@ pub(crate) fn assert_policy_allows_the_run(ws: &Workspace, file: &Path, report: 
         }
     }
     assert!(!calls.is_empty(), "the drill made no AWS calls");
-    let missing: Vec<&String> = calls.keys().filter(|a| !action_allowed(&policy, a)).collect();
+    let missing: Vec<&String> = calls
+        .keys()
+        .filter(|a| !action_allowed(&policy, a))
+        .collect();
     assert!(
         missing.is_empty(),
         "{}: the drill called {missing:?}, which the policy does not allow:\n{policy:#}",
@@ -282,7 +312,9 @@ pub(crate) fn assert_policy_allows_the_run(ws: &Workspace, file: &Path, report: 
         for a in strings(&st["Action"]) {
             let name = a.split_once(':').unwrap().1;
             assert!(
-                ["Describe", "List", "Get"].iter().any(|p| name.starts_with(p)),
+                ["Describe", "List", "Get"]
+                    .iter()
+                    .any(|p| name.starts_with(p)),
                 "--read-only allows {a}"
             );
         }
@@ -293,13 +325,20 @@ pub(crate) fn assert_policy_allows_the_run(ws: &Workspace, file: &Path, report: 
 /// The example scenario's text with `edits` (from, to) applied and the
 /// test's emulator environment.
 fn example(file: &str, edits: &[(&str, &str)]) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
     let text = std::fs::read_to_string(&path).unwrap();
     let (start, end) = (
         text.find("[environment]").unwrap(),
         text.find("[objectives]").unwrap(),
     );
-    let mut text = format!("{}{}\n{}", &text[..start], emulator_environment(), &text[end..]);
+    let mut text = format!(
+        "{}{}\n{}",
+        &text[..start],
+        emulator_environment(),
+        &text[end..]
+    );
     for (from, to) in edits {
         assert!(text.contains(from), "{file} has no `{from}`");
         text = text.replace(from, to);
@@ -328,7 +367,11 @@ async fn iam_policy_of_quickstart_allows_its_drill_and_nothing_it_does_not_need(
 
     // Nothing of EC2 or RDS; no deleting the source bucket; scratch buckets
     // only by firedrill's name; no firedrill tags on the source bucket.
-    for action in ["ec2:TerminateInstances", "ec2:CreateTags", "rds:DeleteDBInstance"] {
+    for action in [
+        "ec2:TerminateInstances",
+        "ec2:CreateTags",
+        "rds:DeleteDBInstance",
+    ] {
         assert!(!action_allowed(&policy, action), "{action} allowed");
     }
     let source = format!("arn:aws:s3:::{bucket}");
@@ -336,19 +379,30 @@ async fn iam_policy_of_quickstart_allows_its_drill_and_nothing_it_does_not_need(
     assert!(!allows(&policy, "s3:DeleteBucket", &source, &[]));
     assert!(allows(&policy, "s3:DeleteBucket", scratch, &[]));
     assert!(!allows(&policy, "s3:PutBucketTagging", &source, &[]));
-    assert!(!allows(&policy, "s3:PutObject", "arn:aws:s3:::someone-elses/x", &[]));
-    assert!(allows(&policy, "s3:PutObject", &format!("{source}/data/item-0001.txt"), &[]));
+    assert!(!allows(
+        &policy,
+        "s3:PutObject",
+        "arn:aws:s3:::someone-elses/x",
+        &[]
+    ));
+    assert!(allows(
+        &policy,
+        "s3:PutObject",
+        &format!("{source}/data/item-0001.txt"),
+        &[]
+    ));
 
     // Evidence in S3 adds the upload, on that prefix only.
-    let with_evidence = self::policy(
-        &ws,
-        &file,
-        &["--evidence-uri", "s3://drill-evidence/prod"],
-    );
+    let with_evidence = self::policy(&ws, &file, &["--evidence-uri", "s3://drill-evidence/prod"]);
     let manifest = "arn:aws:s3:::drill-evidence/prod/quickstart/r1/manifest.json";
     for action in ["s3:PutObject", "s3:PutObjectRetention"] {
         assert!(allows(&with_evidence, action, manifest, &[]), "{action}");
-        assert!(!allows(&with_evidence, action, "arn:aws:s3:::drill-evidence/other/x", &[]));
+        assert!(!allows(
+            &with_evidence,
+            action,
+            "arn:aws:s3:::drill-evidence/other/x",
+            &[]
+        ));
     }
     assert!(!action_allowed(&policy, "s3:PutObjectRetention"));
 }
@@ -361,13 +415,23 @@ async fn iam_policy_of_postgres_demo_allows_its_drill_and_only_its_dump_bucket()
     let ws = Workspace::new();
     let url = std::env::var("FIREDRILL_PG_URL")
         .unwrap_or_else(|_| "postgres://firedrill@127.0.0.1:55432/postgres".into());
-    let port = url.rsplit(':').next().unwrap().split('/').next().unwrap().to_string();
+    let port = url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
     let file = ws.scenario(
         "postgres-demo",
         &example(
             "postgres-demo.toml",
             &[
-                ("database = \"firedrill_demo\"", &format!("database = \"{}\"", source.name)),
+                (
+                    "database = \"firedrill_demo\"",
+                    &format!("database = \"{}\"", source.name),
+                ),
                 ("firedrill-demo-pgdumps", &bucket),
                 ("port = 55432", &format!("port = {port}")),
             ],
@@ -383,7 +447,12 @@ async fn iam_policy_of_postgres_demo_allows_its_drill_and_only_its_dump_bucket()
     let policy = assert_policy_allows_the_run(&ws, &file, &report);
     let dump = format!("arn:aws:s3:::{bucket}/firedrill/r1/0/db.dump");
     assert!(allows(&policy, "s3:PutObject", &dump, &[]));
-    assert!(!allows(&policy, "s3:PutObject", &format!("arn:aws:s3:::{bucket}/data/x"), &[]));
+    assert!(!allows(
+        &policy,
+        "s3:PutObject",
+        &format!("arn:aws:s3:::{bucket}/data/x"),
+        &[]
+    ));
     assert!(!action_allowed(&policy, "s3:DeleteBucket"));
     assert!(!action_allowed(&policy, "s3:CreateBucket"));
     assert_no_terminate(&policy);
@@ -422,8 +491,16 @@ fn the_test_matcher_matches_like_iam() {
     assert!(wildcard("ec2:Describe*", "ec2:DescribeInstances", true));
     assert!(wildcard("s3:*", "S3:GetObject", true));
     assert!(!wildcard("ec2:Describe*", "ec2:CreateTags", true));
-    assert!(wildcard("arn:aws:s3:::firedrill-*", "arn:aws:s3:::firedrill-x", false));
-    assert!(!wildcard("arn:aws:s3:::firedrill-*", "arn:aws:s3:::other", false));
+    assert!(wildcard(
+        "arn:aws:s3:::firedrill-*",
+        "arn:aws:s3:::firedrill-x",
+        false
+    ));
+    assert!(!wildcard(
+        "arn:aws:s3:::firedrill-*",
+        "arn:aws:s3:::other",
+        false
+    ));
     assert!(wildcard("?*", "x", false) && !wildcard("?*", "", false));
     let policy = serde_json::json!({
         "Version": "2012-10-17",
@@ -436,7 +513,22 @@ fn the_test_matcher_matches_like_iam() {
     assert_iam_grammar(&policy);
     let tags = [("firedrill:run-id", "r")];
     let a = "ec2:TerminateInstances";
-    assert!(allows(&policy, a, "arn:aws:ec2:us-east-1:1:instance/i-1", &tags));
-    assert!(!allows(&policy, a, "arn:aws:ec2:us-east-1:1:instance/i-1", &[]));
-    assert!(!allows(&policy, a, "arn:aws:ec2:us-east-1:1:instance/i-keep", &tags));
+    assert!(allows(
+        &policy,
+        a,
+        "arn:aws:ec2:us-east-1:1:instance/i-1",
+        &tags
+    ));
+    assert!(!allows(
+        &policy,
+        a,
+        "arn:aws:ec2:us-east-1:1:instance/i-1",
+        &[]
+    ));
+    assert!(!allows(
+        &policy,
+        a,
+        "arn:aws:ec2:us-east-1:1:instance/i-keep",
+        &tags
+    ));
 }

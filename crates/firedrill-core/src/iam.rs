@@ -223,10 +223,15 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for a in Action::ALL {
             assert!(seen.insert(a.to_string()), "{a} twice");
-            assert!(!a.name().contains(':') && a.name().chars().next().unwrap().is_ascii_uppercase());
+            assert!(
+                !a.name().contains(':') && a.name().chars().next().unwrap().is_ascii_uppercase()
+            );
         }
         assert_eq!(Action::Ec2CreateTags.to_string(), "ec2:CreateTags");
-        assert_eq!(Action::RdsDescribeDbInstances.to_string(), "rds:DescribeDBInstances");
+        assert_eq!(
+            Action::RdsDescribeDbInstances.to_string(),
+            "rds:DescribeDBInstances"
+        );
     }
 
     #[test]
@@ -234,7 +239,10 @@ mod tests {
         let cn = ArnContext::for_region("cn-north-1");
         assert_eq!(cn.s3("b/*"), "arn:aws-cn:s3:::b/*");
         let us = ArnContext::for_region("us-east-1");
-        assert_eq!(us.ec2("volume/vol-1"), "arn:aws:ec2:us-east-1:*:volume/vol-1");
+        assert_eq!(
+            us.ec2("volume/vol-1"),
+            "arn:aws:ec2:us-east-1:*:volume/vol-1"
+        );
         assert_eq!(us.rds("db:orders"), "arn:aws:rds:*:*:db:orders");
     }
 }

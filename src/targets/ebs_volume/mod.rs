@@ -5,8 +5,8 @@
 //! Scratch resources in the ledger are recorded by their `Name` tag, which
 //! firedrill chooses before the create call: `snapshot` and `volume`.
 
-mod iam;
 mod fault;
+mod iam;
 mod options;
 
 use std::time::Duration;

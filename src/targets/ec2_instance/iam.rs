@@ -25,11 +25,10 @@ impl InstanceTarget {
         }
         // The scratch instance launched from the AMI, in the subnet and
         // security groups the scenario names (or the default VPC's).
-        let subnet = self
-            .restore
-            .subnet_id
-            .as_ref()
-            .map_or_else(|| arn.ec2_any_region("subnet/*"), |s| arn.ec2_any_region(&format!("subnet/{s}")));
+        let subnet = self.restore.subnet_id.as_ref().map_or_else(
+            || arn.ec2_any_region("subnet/*"),
+            |s| arn.ec2_any_region(&format!("subnet/{s}")),
+        );
         let groups: Vec<String> = self.restore.security_group_ids.as_ref().map_or_else(
             || vec![arn.ec2_any_region("security-group/*")],
             |ids| {
@@ -46,9 +45,16 @@ impl InstanceTarget {
             subnet,
         ];
         launch.extend(groups);
-        out.push(Permission::new(A::Ec2RunInstances, Scope::CreateTagged(launch)));
+        out.push(Permission::new(
+            A::Ec2RunInstances,
+            Scope::CreateTagged(launch),
+        ));
         out.extend(Permission::all(
-            &[A::Ec2TerminateInstances, A::Ec2DeregisterImage, A::Ec2CreateTags],
+            &[
+                A::Ec2TerminateInstances,
+                A::Ec2DeregisterImage,
+                A::Ec2CreateTags,
+            ],
             &Scope::RunTagged(vec![arn.ec2_any_region("instance/*"), images]),
         ));
         let on_instance = Scope::FaultAllowed(vec![instance.clone()]);

@@ -8,10 +8,10 @@
 //! parent = the AMI name) and `instance` (id = its `Name` tag). Deleting an
 //! instance also deletes the volumes it created that carry its name.
 
-mod iam;
 mod backup;
 mod cleanup;
 mod fault;
+mod iam;
 mod options;
 mod plan;
 mod restore;

@@ -8,11 +8,11 @@
 //! The password is read from the variable `password_env` names and only
 //! ever handed to a connection or a child's environment.
 
-mod iam;
 mod backup;
 mod canary;
 mod cleanup;
 mod fault;
+mod iam;
 pub(crate) mod options;
 mod plan;
 mod restore;

@@ -46,11 +46,7 @@ impl RdsCluster {
                 A::RdsDeleteDbCluster,
                 A::RdsDeleteDbClusterSnapshot,
             ],
-            &Scope::Scratch(vec![
-                scratch(arn, "db"),
-                scratch(arn, "cluster"),
-                snapshot,
-            ]),
+            &Scope::Scratch(vec![scratch(arn, "db"), scratch(arn, "cluster"), snapshot]),
         ));
         if self.failover {
             out.push(Permission::new(

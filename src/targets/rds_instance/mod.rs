@@ -4,8 +4,8 @@
 //! scratch instance named after the run, and compare its configuration with
 //! the source's.
 
-mod iam;
 mod fault;
+mod iam;
 mod options;
 
 use std::time::Duration;

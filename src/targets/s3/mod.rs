@@ -2,11 +2,11 @@
 //! versions), delete or corrupt objects, restore into a scratch bucket named
 //! after the run, and diff the restored bucket against the manifest.
 
-mod iam;
 mod backup;
 mod canary;
 mod cleanup;
 mod fault;
+mod iam;
 mod manifest;
 mod options;
 mod plan;
