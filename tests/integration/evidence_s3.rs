@@ -92,6 +92,79 @@ fn upload_seconds(stdout: &str) -> f64 {
     after.split(' ').next().unwrap().parse().unwrap()
 }
 
+/// Every object of the run is in S3, locked in governance mode for about a
+/// day, the manifest written last; deleting its locked version is refused.
+async fn assert_locked_complete_and_undeletable(
+    s3: &aws_sdk_s3::Client,
+    store: &str,
+    manifest_key: &str,
+    run_dir: &std::path::Path,
+) {
+    // Every object is locked in governance mode for about a day, and the
+    // manifest was the last one written.
+    let head = s3
+        .head_object()
+        .bucket(store)
+        .key(manifest_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.object_lock_mode(),
+        Some(&aws_sdk_s3::types::ObjectLockMode::Governance)
+    );
+    let until = SystemTime::try_from(*head.object_lock_retain_until_date().unwrap()).unwrap();
+    let left = until.duration_since(SystemTime::now()).unwrap();
+    assert!(
+        left > Duration::from_hours(23) && left <= Duration::from_hours(24),
+        "{left:?}"
+    );
+    let listed = s3
+        .list_objects_v2()
+        .bucket(store)
+        .prefix(manifest_key.trim_end_matches("manifest.json"))
+        .send()
+        .await
+        .unwrap();
+    let files = count_files(run_dir);
+    assert_eq!(
+        listed.contents().len(),
+        files,
+        "every file of the run directory"
+    );
+    // The manifest is written last (S3 times have one-second resolution:
+    // nothing may be newer than it).
+    let manifest_time = listed
+        .contents()
+        .iter()
+        .find(|o| o.key() == Some(manifest_key))
+        .and_then(|o| o.last_modified().copied())
+        .unwrap();
+    assert!(
+        listed
+            .contents()
+            .iter()
+            .all(|o| o.last_modified().copied().unwrap() <= manifest_time),
+        "the manifest is written last"
+    );
+
+    // Deleting the locked version is refused.
+    let version = head.version_id().unwrap().to_string();
+    let refused = s3
+        .delete_object()
+        .bucket(store)
+        .key(manifest_key)
+        .version_id(&version)
+        .send()
+        .await;
+    let err = refused.expect_err("a locked version must not be deletable");
+    assert_eq!(
+        aws_sdk_s3::error::ProvideErrorMetadata::code(&err),
+        Some("AccessDenied"),
+        "{err:?}"
+    );
+}
+
 #[tokio::test]
 async fn evidence_in_s3_is_locked_chained_across_clean_runners_verified_and_indexed() {
     require(&s3_endpoint());
@@ -122,70 +195,8 @@ async fn evidence_in_s3_is_locked_chained_across_clean_runners_verified_and_inde
     println!("upload of run 1: {secs:.3} s");
     assert!(ran.stdout.contains("locked until"), "{}", ran.stdout);
 
-    // Every object is locked in governance mode for about a day, and the
-    // manifest was the last one written.
     let manifest_key = format!("drills/{name}/{run1}/manifest.json");
-    let head = s3
-        .head_object()
-        .bucket(&store)
-        .key(&manifest_key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        head.object_lock_mode(),
-        Some(&aws_sdk_s3::types::ObjectLockMode::Governance)
-    );
-    let until = SystemTime::try_from(*head.object_lock_retain_until_date().unwrap()).unwrap();
-    let left = until.duration_since(SystemTime::now()).unwrap();
-    assert!(
-        left > Duration::from_hours(23) && left <= Duration::from_hours(24),
-        "{left:?}"
-    );
-    let listed = s3
-        .list_objects_v2()
-        .bucket(&store)
-        .prefix(format!("drills/{name}/{run1}/"))
-        .send()
-        .await
-        .unwrap();
-    let files = count_files(&first.run_dir(name));
-    assert_eq!(
-        listed.contents().len(),
-        files,
-        "every file of the run directory"
-    );
-    // The manifest is written last (S3 times have one-second resolution:
-    // nothing may be newer than it).
-    let manifest_time = listed
-        .contents()
-        .iter()
-        .find(|o| o.key() == Some(manifest_key.as_str()))
-        .and_then(|o| o.last_modified().copied())
-        .unwrap();
-    assert!(
-        listed
-            .contents()
-            .iter()
-            .all(|o| o.last_modified().copied().unwrap() <= manifest_time),
-        "the manifest is written last"
-    );
-
-    // Deleting the locked version is refused.
-    let version = head.version_id().unwrap().to_string();
-    let refused = s3
-        .delete_object()
-        .bucket(&store)
-        .key(&manifest_key)
-        .version_id(&version)
-        .send()
-        .await;
-    let err = refused.expect_err("a locked version must not be deletable");
-    assert_eq!(
-        aws_sdk_s3::error::ProvideErrorMetadata::code(&err),
-        Some("AccessDenied"),
-        "{err:?}"
-    );
+    assert_locked_complete_and_undeletable(&s3, &store, &manifest_key, &first.run_dir(name)).await;
 
     // Run 2, on another clean runner: its chain link is run 1's manifest
     // as stored in S3.

@@ -51,16 +51,19 @@ fn wildcard(pattern: &str, value: &str, case_insensitive: bool) -> bool {
     } else {
         (pattern.chars().collect(), value.chars().collect())
     };
-    fn go(p: &[char], v: &[char]) -> bool {
-        match (p.first(), v.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], v) || (!v.is_empty() && go(p, &v[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &v[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &v[1..]),
-            _ => false,
+    wildcard_chars(&p, &v)
+}
+
+fn wildcard_chars(p: &[char], v: &[char]) -> bool {
+    match (p.first(), v.first()) {
+        (None, None) => true,
+        (Some('*'), _) => {
+            wildcard_chars(&p[1..], v) || (!v.is_empty() && wildcard_chars(p, &v[1..]))
         }
+        (Some('?'), Some(_)) => wildcard_chars(&p[1..], &v[1..]),
+        (Some(a), Some(b)) if a == b => wildcard_chars(&p[1..], &v[1..]),
+        _ => false,
     }
-    go(&p, &v)
 }
 
 fn strings(v: &Value) -> Vec<String> {
