@@ -303,9 +303,10 @@ pub(crate) fn assert_policy_allows_the_run(ws: &Workspace, file: &Path, report: 
         file.display()
     );
     println!(
-        "{}: {} actions called, policy of {} statements, {} characters compact",
+        "{}: {} actions called ({}), policy of {} statements, {} characters compact",
         file.file_name().unwrap().to_string_lossy(),
         calls.len(),
+        calls.keys().cloned().collect::<Vec<_>>().join(", "),
         policy["Statement"].as_array().unwrap().len(),
         serde_json::to_string(&policy).unwrap().len()
     );
