@@ -40,18 +40,27 @@ pub(crate) struct Store {
 
 impl EvidenceArgs {
     /// The store, with a client for the scenario's environment (its S3
-    /// endpoint, region and profile).
-    pub(crate) async fn store(&self, env: &Environment) -> Option<Store> {
-        let uri = self.uri.clone()?;
+    /// endpoint, region and profile), its bucket checked before the drill:
+    /// `Err` is the exit code when it is not there (nothing was done).
+    pub(crate) async fn store(&self, env: &Environment) -> Result<Option<Store>, u8> {
+        let Some(uri) = self.uri.clone() else {
+            return Ok(None);
+        };
         let clients = crate::aws::Clients::new(env, &Clock::system()).await;
-        Some(Store {
+        let s3 = clients.s3().clone();
+        if let Err(e) = store::check(&s3, &uri).await {
+            print_finding(&upload_finding(Some(&uri), &e));
+            eprintln!("firedrill: the drill was not started");
+            return Err(exit::ENVIRONMENT);
+        }
+        Ok(Some(Store {
             uri,
             retention: self.retain.map(|period| Retention {
                 mode: self.retain_mode,
                 period,
             }),
-            s3: clients.s3().clone(),
-        })
+            s3,
+        }))
     }
 }
 

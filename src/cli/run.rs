@@ -100,7 +100,10 @@ pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
         )),
     ];
     let fanout = Fanout::new(reporters);
-    let store = args.evidence.store(&scenario.environment).await;
+    let store = match args.evidence.store(&scenario.environment).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     match runner::run(scenario, options, fanout.clone()).await {
         Ok(outcome) => {
             let stdout = std::io::stdout();

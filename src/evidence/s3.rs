@@ -142,12 +142,26 @@ pub enum S3EvidenceError {
     NoRun(String),
     #[error("object key `{0}` is not a plain relative path under the run")]
     UnsafeKey(String),
+    #[error(
+        "bucket `{0}` does not exist (hint: create it with Object Lock enabled, or fix --evidence-uri)"
+    )]
+    NoBucket(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> S3EvidenceError + '_ {
     move |source| S3EvidenceError::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+/// Check, before a drill, that the evidence bucket is there: a drill whose
+/// evidence cannot be kept is not started.
+pub async fn check(s3: &Client, base: &EvidenceUri) -> Result<(), S3EvidenceError> {
+    if s3api::bucket_exists(s3, &base.bucket).await? {
+        Ok(())
+    } else {
+        Err(S3EvidenceError::NoBucket(base.bucket.clone()))
     }
 }
 

@@ -314,18 +314,27 @@ async fn evidence_upload_that_fails_is_an_error_finding_and_exit_code_3() {
         .run()
         .code(0);
 
-    // A bucket that does not exist: the chain link cannot be read.
-    let ran = ws
+    // A bucket that does not exist: the drill is not started at all.
+    let other = Workspace::new();
+    let file = other.scenario(name, &scenario(name, &data));
+    let missing = unique("fd-evs3-none");
+    let ran = other
         .firedrill()
         .args(["run", "--yes", "--quiet"])
-        .args([
-            "--evidence-uri",
-            &format!("s3://{}/x", unique("fd-evs3-none")),
-        ])
+        .args(["--evidence-uri", &format!("s3://{missing}/x")])
         .arg(&file)
         .run();
     ran.code(3);
-    assert!(ran.stderr.contains("NoSuchBucket"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("error [evidence.upload-failed]")
+            && ran
+                .stderr
+                .contains(&format!("bucket `{missing}` does not exist"))
+            && ran.stderr.contains("the drill was not started"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!other.reports().join(name).exists(), "no run directory");
 
     drop_bucket(&s3, &store).await;
     drop_bucket(&s3, &data).await;
