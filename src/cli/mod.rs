@@ -3,6 +3,7 @@
 
 mod history;
 mod keygen;
+mod publish;
 mod reap;
 mod report;
 mod run;

@@ -7,6 +7,7 @@ mod keys;
 mod manifest;
 #[cfg(test)]
 mod tests;
+mod trust;
 mod verify;
 
 pub use keys::{
@@ -16,4 +17,5 @@ pub use manifest::{
     Artifact, MANIFEST_FILE, Manifest, PreviousLink, SIGNATURE_FILE, Signing, previous_manifest,
     seal, sha256_file,
 };
+pub use trust::{INTEGRITY_ONLY_EXIT, Trust, TrustAnchor};
 pub use verify::{Verified, VerifyError, verify};
