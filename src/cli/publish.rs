@@ -89,13 +89,13 @@ async fn metrics(
     http: &Http,
 ) -> Vec<Finding> {
     let mut found = Vec::new();
-    if let Some(path) = &args.metrics_file {
-        if let Err(e) = prometheus::write_file(path, report, last_success) {
-            found.push(Finding::warning(
-                METRICS_FILE_FAILED,
-                format!("cannot write the metrics file {}: {e}", path.display()),
-            ));
-        }
+    if let Some(path) = &args.metrics_file
+        && let Err(e) = prometheus::write_file(path, report, last_success)
+    {
+        found.push(Finding::warning(
+            METRICS_FILE_FAILED,
+            format!("cannot write the metrics file {}: {e}", path.display()),
+        ));
     }
     if let Some(base) = &args.pushgateway {
         let mut text = Vec::new();

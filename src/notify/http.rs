@@ -31,9 +31,15 @@ pub struct Response {
 const BODY_SNIPPET: usize = 200;
 
 /// The client, built once per run.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Http {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http").finish_non_exhaustive()
+    }
 }
 
 impl Http {

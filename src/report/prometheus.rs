@@ -38,8 +38,9 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
 /// One sample: family, labels, value.
 type Sample = (&'static str, Vec<(&'static str, String)>, f64);
 
+/// Seconds, to the millisecond `report.json` records.
 fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
+    d.as_millis() as f64 / 1000.0
 }
 
 fn epoch(t: OffsetDateTime) -> f64 {
