@@ -18,7 +18,7 @@ use crate::scenario::notify::NotifySpec;
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     /// Write the run's metrics in Prometheus text format to PATH (for
-    /// node_exporter's textfile collector; replaced atomically).
+    /// `node_exporter`'s textfile collector; replaced atomically).
     #[arg(long, value_name = "PATH")]
     metrics_file: Option<PathBuf>,
     /// Push the run's metrics to this Prometheus Pushgateway, grouped by
@@ -109,7 +109,10 @@ async fn metrics(
         match pushed {
             Ok(()) => found.push(Finding::info(
                 "metrics.pushed",
-                format!("metrics pushed to the Pushgateway at {}", notify::display_url(base)),
+                format!(
+                    "metrics pushed to the Pushgateway at {}",
+                    notify::display_url(base)
+                ),
             )),
             Err(e) => found.push(Finding::warning(
                 METRICS_PUSH_FAILED,

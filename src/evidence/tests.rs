@@ -58,7 +58,12 @@ fn fresh_bundle_verifies_with_chain_and_pinned_key() {
     );
     assert!(v.unlisted.is_empty());
     let first = run.parent().unwrap().join("20260301-090000-aaaaaa");
-    assert!(verify(&first, &TrustAnchor::None).unwrap().chained_to.is_none());
+    assert!(
+        verify(&first, &TrustAnchor::None)
+            .unwrap()
+            .chained_to
+            .is_none()
+    );
 }
 
 #[test]
@@ -87,12 +92,7 @@ fn wrong_key_missing_files_and_unsigned_bundles() {
         verify(&unsigned, &TrustAnchor::None).unwrap().trust,
         Trust::IntegrityOnly { signed_by: None }
     );
-    assert_eq!(
-        verify(&unsigned, &trusted())
-            .unwrap_err()
-            .exit_code(),
-        1
-    );
+    assert_eq!(verify(&unsigned, &trusted()).unwrap_err().exit_code(), 1);
     // Resealing the first run broke the second run's chain link.
     std::fs::write(run.join("report.md"), "x").unwrap();
     let e = verify(&run, &TrustAnchor::None).unwrap_err();

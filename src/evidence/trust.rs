@@ -81,10 +81,7 @@ mod tests {
         for (anchor, key, expected) in cases {
             assert_eq!(anchor.accepts(&key), expected, "{anchor:?}");
         }
-        assert_eq!(
-            Trust::Authenticated { signer: "x".into() }.exit_code(),
-            0
-        );
+        assert_eq!(Trust::Authenticated { signer: "x".into() }.exit_code(), 0);
         assert_eq!(
             Trust::IntegrityOnly { signed_by: None }.exit_code(),
             INTEGRITY_ONLY_EXIT

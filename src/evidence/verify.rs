@@ -10,10 +10,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signature, VerifyingKey};
 
 use super::keys::{decode_public, fingerprint};
-use super::trust::{Trust, TrustAnchor};
 use super::manifest::{
     MANIFEST_FILE, Manifest, SIGNATURE_FILE, manifest_bytes, sha256_file, signature_text,
 };
+use super::trust::{Trust, TrustAnchor};
 use crate::report::artifacts::{MANIFEST_FILES, list_files};
 
 /// What a successful verification established.

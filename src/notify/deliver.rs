@@ -15,7 +15,9 @@ const MAX_BACKOFF: Duration = Duration::from_mins(1);
 
 /// The wait after attempt `attempt` (1-based): `initial`, then doubled.
 pub fn backoff(initial: Duration, attempt: u32) -> Duration {
-    let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
+    let factor = 1u32
+        .checked_shl(attempt.saturating_sub(1))
+        .unwrap_or(u32::MAX);
     initial.saturating_mul(factor).min(MAX_BACKOFF)
 }
 

@@ -72,7 +72,10 @@ impl Http {
         let mut builder = hyper::Request::builder()
             .method(req.method.clone())
             .uri(&req.url)
-            .header("user-agent", concat!("firedrill/", env!("CARGO_PKG_VERSION")));
+            .header(
+                "user-agent",
+                concat!("firedrill/", env!("CARGO_PKG_VERSION")),
+            );
         for (k, v) in &req.headers {
             builder = builder.header(*k, v);
         }
@@ -90,15 +93,18 @@ impl Http {
                 .into_body()
                 .collect()
                 .await
-                .map(|b| b.to_bytes())
+                .map(http_body_util::Collected::to_bytes)
                 .unwrap_or_default();
             let mut body = String::from_utf8_lossy(&body).into_owned();
             body.truncate(body.floor_char_boundary(BODY_SNIPPET));
             Ok(Response { status, body })
         };
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .map_err(|_| format!("no answer within {}", firedrill_core::timing::human(timeout)))?
+        tokio::time::timeout(timeout, exchange).await.map_err(|_| {
+            format!(
+                "no answer within {}",
+                firedrill_core::timing::human(timeout)
+            )
+        })?
     }
 }
 
@@ -126,7 +132,9 @@ pub fn display_url(url: &str) -> String {
         return "(invalid URL)".to_string();
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let host = rest[..end].rsplit_once('@').map_or(&rest[..end], |(_, h)| h);
+    let host = rest[..end]
+        .rsplit_once('@')
+        .map_or(&rest[..end], |(_, h)| h);
     format!("{scheme}://{host}/…")
 }
 

@@ -88,20 +88,19 @@ pub fn report_links(
         .into_iter()
         .filter(|(_, f)| run_dir.join(f.file()).is_file())
         .map(|(name, f)| {
-            let link = match base_url {
-                Some(base) => format!(
+            let link = if let Some(base) = base_url {
+                format!(
                     "{base}/{}/{}/{}",
                     report.scenario.name,
                     report.run_id,
                     f.file()
-                ),
-                None => {
-                    let path = run_dir.join(f.file());
-                    std::path::absolute(&path)
-                        .unwrap_or(path)
-                        .display()
-                        .to_string()
-                }
+                )
+            } else {
+                let path = run_dir.join(f.file());
+                std::path::absolute(&path)
+                    .unwrap_or(path)
+                    .display()
+                    .to_string()
             };
             (name, link)
         })
@@ -235,7 +234,10 @@ pub fn slack(report: &Report, regression: bool, reports: &BTreeMap<&'static str,
         })
         .collect();
     if all.len() > SLACK_FINDINGS {
-        findings.push(format!("… and {} more in the report", all.len() - SLACK_FINDINGS));
+        findings.push(format!(
+            "… and {} more in the report",
+            all.len() - SLACK_FINDINGS
+        ));
     }
     let mut blocks = vec![
         json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{title}*")}}),
@@ -247,10 +249,14 @@ pub fn slack(report: &Report, regression: bool, reports: &BTreeMap<&'static str,
         ]}),
     ];
     if !objectives.is_empty() {
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": objectives.join("\n")}}));
+        blocks.push(
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": objectives.join("\n")}}),
+        );
     }
     if !findings.is_empty() {
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": findings.join("\n")}}));
+        blocks.push(
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": findings.join("\n")}}),
+        );
     }
     let links: Vec<String> = reports
         .iter()
@@ -263,7 +269,9 @@ pub fn slack(report: &Report, regression: bool, reports: &BTreeMap<&'static str,
         })
         .collect();
     if !links.is_empty() {
-        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": links.join(" · ")}]}));
+        blocks.push(
+            json!({"type": "context", "elements": [{"type": "mrkdwn", "text": links.join(" · ")}]}),
+        );
     }
     json!({ "text": title, "blocks": blocks })
 }
@@ -275,8 +283,14 @@ mod tests {
 
     fn links() -> BTreeMap<&'static str, String> {
         BTreeMap::from([
-            ("html", "https://drills.example.com/reports/orders-drill/run/report.html".to_string()),
-            ("json", "https://drills.example.com/reports/orders-drill/run/report.json".to_string()),
+            (
+                "html",
+                "https://drills.example.com/reports/orders-drill/run/report.html".to_string(),
+            ),
+            (
+                "json",
+                "https://drills.example.com/reports/orders-drill/run/report.json".to_string(),
+            ),
         ])
     }
 
@@ -294,13 +308,24 @@ mod tests {
         assert_eq!(v["scenario"]["name"], "orders-drill");
         assert_eq!(v["verdict"], "failed");
         assert_eq!(v["exit_code"], report.exit_code);
-        assert_eq!(v["objectives"].as_array().unwrap().len(), report.targets.len());
+        assert_eq!(
+            v["objectives"].as_array().unwrap().len(),
+            report.targets.len()
+        );
         assert!(v["objectives"][0]["rto_objective_ms"].is_u64());
         let findings = v["findings"].as_array().unwrap();
         let expected = report.findings.len()
-            + report.targets.iter().map(|t| t.findings.len()).sum::<usize>();
+            + report
+                .targets
+                .iter()
+                .map(|t| t.findings.len())
+                .sum::<usize>();
         assert_eq!(findings.len(), expected);
-        assert!(findings.iter().all(|f| f["code"].is_string() && f["severity"].is_string()));
+        assert!(
+            findings
+                .iter()
+                .all(|f| f["code"].is_string() && f["severity"].is_string())
+        );
         assert_eq!(v["reports"]["html"], links()["html"]);
     }
 
@@ -315,7 +340,10 @@ mod tests {
         let published = report_links(&report, dir.path(), Some("https://x.example/r"));
         assert_eq!(
             published["json"],
-            format!("https://x.example/r/orders-drill/{}/report.json", report.run_id)
+            format!(
+                "https://x.example/r/orders-drill/{}/report.json",
+                report.run_id
+            )
         );
     }
 }

@@ -1,5 +1,5 @@
 //! Prometheus text exposition format (0.0.4) of a finished run: for
-//! node_exporter's textfile collector (`run --metrics-file`) and the
+//! `node_exporter`'s textfile collector (`run --metrics-file`) and the
 //! Pushgateway (`run --pushgateway`). Names follow Prometheus conventions:
 //! base units (seconds), `_total` for counts, a `scenario` label on every
 //! series.
@@ -17,22 +17,86 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Every metric family written, with its type and help, in output order.
 pub const FAMILIES: &[(&str, &str, &str)] = &[
-    ("firedrill_drill_success", "gauge", "1 when the last drill passed, 0 otherwise."),
-    ("firedrill_drill_exit_code", "gauge", "Exit code of the last drill (0 passed, 1 objectives missed, 3 environment, 4 cleanup incomplete)."),
-    ("firedrill_drill_duration_seconds", "gauge", "Wall time of the last drill."),
-    ("firedrill_rto_seconds", "gauge", "Measured recovery time of a target in the last drill."),
-    ("firedrill_rto_error_seconds", "gauge", "Measurement error bound of the RTO: the true value lies within [value - error, value]."),
-    ("firedrill_rto_objective_seconds", "gauge", "Recovery time objective of a target."),
-    ("firedrill_rpo_seconds", "gauge", "Measured recovery point (data loss window) of a target in the last drill."),
-    ("firedrill_rpo_error_seconds", "gauge", "Measurement error bound of the RPO."),
-    ("firedrill_rpo_objective_seconds", "gauge", "Recovery point objective of a target."),
-    ("firedrill_stage_duration_seconds", "gauge", "Duration of a drill stage of a target in the last drill."),
-    ("firedrill_api_requests_total", "counter", "AWS API requests the last drill sent, every attempt counted."),
-    ("firedrill_api_retries_total", "counter", "AWS API requests of the last drill that were retries."),
-    ("firedrill_api_throttled_total", "counter", "AWS API throttling answers the last drill received."),
-    ("firedrill_scratch_resources_left", "gauge", "Scratch resources the last drill could not delete (run `firedrill reap`)."),
-    ("firedrill_last_run_timestamp_seconds", "gauge", "Start of the last drill, in seconds since the Unix epoch."),
-    ("firedrill_last_success_timestamp_seconds", "gauge", "Start of the last passing drill, in seconds since the Unix epoch (0 when none has passed)."),
+    (
+        "firedrill_drill_success",
+        "gauge",
+        "1 when the last drill passed, 0 otherwise.",
+    ),
+    (
+        "firedrill_drill_exit_code",
+        "gauge",
+        "Exit code of the last drill (0 passed, 1 objectives missed, 3 environment, 4 cleanup incomplete).",
+    ),
+    (
+        "firedrill_drill_duration_seconds",
+        "gauge",
+        "Wall time of the last drill.",
+    ),
+    (
+        "firedrill_rto_seconds",
+        "gauge",
+        "Measured recovery time of a target in the last drill.",
+    ),
+    (
+        "firedrill_rto_error_seconds",
+        "gauge",
+        "Measurement error bound of the RTO: the true value lies within [value - error, value].",
+    ),
+    (
+        "firedrill_rto_objective_seconds",
+        "gauge",
+        "Recovery time objective of a target.",
+    ),
+    (
+        "firedrill_rpo_seconds",
+        "gauge",
+        "Measured recovery point (data loss window) of a target in the last drill.",
+    ),
+    (
+        "firedrill_rpo_error_seconds",
+        "gauge",
+        "Measurement error bound of the RPO.",
+    ),
+    (
+        "firedrill_rpo_objective_seconds",
+        "gauge",
+        "Recovery point objective of a target.",
+    ),
+    (
+        "firedrill_stage_duration_seconds",
+        "gauge",
+        "Duration of a drill stage of a target in the last drill.",
+    ),
+    (
+        "firedrill_api_requests_total",
+        "counter",
+        "AWS API requests the last drill sent, every attempt counted.",
+    ),
+    (
+        "firedrill_api_retries_total",
+        "counter",
+        "AWS API requests of the last drill that were retries.",
+    ),
+    (
+        "firedrill_api_throttled_total",
+        "counter",
+        "AWS API throttling answers the last drill received.",
+    ),
+    (
+        "firedrill_scratch_resources_left",
+        "gauge",
+        "Scratch resources the last drill could not delete (run `firedrill reap`).",
+    ),
+    (
+        "firedrill_last_run_timestamp_seconds",
+        "gauge",
+        "Start of the last drill, in seconds since the Unix epoch.",
+    ),
+    (
+        "firedrill_last_success_timestamp_seconds",
+        "gauge",
+        "Start of the last passing drill, in seconds since the Unix epoch (0 when none has passed).",
+    ),
 ];
 
 /// One sample: family, labels, value.
@@ -54,10 +118,24 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-fn measured(samples: &mut Vec<Sample>, prefix: &str, labels: &[(&'static str, String)], m: Option<&Measured>, objective: Duration) {
+fn measured(
+    samples: &mut Vec<Sample>,
+    prefix: &str,
+    labels: &[(&'static str, String)],
+    m: Option<&Measured>,
+    objective: Duration,
+) {
     let [value, error, obj] = match prefix {
-        "rto" => ["firedrill_rto_seconds", "firedrill_rto_error_seconds", "firedrill_rto_objective_seconds"],
-        _ => ["firedrill_rpo_seconds", "firedrill_rpo_error_seconds", "firedrill_rpo_objective_seconds"],
+        "rto" => [
+            "firedrill_rto_seconds",
+            "firedrill_rto_error_seconds",
+            "firedrill_rto_objective_seconds",
+        ],
+        _ => [
+            "firedrill_rpo_seconds",
+            "firedrill_rpo_error_seconds",
+            "firedrill_rpo_objective_seconds",
+        ],
     };
     if let Some(m) = m {
         samples.push((value, labels.to_vec(), secs(m.value)));
@@ -76,8 +154,16 @@ fn samples(report: &Report, last_success: Option<OffsetDateTime>) -> Vec<Sample>
             scenario(),
             f64::from(u8::from(report.verdict == Verdict::Passed)),
         ),
-        ("firedrill_drill_exit_code", scenario(), f64::from(report.exit_code)),
-        ("firedrill_drill_duration_seconds", scenario(), secs(report.duration)),
+        (
+            "firedrill_drill_exit_code",
+            scenario(),
+            f64::from(report.exit_code),
+        ),
+        (
+            "firedrill_drill_duration_seconds",
+            scenario(),
+            secs(report.duration),
+        ),
     ];
     for t in &report.targets {
         let labels = vec![
@@ -99,8 +185,16 @@ fn samples(report: &Report, last_success: Option<OffsetDateTime>) -> Vec<Sample>
             ("scenario", report.scenario.name.clone()),
             ("service", service.clone()),
         ];
-        out.push(("firedrill_api_requests_total", l.clone(), stats.requests as f64));
-        out.push(("firedrill_api_retries_total", l.clone(), stats.retries as f64));
+        out.push((
+            "firedrill_api_requests_total",
+            l.clone(),
+            stats.requests as f64,
+        ));
+        out.push((
+            "firedrill_api_retries_total",
+            l.clone(),
+            stats.retries as f64,
+        ));
         out.push(("firedrill_api_throttled_total", l, stats.throttled as f64));
     }
     out.push((
@@ -214,7 +308,9 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("# HELP firedrill_drill_success"));
         assert!(
-            text.contains("firedrill_last_success_timestamp_seconds{scenario=\"orders-drill\"} 0\n"),
+            text.contains(
+                "firedrill_last_success_timestamp_seconds{scenario=\"orders-drill\"} 0\n"
+            ),
             "never passed: 0\n{text}"
         );
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();

@@ -27,21 +27,24 @@ pub struct EvidenceSettings {
 }
 
 /// Parse `[evidence]`, pushing a diagnostic per bad key.
-pub(super) fn parse(value: TomlSpanned<DeValue<'_>>, diags: &mut Vec<Diagnostic>) -> EvidenceSettings {
+pub(super) fn parse(
+    value: TomlSpanned<DeValue<'_>>,
+    diags: &mut Vec<Diagnostic>,
+) -> EvidenceSettings {
     let Some(raw) = section::<RawEvidence>(value, diags) else {
         return EvidenceSettings::default();
     };
-    let signer = raw.signer.and_then(|s| match s.get_ref().parse::<SignerPin>() {
-        Ok(pin) => Some(pin),
-        Err(_) => {
+    let signer = raw.signer.and_then(|s| {
+        let pin = s.get_ref().parse::<SignerPin>().ok();
+        if pin.is_none() {
             diags.push(
                 Diagnostic::new(format!("invalid signer `{}`", s.get_ref()))
                     .at(s.span())
                     .label("not an Ed25519 key fingerprint")
                     .help("write `signer = \"ed25519:SHA256:<64 hex digits>\"` as `firedrill keygen` prints it"),
             );
-            None
         }
+        pin
     });
     EvidenceSettings { signer }
 }

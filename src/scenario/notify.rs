@@ -144,7 +144,10 @@ fn names<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> Vec<&'static str> {
 }
 
 /// Parse the `notify` array of tables.
-pub(super) fn parse(value: TomlSpanned<DeValue<'_>>, diags: &mut Vec<Diagnostic>) -> Vec<NotifySpec> {
+pub(super) fn parse(
+    value: TomlSpanned<DeValue<'_>>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<NotifySpec> {
     let span = value.span();
     let DeValue::Array(items) = value.into_inner() else {
         diags.push(
@@ -178,7 +181,9 @@ fn http_url(u: &Spanned<String>, key: &str, diags: &mut Vec<Diagnostic>) -> Opti
         Diagnostic::new(format!("`{key}` is not an http(s) URL"))
             .at(u.span())
             .label("not an http(s) URL")
-            .help(format!("write it like `{key} = \"https://hooks.example.com/drills\"`")),
+            .help(format!(
+                "write it like `{key} = \"https://hooks.example.com/drills\"`"
+            )),
     );
     None
 }
@@ -193,7 +198,12 @@ fn validate(
         .into_iter()
         .find(|k| k.as_str() == raw.kind.get_ref());
     if kind.is_none() {
-        one_of(&raw.kind, "notification kind", &names(&NotifyKind::ALL, NotifyKind::as_str), diags);
+        one_of(
+            &raw.kind,
+            "notification kind",
+            &names(&NotifyKind::ALL, NotifyKind::as_str),
+            diags,
+        );
     }
     let url = match (&raw.url, &raw.url_env) {
         (Some(u), None) => http_url(u, "url", diags).map(NotifyUrl::Literal),
@@ -221,7 +231,13 @@ fn validate(
         }
     };
     if let Some(s) = &raw.secret_env {
-        crate::sql::env_var_name(s, "secret_env", "the HMAC key", "DRILL_WEBHOOK_SECRET", diags);
+        crate::sql::env_var_name(
+            s,
+            "secret_env",
+            "the HMAC key",
+            "DRILL_WEBHOOK_SECRET",
+            diags,
+        );
         if kind == Some(NotifyKind::Slack) {
             diags.push(
                 Diagnostic::new("`secret_env` does not apply to `kind = \"slack\"`")
@@ -233,10 +249,18 @@ fn validate(
     }
     let mut on = Vec::new();
     for o in &raw.on {
-        match NotifyOn::ALL.into_iter().find(|v| v.as_str() == o.get_ref()) {
+        match NotifyOn::ALL
+            .into_iter()
+            .find(|v| v.as_str() == o.get_ref())
+        {
             Some(v) if !on.contains(&v) => on.push(v),
             Some(_) => {}
-            None => one_of(o, "`on` condition", &names(&NotifyOn::ALL, NotifyOn::as_str), diags),
+            None => one_of(
+                o,
+                "`on` condition",
+                &names(&NotifyOn::ALL, NotifyOn::as_str),
+                diags,
+            ),
         }
     }
     if raw.on.is_empty() {

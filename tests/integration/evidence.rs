@@ -243,7 +243,11 @@ fn check_reseal_and_tampering(
         "{}",
         unanchored.stdout
     );
-    assert!(!unanchored.stdout.contains("verified"), "{}", unanchored.stdout);
+    assert!(
+        !unanchored.stdout.contains("verified"),
+        "{}",
+        unanchored.stdout
+    );
     ws.firedrill().arg("verify").run().code(2);
 }
 
@@ -332,6 +336,33 @@ fn regression_threshold_out_of_range_is_a_diagnostic() {
     assert!(all.contains("`regression_threshold` is -0.5"), "{all}");
 }
 
+/// `firedrill keygen --out DIR/PREFIX`: the private and public key files
+/// and the fingerprint, after checking it prints the line to pin.
+fn keygen(ws: &Workspace, prefix: &str) -> (PathBuf, PathBuf, String) {
+    let out = ws
+        .firedrill()
+        .args(["keygen", "--out"])
+        .arg(ws.path().join(prefix))
+        .run();
+    out.code(0);
+    let line = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("fingerprint: "))
+        .unwrap()
+        .to_string();
+    assert!(
+        out.stdout.contains(&format!("signer = \"ed25519:{line}\"")),
+        "{}",
+        out.stdout
+    );
+    (
+        ws.path().join(format!("{prefix}.key")),
+        ws.path().join(format!("{prefix}.pub")),
+        line,
+    )
+}
+
 /// The attack a new user tried: edit `report.json` of a signed run, re-seal
 /// and re-sign with a key of one's own. With the scenario's pinned signer,
 /// `--signer` or `--public-key`, verify rejects it (exit 1); without any,
@@ -343,24 +374,8 @@ async fn bundle_resigned_with_another_key_is_rejected_by_the_pinned_signer() {
     let bucket = unique("fd-pin");
     seed_bucket(&s3, &bucket, 4).await;
     let ws = Workspace::new();
-    let keygen = |prefix: &str| {
-        let out = ws
-            .firedrill()
-            .args(["keygen", "--out"])
-            .arg(ws.path().join(prefix))
-            .run();
-        out.code(0);
-        let line = out
-            .stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("fingerprint: "))
-            .unwrap()
-            .to_string();
-        assert!(out.stdout.contains(&format!("signer = \"ed25519:{line}\"")), "{}", out.stdout);
-        (ws.path().join(format!("{prefix}.key")), ws.path().join(format!("{prefix}.pub")), line)
-    };
-    let (owner_key, owner_pub, owner_fp) = keygen("owner");
-    let (attacker_key, _, attacker_fp) = keygen("attacker");
+    let (owner_key, owner_pub, owner_fp) = keygen(&ws, "owner");
+    let (attacker_key, _, attacker_fp) = keygen(&ws, "attacker");
     let name = "pinned-drill";
     let text = format!(
         "{}\n[evidence]\nsigner = \"ed25519:{owner_fp}\"\n",
@@ -376,7 +391,11 @@ async fn bundle_resigned_with_another_key_is_rejected_by_the_pinned_signer() {
         .env("FIREDRILL_SIGNING_KEY", &attacker_key)
         .run();
     refused.code(2);
-    assert!(refused.stderr.contains("not the scenario's pinned signer"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("not the scenario's pinned signer"),
+        "{}",
+        refused.stderr
+    );
     assert!(!ws.reports().join(name).exists(), "nothing ran");
 
     ws.firedrill()
@@ -387,10 +406,25 @@ async fn bundle_resigned_with_another_key_is_rejected_by_the_pinned_signer() {
         .code(0);
     let dir = ws.run_dir(name);
     let signer = format!("ed25519:{owner_fp}");
-    let by_scenario = ws.firedrill().arg("verify").arg(&dir).arg("--scenario").arg(&file).run();
+    let by_scenario = ws
+        .firedrill()
+        .arg("verify")
+        .arg(&dir)
+        .arg("--scenario")
+        .arg(&file)
+        .run();
     by_scenario.code(0);
-    assert!(by_scenario.stdout.starts_with("verified: "), "{}", by_scenario.stdout);
-    ws.firedrill().arg("verify").arg(&dir).args(["--signer", &signer]).run().code(0);
+    assert!(
+        by_scenario.stdout.starts_with("verified: "),
+        "{}",
+        by_scenario.stdout
+    );
+    ws.firedrill()
+        .arg("verify")
+        .arg(&dir)
+        .args(["--signer", &signer])
+        .run()
+        .code(0);
 
     // Tamper and re-sign with the attacker's key.
     let report = dir.join("report.json");
@@ -411,19 +445,39 @@ async fn bundle_resigned_with_another_key_is_rejected_by_the_pinned_signer() {
     ] {
         let v = ws.firedrill().arg("verify").arg(&dir).args(&anchor).run();
         v.code(1);
-        assert!(v.stderr.contains("re-signed with another key"), "{anchor:?}: {}", v.stderr);
+        assert!(
+            v.stderr.contains("re-signed with another key"),
+            "{anchor:?}: {}",
+            v.stderr
+        );
         assert!(v.stderr.contains(&attacker_fp), "{}", v.stderr);
         assert!(!v.stdout.contains("verified"), "{}", v.stdout);
     }
     let bare = ws.firedrill().arg("verify").arg(&dir).run();
     bare.code(4);
-    assert!(bare.stdout.starts_with("integrity only, signature unauthenticated"), "{}", bare.stdout);
+    assert!(
+        bare.stdout
+            .starts_with("integrity only, signature unauthenticated"),
+        "{}",
+        bare.stdout
+    );
     assert!(bare.stdout.contains(&attacker_fp) && !bare.stdout.contains("verified"));
 
     // Bad anchors are usage errors.
-    ws.firedrill().arg("verify").arg(&dir).args(["--signer", "ed25519:nope"]).run().code(2);
+    ws.firedrill()
+        .arg("verify")
+        .arg(&dir)
+        .args(["--signer", "ed25519:nope"])
+        .run()
+        .code(2);
     let unpinned = ws.scenario("unpinned", &scenario("unpinned", &bucket));
-    let v = ws.firedrill().arg("verify").arg(&dir).arg("--scenario").arg(&unpinned).run();
+    let v = ws
+        .firedrill()
+        .arg("verify")
+        .arg(&dir)
+        .arg("--scenario")
+        .arg(&unpinned)
+        .run();
     v.code(2);
     assert!(v.stderr.contains("pins no signer"), "{}", v.stderr);
     crate::support::drop_bucket(&s3, &bucket).await;

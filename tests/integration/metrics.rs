@@ -98,10 +98,15 @@ async fn metrics_reach_a_real_pushgateway_and_the_textfile_passes_promtool() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(prom.contains(&format!("firedrill_drill_success{{scenario=\"{name}\"}} 1\n")));
     assert!(prom.contains(&format!(
-        "firedrill_rto_seconds{{scenario=\"{name}\",target=\"data\"}} {rto}\n"
-    )), "{prom}");
+        "firedrill_drill_success{{scenario=\"{name}\"}} 1\n"
+    )));
+    assert!(
+        prom.contains(&format!(
+            "firedrill_rto_seconds{{scenario=\"{name}\",target=\"data\"}} {rto}\n"
+        )),
+        "{prom}"
+    );
 
     // The Pushgateway holds the same series under job="firedrill".
     let page = http_get(&gateway, "/metrics");
@@ -129,7 +134,10 @@ async fn metrics_reach_a_real_pushgateway_and_the_textfile_passes_promtool() {
         assert!(line.contains("job=\"firedrill\""), "{line}");
         if let Some(v) = value {
             let got: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
-            assert!((got - v.parse::<f64>().unwrap()).abs() < 1e-6, "{line} (expected {v})");
+            assert!(
+                (got - v.parse::<f64>().unwrap()).abs() < 1e-6,
+                "{line} (expected {v})"
+            );
         }
     }
     let pushed = report["findings"]
@@ -165,7 +173,11 @@ fn unreachable_pushgateway_is_a_warning_not_a_failure() {
         .arg(&file)
         .run();
     ran.code(3);
-    assert!(ran.stderr.contains("cannot push the metrics"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("cannot push the metrics"),
+        "{}",
+        ran.stderr
+    );
     let report = ws.report("metrics-down");
     assert_eq!(report["exit_code"], 3);
 }
@@ -179,7 +191,11 @@ fn alert_rules_pass_promtool_check_and_their_unit_tests() {
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&check.stdout);
-    assert!(check.status.success(), "{out}{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     assert!(out.contains("SUCCESS: 5 rules found"), "{out}");
     let test = promtool()
         .args(["test", "rules", "alerts_test.yml"])
@@ -187,14 +203,23 @@ fn alert_rules_pass_promtool_check_and_their_unit_tests() {
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&test.stdout);
-    assert!(test.status.success(), "{out}{}", String::from_utf8_lossy(&test.stderr));
+    assert!(
+        test.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&test.stderr)
+    );
     assert!(out.contains("SUCCESS"), "{out}");
     // Every alert of the rules file has a test case.
     let rules = std::fs::read_to_string(dir.join("alerts.yml")).unwrap();
     let tests = std::fs::read_to_string(dir.join("alerts_test.yml")).unwrap();
-    for alert in rules.lines().filter_map(|l| l.trim().strip_prefix("- alert: ")) {
+    for alert in rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+    {
         assert!(
-            tests.contains(&format!("alertname: {alert}\n        exp_alerts:\n          -")),
+            tests.contains(&format!(
+                "alertname: {alert}\n        exp_alerts:\n          -"
+            )),
             "{alert} has no test case where it fires"
         );
     }

@@ -47,7 +47,10 @@ async fn webhook_is_signed_retried_through_server_errors_and_slack_gets_its_form
         .arg(&file)
         .env("FD_TEST_HOOK_SECRET", secret)
         .env("FD_TEST_WRONG_SECRET", "not-the-secret")
-        .env("FD_TEST_SLACK_URL", format!("{}/services/T0/B0/x", slack.url))
+        .env(
+            "FD_TEST_SLACK_URL",
+            format!("{}/services/T0/B0/x", slack.url),
+        )
         .run();
     ran.code(0);
 
@@ -75,11 +78,19 @@ async fn webhook_is_signed_retried_through_server_errors_and_slack_gets_its_form
     assert_eq!(body["regression"], false);
     assert_eq!(body["objectives"][0]["target"], "data");
     assert_eq!(body["objectives"][0]["rto_objective_ms"], 120_000);
-    assert!(body["objectives"][0]["rto"]["value_ms"].is_u64(), "{body:#}");
+    assert!(
+        body["objectives"][0]["rto"]["value_ms"].is_u64(),
+        "{body:#}"
+    );
     assert!(body["findings"].is_array());
     let json_link = body["reports"]["json"].as_str().unwrap();
     assert!(std::path::Path::new(json_link).is_file(), "{json_link}");
-    assert!(body["reports"]["html"].as_str().unwrap().ends_with("report.html"));
+    assert!(
+        body["reports"]["html"]
+            .as_str()
+            .unwrap()
+            .ends_with("report.html")
+    );
 
     // The wrong secret: 401 from the receiver, not retried, a warning.
     let rejected = wrong.received();
@@ -91,7 +102,13 @@ async fn webhook_is_signed_retried_through_server_errors_and_slack_gets_its_form
     assert_eq!(msg[0].path, "/services/T0/B0/x");
     assert!(!msg[0].headers.contains_key("x-firedrill-signature"));
     let m = msg[0].json();
-    assert!(m["text"].as_str().unwrap().contains(&format!("{name} PASSED")), "{m:#}");
+    assert!(
+        m["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{name} PASSED")),
+        "{m:#}"
+    );
     let blocks = serde_json::to_string(&m["blocks"]).unwrap();
     assert!(
         blocks.contains(&format!(
@@ -106,7 +123,10 @@ async fn webhook_is_signed_retried_through_server_errors_and_slack_gets_its_form
     assert_eq!(report["exit_code"], 0);
     let sent = findings(&report, "notify.sent");
     assert_eq!(sent.len(), 2, "{:#}", report["findings"]);
-    assert!(sent.iter().any(|f| f["message"].as_str().unwrap().contains("3 attempt(s)")));
+    assert!(
+        sent.iter()
+            .any(|f| f["message"].as_str().unwrap().contains("3 attempt(s)"))
+    );
     let warned = findings(&report, "notify.undeliverable");
     assert_eq!(warned.len(), 1, "{:#}", report["findings"]);
     assert_eq!(warned[0]["severity"], "warning");
@@ -146,8 +166,13 @@ async fn unreachable_webhook_is_a_warning_and_the_drill_keeps_its_own_exit_code(
         .env_remove("FD_TEST_UNSET_SLACK_URL")
         .run();
     ran.code(1);
-    assert!(started.elapsed() < std::time::Duration::from_secs(60));
-    assert!(ran.stderr.contains("firedrill: warning: webhook notification"), "{}", ran.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_mins(1));
+    assert!(
+        ran.stderr
+            .contains("firedrill: warning: webhook notification"),
+        "{}",
+        ran.stderr
+    );
     let report = ws.report(name);
     assert_eq!(report["verdict"], "failed");
     assert_eq!(report["exit_code"], 1);
@@ -158,9 +183,17 @@ async fn unreachable_webhook_is_a_warning_and_the_drill_keeps_its_own_exit_code(
         .find(|f| f["message"].as_str().unwrap().starts_with("webhook"))
         .unwrap();
     let msg = webhook["message"].as_str().unwrap();
-    assert!(msg.contains("after 3 attempt(s)") && msg.contains("verdict is unchanged"), "{msg}");
+    assert!(
+        msg.contains("after 3 attempt(s)") && msg.contains("verdict is unchanged"),
+        "{msg}"
+    );
     assert!(!msg.contains("/hook"), "the URL path is not shown: {msg}");
-    assert!(warned.iter().any(|f| f["message"].as_str().unwrap().contains("FD_TEST_UNSET_SLACK_URL")));
+    assert!(warned.iter().any(|f| {
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("FD_TEST_UNSET_SLACK_URL")
+    }));
     assert!(warned.iter().all(|f| f["severity"] == "warning"));
     drop_bucket(&s3, &bucket).await;
 }
