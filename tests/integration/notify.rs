@@ -197,3 +197,57 @@ async fn unreachable_webhook_is_a_warning_and_the_drill_keeps_its_own_exit_code(
     assert!(warned.iter().all(|f| f["severity"] == "warning"));
     drop_bucket(&s3, &bucket).await;
 }
+
+/// `on = ["regression"]`: silent on the first run (nothing to compare),
+/// sent when a later run misses an objective the previous run met.
+#[tokio::test]
+async fn regression_is_notified_only_when_objectives_get_worse_than_the_previous_run() {
+    let s3 = s3().await;
+    let bucket = unique("fd-hook-regr");
+    seed_bucket(&s3, &bucket, 4).await;
+    let hook = HookServer::start(None, &[]);
+    let notify = format!(
+        "[[notify]]\nkind = \"webhook\"\nurl = \"{}/regressions\"\non = [\"regression\"]\n",
+        hook.url
+    );
+    let ws = Workspace::new();
+    let name = "notify-regression";
+    let met = ws.scenario(name, &scenario(name, &bucket, "2m", &notify));
+    ws.firedrill()
+        .args(["run", "--yes", "--quiet"])
+        .arg(&met)
+        .run()
+        .code(0);
+    assert!(
+        hook.received().is_empty(),
+        "the first run has nothing to regress from"
+    );
+    ws.firedrill()
+        .args(["run", "--yes", "--quiet"])
+        .arg(&met)
+        .run()
+        .code(0);
+    assert!(
+        hook.received().is_empty(),
+        "same objectives met again: no regression"
+    );
+
+    // The same scenario with an RTO objective no restore meets.
+    let missed = ws.scenario(name, &scenario(name, &bucket, "1ms", &notify));
+    ws.firedrill()
+        .args(["run", "--yes", "--quiet"])
+        .arg(&missed)
+        .run()
+        .code(1);
+    let got = hook.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let body = got[0].json();
+    assert_eq!(body["regression"], true);
+    assert_eq!(body["verdict"], "failed");
+    assert_eq!(body["objectives"][0]["rto"]["met"], false);
+    assert!(
+        !got[0].headers.contains_key("x-firedrill-signature"),
+        "no secret_env: unsigned"
+    );
+    drop_bucket(&s3, &bucket).await;
+}
