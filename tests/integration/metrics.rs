@@ -36,12 +36,12 @@ fn rules_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus")
 }
 
-/// GET a URL with a bare HTTP/1.0 request (no client crate needed).
-fn http_get(base: &str, path: &str) -> String {
+/// A bare HTTP/1.0 request without a body (no client crate needed).
+fn http(method: &str, base: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let host = base.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    write!(s, "{method} {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
@@ -109,7 +109,7 @@ async fn metrics_reach_a_real_pushgateway_and_the_textfile_passes_promtool() {
     );
 
     // The Pushgateway holds the same series under job="firedrill".
-    let page = http_get(&gateway, "/metrics");
+    let page = http("GET", &gateway, "/metrics");
     assert!(page.starts_with("HTTP/1.0 200") || page.starts_with("HTTP/1.1 200"));
     let series: Vec<&str> = page
         .lines()
@@ -146,6 +146,14 @@ async fn metrics_reach_a_real_pushgateway_and_the_textfile_passes_promtool() {
         .iter()
         .any(|f| f["code"] == "metrics.pushed");
     assert!(pushed, "{:#}", report["findings"]);
+    // Leave the shared Pushgateway as it was.
+    let deleted = http(
+        "DELETE",
+        &gateway,
+        &format!("/metrics/job/firedrill/scenario/{name}"),
+    );
+    assert!(deleted.contains(" 202 "), "{deleted}");
+    assert!(!http("GET", &gateway, "/metrics").contains(&name));
     drop_bucket(&s3, &bucket).await;
 }
 
