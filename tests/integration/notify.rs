@@ -251,3 +251,49 @@ async fn regression_is_notified_only_when_objectives_get_worse_than_the_previous
     );
     drop_bucket(&s3, &bucket).await;
 }
+
+#[test]
+fn bad_notify_and_evidence_tables_are_located_with_a_fix() {
+    let ws = Workspace::new();
+    let text = scenario(
+        "bad-notify",
+        "some-bucket",
+        "2m",
+        "[[notify]]\nkind = \"slak\"\nurl = \"ftp://hooks\"\non = [\"allways\"]\n\n[evidence]\nsigner = \"SHA256:abc\"\n",
+    );
+    let file = ws.scenario("bad-notify", &text);
+    let out = ws.firedrill().arg("validate").arg(&file).run();
+    out.code(2);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    for (message, at, fix) in [
+        (
+            "unknown notification kind `slak`",
+            "kind = \"slak\"",
+            "did you mean `slack`?",
+        ),
+        (
+            "`url` is not an http(s) URL",
+            "ftp://hooks",
+            "https://hooks.example.com/drills",
+        ),
+        (
+            "unknown `on` condition `allways`",
+            "allways",
+            "did you mean `always`?",
+        ),
+        (
+            "invalid signer `SHA256:abc`",
+            "SHA256:abc",
+            "ed25519:SHA256:<64 hex digits>",
+        ),
+    ] {
+        assert!(all.contains(message), "{message} missing:\n{all}");
+        assert!(all.contains(fix), "{fix} missing:\n{all}");
+        assert!(
+            all.contains(&format!("bad-notify.toml:{}:", line_of(at))),
+            "{message} not located at line {}:\n{all}",
+            line_of(at)
+        );
+    }
+}
