@@ -128,20 +128,42 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn unreachable_endpoint_gives_up_after_every_attempt() {
-        // A port nobody listens on: bind, note the port, close.
+    /// A request to a port nobody listens on: bind, note the port, close.
+    fn refused_request() -> Request {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let req = Request {
+        Request {
             method: hyper::Method::POST,
             url: format!("http://127.0.0.1:{port}/hook"),
             headers: Vec::new(),
             body: bytes::Bytes::from_static(b"{}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_deadline_stops_retries_before_the_attempts_run_out() {
+        let policy = DeliveryPolicy {
+            attempts: 10,
+            backoff: Duration::from_millis(200),
+            timeout: Duration::from_secs(2),
+            deadline: Duration::from_millis(500),
         };
+        let started = Instant::now();
+        let e = deliver(&Http::new(), &refused_request(), &policy)
+            .await
+            .unwrap_err();
+        // Attempt 1, wait 200 ms, attempt 2; a 400 ms wait would pass 500 ms.
+        assert_eq!(e.attempts, 2, "{e}");
+        assert!(e.reason.starts_with("deadline 500ms reached"), "{e}");
+        assert!(started.elapsed() < Duration::from_millis(500));
+    }
+
+    #[tokio::test]
+    async fn unreachable_endpoint_gives_up_after_every_attempt() {
+        let req = refused_request();
         let policy = DeliveryPolicy {
             attempts: 3,
             backoff: Duration::from_millis(10),
