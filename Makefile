@@ -10,7 +10,7 @@ FIREDRILL_PG_PASSWORD ?= firedrill-demo-secret
 FIREDRILL_PG_URL ?= postgres://firedrill@127.0.0.1:$(FIREDRILL_PG_PORT)/postgres
 export CARGO_TARGET_DIR FIREDRILL_PG_PORT FIREDRILL_PG_PASSWORD FIREDRILL_PG_URL
 
-.PHONY: help emulators emulators-down postgres postgres-down chromium target-dir \
+.PHONY: help emulators emulators-down postgres postgres-down chromium pushgateway pushgateway-down target-dir \
 	build seed-demo demo test lint down
 
 help:
@@ -18,10 +18,11 @@ help:
 	@echo "make emulators-down  stop them"
 	@echo "make postgres        start the private PostgreSQL on 127.0.0.1:$(FIREDRILL_PG_PORT)"
 	@echo "make postgres-down   stop it"
+	@echo "make pushgateway     start the private Prometheus Pushgateway on 127.0.0.1:59091"
 	@echo "make demo            emulators + postgres + build + seed, then run scenarios/quickstart.toml"
 	@echo "make test            emulators + postgres + chromium, then the test suite"
 	@echo "make lint            cargo fmt --all --check and clippy -D warnings"
-	@echo "make down            stop emulators and postgres"
+	@echo "make down            stop emulators, postgres and the pushgateway"
 
 emulators:
 	localstack/up
@@ -38,6 +39,12 @@ postgres-down:
 chromium:
 	scripts/setup-chromium
 
+pushgateway:
+	scripts/setup-pushgateway
+
+pushgateway-down:
+	scripts/setup-pushgateway stop
+
 target-dir:
 	mkdir -p "$(CARGO_TARGET_DIR)"
 
@@ -53,7 +60,7 @@ demo: emulators postgres build
 	. localstack/env && "$(CARGO_TARGET_DIR)/debug/firedrill" run scenarios/quickstart.toml --yes --format html --format markdown --format junit
 	. localstack/env && "$(CARGO_TARGET_DIR)/debug/firedrill" run scenarios/postgres-demo.toml --yes --format html --format markdown --format junit
 
-test: emulators postgres chromium target-dir
+test: emulators postgres chromium pushgateway target-dir
 	. localstack/env && \
 	if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --workspace --no-fail-fast; \
@@ -65,4 +72,4 @@ lint: target-dir
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-down: emulators-down postgres-down
+down: emulators-down postgres-down pushgateway-down

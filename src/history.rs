@@ -177,6 +177,45 @@ pub fn regressions_in(
     findings
 }
 
+/// The last run of `scenario` in a history, if any.
+pub fn previous_run<'a>(history: &'a [HistoryEntry], scenario: &str) -> Option<&'a HistoryEntry> {
+    history.iter().rev().find(|e| e.scenario == scenario)
+}
+
+/// The start of the last passing run of `scenario`, if any.
+pub fn last_success(history: &[HistoryEntry], scenario: &str) -> Option<OffsetDateTime> {
+    history
+        .iter()
+        .rev()
+        .find(|e| e.scenario == scenario && e.verdict == Verdict::Passed)
+        .map(|e| e.time)
+}
+
+/// Whether a run's objectives are worse than the previous run's: the
+/// previous run passed and this one did not, or an objective (RTO or RPO
+/// of a target) the previous run met is now missed or no longer measured.
+pub fn regressed(previous: Option<&HistoryEntry>, current: &HistoryEntry) -> bool {
+    let Some(previous) = previous else {
+        return false;
+    };
+    if previous.verdict == Verdict::Passed && current.verdict != Verdict::Passed {
+        return true;
+    }
+    let met = |v: Option<u64>, objective: u64| v.is_some_and(|v| v <= objective);
+    current.targets.iter().any(|now| {
+        previous
+            .targets
+            .iter()
+            .find(|p| p.name == now.name)
+            .is_some_and(|before| {
+                (met(before.rto_ms, before.rto_objective_ms)
+                    && !met(now.rto_ms, now.rto_objective_ms))
+                    || (met(before.rpo_ms, before.rpo_objective_ms)
+                        && !met(now.rpo_ms, now.rpo_objective_ms))
+            })
+    })
+}
+
 fn opt_ms(v: Option<u64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| human(Duration::from_millis(v)))
 }
@@ -415,6 +454,44 @@ mod tests {
                 rpo_objective_ms: 30_000,
             }],
         }
+    }
+
+    #[test]
+    fn regressed_when_an_objective_met_before_is_missed_now() {
+        let mut failed = entry("f", 1000);
+        failed.verdict = Verdict::Failed;
+        let slow = entry("s", 200_000);
+        let mut unmeasured = entry("u", 1000);
+        unmeasured.targets[0].rpo_ms = None;
+        let mut other_target = entry("o", 200_000);
+        other_target.targets[0].name = "other".into();
+        let cases = [
+            (None, entry("a", 1000), false),
+            (Some(entry("p", 1000)), entry("a", 1100), false),
+            (Some(entry("p", 1000)), failed.clone(), true),
+            (Some(failed.clone()), failed.clone(), false),
+            (Some(entry("p", 1000)), slow.clone(), true),
+            (Some(slow.clone()), slow, false),
+            (Some(entry("p", 1000)), unmeasured, true),
+            (Some(entry("p", 1000)), other_target, false),
+        ];
+        for (i, (previous, current, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(regressed(previous.as_ref(), &current), expected, "case {i}");
+        }
+    }
+
+    #[test]
+    fn last_success_and_previous_run() {
+        let mut failed = entry("f", 1000);
+        failed.verdict = Verdict::Failed;
+        failed.time = time::macros::datetime!(2026-01-02 0:00 UTC);
+        let h = vec![entry("a", 1000), failed];
+        assert_eq!(previous_run(&h, "s").unwrap().run_id, "f");
+        assert_eq!(
+            last_success(&h, "s"),
+            Some(time::macros::datetime!(2026-01-01 0:00 UTC))
+        );
+        assert_eq!(last_success(&h, "other"), None);
     }
 
     #[test]

@@ -3,14 +3,15 @@
 //!
 //! Flow: [`scenario`] (parse, validate) → [`plan`] (what will be touched) →
 //! [`runner`] (stages, events) → [`targets`] (AWS, `PostgreSQL`) → events →
-//! [`report`] (render) → [`evidence`] (hash, sign, verify).
+//! [`report`] (render) → [`evidence`] (hash, sign, verify) and [`notify`]
+//! (webhooks, Slack, Pushgateway).
 //!
 //! Underneath all of them lies `firedrill_core`, the shared vocabulary
 //! (stages, outcomes, verdicts, checks, findings, errors, scratch resources,
 //! timing, diagnostics); it imports nothing from here. Above it, each module
 //! imports only downward: core ← `aws`, `ledger`, `sql`, `canary` ←
 //! `targets` ← `scenario`, `plan`, `cleanup` ← `report` ← `history` ←
-//! `runner` ← `evidence` ← `cli`. `tests/integration/layering.rs` holds this.
+//! `runner` ← `evidence`, `notify` ← `cli`. `tests/integration/layering.rs` holds this.
 
 pub mod aws;
 pub mod canary;
@@ -21,6 +22,7 @@ pub mod evidence;
 pub mod history;
 pub mod iam;
 pub mod ledger;
+pub mod notify;
 pub mod plan;
 pub mod report;
 pub mod runner;

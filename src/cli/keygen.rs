@@ -20,9 +20,10 @@ pub(crate) fn keygen(args: KeygenArgs) -> u8 {
         Ok((private, public)) => {
             println!("private key: {} (keep it secret)", private.display());
             println!("public key:  {}", public.display());
+            let fingerprint = evidence::fingerprint(&key.verifying_key());
+            println!("fingerprint: {fingerprint}");
             println!(
-                "fingerprint: {}",
-                evidence::fingerprint(&key.verifying_key())
+                "pin it:      [evidence] signer = \"ed25519:{fingerprint}\" (or verify --signer ed25519:{fingerprint})"
             );
             exit::PASSED
         }

@@ -5,6 +5,7 @@ mod evidence_s3;
 mod history;
 mod iam_policy;
 mod keygen;
+mod publish;
 mod reap;
 mod report;
 mod run;

@@ -39,6 +39,8 @@ pub struct RunArgs {
     signing_key: Option<String>,
     #[command(flatten)]
     evidence: super::evidence_s3::EvidenceArgs,
+    #[command(flatten)]
+    publish: super::publish::PublishArgs,
 }
 
 pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
@@ -61,6 +63,11 @@ pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
             return exit::INVALID_SCENARIO;
         }
     };
+    if let Err(e) = check_signer(&scenario, signing_key.as_ref()) {
+        eprintln!("firedrill: {e}");
+        return exit::INVALID_SCENARIO;
+    }
+    let notify = scenario.notify.clone();
     let plan = crate::plan::build(&scenario);
     if !args.quiet {
         eprint!("{}", crate::plan::render(&plan));
@@ -105,7 +112,7 @@ pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
         Err(code) => return code,
     };
     match runner::run(scenario, options, fanout.clone()).await {
-        Ok(outcome) => {
+        Ok(mut outcome) => {
             let stdout = std::io::stdout();
             let _ = report::terminal::write(&outcome.report, stdout.lock());
             println!(
@@ -115,12 +122,15 @@ pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
             for e in fanout.errors() {
                 eprintln!("firedrill: a report could not be written: {e}");
             }
-            if let Err(e) = crate::history::append(
+            super::publish::after_run(
                 reports_dir,
-                &crate::history::HistoryEntry::from_report(&outcome.report),
-            ) {
-                eprintln!("firedrill: cannot append to the run history: {e}");
-            }
+                &args.publish,
+                &notify,
+                &mut outcome.report,
+                &outcome.run_dir,
+                &args.formats,
+            )
+            .await;
             super::evidence_s3::seal_and_store(
                 store.as_ref(),
                 &outcome.run_dir,
@@ -133,6 +143,30 @@ pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
             eprintln!("firedrill: {e}");
             exit::ENVIRONMENT
         }
+    }
+}
+
+/// A scenario that pins its signer must be signed by that key, so that
+/// `verify --scenario` accepts what `run` wrote.
+fn check_signer(
+    scenario: &scenario::Scenario,
+    key: Option<&ed25519_dalek::SigningKey>,
+) -> Result<(), String> {
+    let Some(pin) = &scenario.evidence.signer else {
+        return Ok(());
+    };
+    let Some(key) = key else {
+        return Err(format!(
+            "the scenario pins the evidence signer {pin}, but no signing key was given (hint: pass --signing-key or set FIREDRILL_SIGNING_KEY)"
+        ));
+    };
+    let fingerprint = crate::evidence::fingerprint(&key.verifying_key());
+    if pin.matches(&fingerprint) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the signing key {fingerprint} is not the scenario's pinned signer {pin} (hint: use the key `firedrill keygen` made for it, or update `[evidence] signer`)"
+        ))
     }
 }
 

@@ -9,6 +9,7 @@ mod manifest;
 pub mod s3;
 #[cfg(test)]
 mod tests;
+mod trust;
 mod verify;
 
 pub use keys::{
@@ -18,4 +19,5 @@ pub use manifest::{
     Artifact, Chain, MANIFEST_FILE, Manifest, PreviousLink, SIGNATURE_FILE, Signing,
     previous_manifest, seal, seal_linked, sha256_file,
 };
+pub use trust::{INTEGRITY_ONLY_EXIT, Trust, TrustAnchor};
 pub use verify::{Verified, VerifyError, verify};

@@ -39,17 +39,31 @@ fn key() -> ed25519_dalek::SigningKey {
     ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
 }
 
+fn trusted() -> TrustAnchor {
+    TrustAnchor::Key(key().verifying_key())
+}
+
 #[test]
 fn fresh_bundle_verifies_with_chain_and_pinned_key() {
     let root = tempfile::tempdir().unwrap();
     let run = two_runs(root.path(), &key());
-    let v = verify(&run, Some(&key().verifying_key())).unwrap();
+    let v = verify(&run, &trusted()).unwrap();
     assert_eq!(v.chained_to.as_deref(), Some("20260301-090000-aaaaaa"));
     assert_eq!(v.artifacts, 6, "{:?}", v.manifest.artifacts);
-    assert!(v.signed_by.is_some());
+    assert_eq!(
+        v.trust,
+        Trust::Authenticated {
+            signer: fingerprint(&key().verifying_key())
+        }
+    );
     assert!(v.unlisted.is_empty());
     let first = run.parent().unwrap().join("20260301-090000-aaaaaa");
-    assert!(verify(&first, None).unwrap().chained_to.is_none());
+    assert!(
+        verify(&first, &TrustAnchor::None)
+            .unwrap()
+            .chained_to
+            .is_none()
+    );
 }
 
 #[test]
@@ -57,34 +71,68 @@ fn wrong_key_missing_files_and_unsigned_bundles() {
     let root = tempfile::tempdir().unwrap();
     let run = two_runs(root.path(), &key());
     let other = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
-    let e = verify(&run, Some(&other.verifying_key())).unwrap_err();
+    let e = verify(&run, &TrustAnchor::Key(other.verifying_key())).unwrap_err();
     assert_eq!(e.exit_code(), 1, "{e}");
-    assert!(e.to_string().contains("not by the given public key"));
+    assert!(e.to_string().contains("not by the trusted signer"), "{e}");
 
     std::fs::remove_file(run.join("report.md")).unwrap();
-    let e = verify(&run, None).unwrap_err();
+    let e = verify(&run, &TrustAnchor::None).unwrap_err();
     assert_eq!(e.exit_code(), 3, "{e}");
     assert!(e.to_string().contains("report.md"));
 
     std::fs::remove_file(run.join(SIGNATURE_FILE)).unwrap();
-    let e = verify(&run, None).unwrap_err();
+    let e = verify(&run, &TrustAnchor::None).unwrap_err();
     assert_eq!(e.exit_code(), 3);
     assert!(e.to_string().contains(SIGNATURE_FILE));
 
     // Unsigned: verifies without a key, refuses with one.
     let unsigned = run.parent().unwrap().join("20260301-090000-aaaaaa");
     seal(&unsigned, "orders-drill", "20260301-090000-aaaaaa", None).unwrap();
-    assert!(verify(&unsigned, None).unwrap().signed_by.is_none());
     assert_eq!(
-        verify(&unsigned, Some(&key().verifying_key()))
-            .unwrap_err()
-            .exit_code(),
-        1
+        verify(&unsigned, &TrustAnchor::None).unwrap().trust,
+        Trust::IntegrityOnly { signed_by: None }
     );
+    assert_eq!(verify(&unsigned, &trusted()).unwrap_err().exit_code(), 1);
     // Resealing the first run broke the second run's chain link.
     std::fs::write(run.join("report.md"), "x").unwrap();
-    let e = verify(&run, None).unwrap_err();
+    let e = verify(&run, &TrustAnchor::None).unwrap_err();
     assert_eq!(e.exit_code(), 3, "signature file still missing: {e}");
+}
+
+/// The attack `verify` once passed: edit `report.json`, re-seal and re-sign
+/// with a key of one's own. A trusted key or a pinned fingerprint rejects
+/// it; without either, verify reports integrity only, never "verified".
+#[test]
+fn bundle_resigned_with_another_key_is_rejected_and_integrity_only_without_anchor() {
+    let root = tempfile::tempdir().unwrap();
+    let run = two_runs(root.path(), &key());
+    let pin: firedrill_core::SignerPin = format!("ed25519:{}", fingerprint(&key().verifying_key()))
+        .parse()
+        .unwrap();
+    let v = verify(&run, &TrustAnchor::Pin(pin.clone())).unwrap();
+    assert_eq!(v.trust.exit_code(), 0, "pinned fingerprint accepted");
+
+    let report = run.join("report.json");
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("\"failed\""), "the fixture run failed");
+    std::fs::write(&report, text.replacen("\"failed\"", "\"passed\"", 1)).unwrap();
+    let attacker = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+    let run_id = run.file_name().unwrap().to_str().unwrap().to_string();
+    seal(&run, "orders-drill", &run_id, Some(&attacker)).unwrap();
+
+    for anchor in [trusted(), TrustAnchor::Pin(pin)] {
+        let e = verify(&run, &anchor).unwrap_err();
+        assert_eq!(e.exit_code(), 1, "{e}");
+        assert!(e.to_string().contains("re-signed with another key"), "{e}");
+    }
+    let v = verify(&run, &TrustAnchor::None).unwrap();
+    assert_eq!(
+        v.trust,
+        Trust::IntegrityOnly {
+            signed_by: Some(fingerprint(&attacker.verifying_key()))
+        }
+    );
+    assert_eq!(v.trust.exit_code(), INTEGRITY_ONLY_EXIT);
 }
 
 #[test]
@@ -92,7 +140,7 @@ fn unlisted_files_are_noted_not_fatal() {
     let root = tempfile::tempdir().unwrap();
     let run = two_runs(root.path(), &key());
     std::fs::write(run.join("report.png"), b"png").unwrap();
-    let v = verify(&run, None).unwrap();
+    let v = verify(&run, &TrustAnchor::None).unwrap();
     assert_eq!(v.unlisted, ["report.png"]);
 }
 
@@ -126,14 +174,14 @@ fn signature_file_is_accepted_only_in_its_canonical_form() {
     assert_eq!(original.len(), 89, "base64 of 64 bytes and one newline");
     for (what, bytes) in whitespace_variants(&original) {
         std::fs::write(&path, &bytes).unwrap();
-        for pinned in [None, Some(key().verifying_key())] {
-            let err = verify(&run, pinned.as_ref()).expect_err(&what);
+        for anchor in [TrustAnchor::None, trusted()] {
+            let err = verify(&run, &anchor).expect_err(&what);
             assert_eq!(err.exit_code(), 1, "{what}: {err}");
             assert!(err.to_string().contains(SIGNATURE_FILE), "{what}: {err}");
         }
     }
     std::fs::write(&path, &original).unwrap();
-    verify(&run, Some(&key().verifying_key())).unwrap();
+    verify(&run, &trusted()).unwrap();
 }
 
 #[test]
@@ -147,13 +195,13 @@ fn manifest_is_accepted_only_byte_for_byte_even_unsigned() {
         let original = std::fs::read(&path).unwrap();
         for (what, bytes) in whitespace_variants(&original) {
             std::fs::write(&path, &bytes).unwrap();
-            let err = verify(dir, None).expect_err(&what);
+            let err = verify(dir, &TrustAnchor::None).expect_err(&what);
             assert_eq!(err.exit_code(), 1, "{what}: {err}");
             assert!(err.to_string().contains(MANIFEST_FILE), "{what}: {err}");
         }
         std::fs::write(&path, &original).unwrap();
     }
-    verify(&first, None).unwrap();
+    verify(&first, &TrustAnchor::None).unwrap();
 }
 
 fn flip(path: &Path, index: usize, bit: u8) {
@@ -190,7 +238,7 @@ proptest! {
             ),
         };
         flip(&target, index, bit);
-        let err = verify(&run, Some(&key().verifying_key())).unwrap_err();
+        let err = verify(&run, &trusted()).unwrap_err();
         prop_assert_eq!(err.exit_code(), 1, "{}", err);
         prop_assert!(err.to_string().contains(expect), "{} should name {}", err, expect);
     }

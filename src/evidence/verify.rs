@@ -1,6 +1,7 @@
 //! `firedrill verify`: every hash, the signature and the chain link.
-//! The first thing that does not match is named; exit codes: 0 verified,
-//! 1 mismatch, 3 a file is missing (2 is command-line usage).
+//! The first thing that does not match is named; exit codes: 0 verified
+//! and signed by a trusted key, 1 mismatch, 3 a file is missing, 4
+//! integrity only (no trusted key; 2 is command-line usage).
 
 use std::path::{Component, Path};
 
@@ -12,6 +13,7 @@ use super::keys::{decode_public, fingerprint};
 use super::manifest::{
     MANIFEST_FILE, Manifest, SIGNATURE_FILE, manifest_bytes, sha256_file, signature_text,
 };
+use super::trust::{Trust, TrustAnchor};
 use crate::report::artifacts::{MANIFEST_FILES, list_files};
 
 /// What a successful verification established.
@@ -19,10 +21,8 @@ use crate::report::artifacts::{MANIFEST_FILES, list_files};
 pub struct Verified {
     pub manifest: Manifest,
     pub artifacts: usize,
-    /// Fingerprint of the key that signed, when signed.
-    pub signed_by: Option<String>,
-    /// Whether the signer matched the `--public-key` given.
-    pub key_pinned: bool,
+    /// Whether a trusted key signed, or only the hashes matched.
+    pub trust: Trust,
     pub chained_to: Option<String>,
     /// Files in the run directory the manifest does not list.
     pub unlisted: Vec<String>,
@@ -85,9 +85,9 @@ fn decode_signature(text: &[u8]) -> Result<Signature, VerifyError> {
     Ok(sig)
 }
 
-/// Verify a run directory's bundle. With `pinned`, the manifest must be
-/// signed by exactly that key.
-pub fn verify(run_dir: &Path, pinned: Option<&VerifyingKey>) -> Result<Verified, VerifyError> {
+/// Verify a run directory's bundle. With a trust anchor, the manifest must
+/// be signed by exactly that key; without one, a match proves integrity only.
+pub fn verify(run_dir: &Path, anchor: &TrustAnchor) -> Result<Verified, VerifyError> {
     let bytes = read(&run_dir.join(MANIFEST_FILE), MANIFEST_FILE)?;
     let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
         VerifyError::Mismatch(format!("{MANIFEST_FILE} is not a valid manifest: {e}"))
@@ -102,47 +102,7 @@ pub fn verify(run_dir: &Path, pinned: Option<&VerifyingKey>) -> Result<Verified,
     }
 
     // Signature first: it covers the manifest byte for byte.
-    let mut signed_by = None;
-    match (&manifest.signing, pinned) {
-        (Some(s), _) => {
-            if s.algorithm != "ed25519" {
-                return Err(VerifyError::Mismatch(format!(
-                    "unsupported signature algorithm `{}`",
-                    s.algorithm
-                )));
-            }
-            let key = decode_public(&s.public_key, "the manifest's public key")
-                .map_err(|e| VerifyError::Mismatch(e.to_string()))?;
-            if fingerprint(&key) != s.fingerprint {
-                return Err(VerifyError::Mismatch(
-                    "the manifest's key fingerprint does not match its public key".into(),
-                ));
-            }
-            if let Some(p) = pinned
-                && p != &key
-            {
-                return Err(VerifyError::Mismatch(format!(
-                    "signed by {}, not by the given public key {}",
-                    s.fingerprint,
-                    fingerprint(p)
-                )));
-            }
-            let sig_text = read(&run_dir.join(SIGNATURE_FILE), SIGNATURE_FILE)?;
-            let sig = decode_signature(&sig_text)?;
-            key.verify_strict(&bytes, &sig).map_err(|_| {
-                VerifyError::Mismatch(format!(
-                    "{SIGNATURE_FILE}: the signature does not match {MANIFEST_FILE}"
-                ))
-            })?;
-            signed_by = Some(s.fingerprint.clone());
-        }
-        (None, Some(_)) => {
-            return Err(VerifyError::Mismatch(format!(
-                "{MANIFEST_FILE} is not signed, but a public key was given"
-            )));
-        }
-        (None, None) => {}
-    }
+    let trust = check_signature(run_dir, &manifest, &bytes, anchor)?;
 
     for a in &manifest.artifacts {
         if !safe_relative(&a.path) || MANIFEST_FILES.contains(&a.path.as_str()) {
@@ -199,10 +159,63 @@ pub fn verify(run_dir: &Path, pinned: Option<&VerifyingKey>) -> Result<Verified,
         .collect();
     Ok(Verified {
         artifacts: manifest.artifacts.len(),
-        key_pinned: pinned.is_some(),
+        trust,
         manifest,
-        signed_by,
         chained_to,
         unlisted,
+    })
+}
+
+/// The signature against the manifest's bytes, then the signer against the
+/// trust anchor. A bundle re-signed with another key fails here when an
+/// anchor is given, and is integrity only when none is.
+fn check_signature(
+    run_dir: &Path,
+    manifest: &Manifest,
+    bytes: &[u8],
+    anchor: &TrustAnchor,
+) -> Result<Trust, VerifyError> {
+    let Some(s) = &manifest.signing else {
+        if anchor.is_none() {
+            return Ok(Trust::IntegrityOnly { signed_by: None });
+        }
+        return Err(VerifyError::Mismatch(format!(
+            "{MANIFEST_FILE} is not signed, but a trusted signer was given"
+        )));
+    };
+    if s.algorithm != "ed25519" {
+        return Err(VerifyError::Mismatch(format!(
+            "unsupported signature algorithm `{}`",
+            s.algorithm
+        )));
+    }
+    let key: VerifyingKey = decode_public(&s.public_key, "the manifest's public key")
+        .map_err(|e| VerifyError::Mismatch(e.to_string()))?;
+    if fingerprint(&key) != s.fingerprint {
+        return Err(VerifyError::Mismatch(
+            "the manifest's key fingerprint does not match its public key".into(),
+        ));
+    }
+    let trusted = anchor.accepts(&key).map_err(|trusted| {
+        VerifyError::Mismatch(format!(
+            "signed by {}, not by the trusted signer {trusted} (the bundle was re-signed with another key)",
+            s.fingerprint
+        ))
+    })?;
+    let sig_text = read(&run_dir.join(SIGNATURE_FILE), SIGNATURE_FILE)?;
+    let sig = decode_signature(&sig_text)?;
+    key.verify_strict(bytes, &sig).map_err(|_| {
+        VerifyError::Mismatch(format!(
+            "{SIGNATURE_FILE}: the signature does not match {MANIFEST_FILE}"
+        ))
+    })?;
+    Ok(if trusted {
+        Trust::Authenticated {
+            signer: s.fingerprint.clone(),
+        }
+    } else {
+        Trust::IntegrityOnly {
+            signed_by: Some(s.fingerprint.clone()),
+        }
     })
 }

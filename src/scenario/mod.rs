@@ -4,7 +4,9 @@
 //! collects every error with its span; the diagnostics that render them are
 //! shared vocabulary (`firedrill_core::diagnostics`).
 
+pub mod evidence;
 pub mod model;
+pub mod notify;
 pub mod raw;
 pub mod schema;
 pub mod validate;

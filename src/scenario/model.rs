@@ -25,6 +25,10 @@ pub struct Scenario {
     /// Compliance control ids this drill gives evidence for.
     pub controls: Vec<String>,
     pub targets: Vec<TargetSpec>,
+    /// `[[notify]]`: who is told about the run.
+    pub notify: Vec<super::notify::NotifySpec>,
+    /// `[evidence]`: the pinned signer.
+    pub evidence: super::evidence::EvidenceSettings,
 }
 
 /// The file a scenario came from, kept for provenance.

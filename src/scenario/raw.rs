@@ -20,6 +20,8 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "objectives",
     "run",
     "targets",
+    "notify",
+    "evidence",
 ];
 
 /// Scalars at the top of the file.

@@ -3,6 +3,8 @@
 use schemars::{JsonSchema, SchemaGenerator, json_schema};
 use serde_json::Value;
 
+use super::evidence::RawEvidence;
+use super::notify::RawNotify;
 use super::raw::{RawEnvironment, RawObjectives, RawRun, RawTargetObjectives};
 use crate::targets::REGISTRY;
 
@@ -13,6 +15,8 @@ pub fn scenario_schema() -> Value {
     let objectives = RawObjectives::json_schema(&mut generator);
     let run = RawRun::json_schema(&mut generator);
     let target_objectives = RawTargetObjectives::json_schema(&mut generator);
+    let notify = RawNotify::json_schema(&mut generator);
+    let evidence = RawEvidence::json_schema(&mut generator);
     let kinds: Vec<Value> = REGISTRY
         .iter()
         .map(|k| {
@@ -55,6 +59,8 @@ pub fn scenario_schema() -> Value {
             "environment": environment.to_value(),
             "objectives": objectives.to_value(),
             "run": run.to_value(),
+            "notify": {"type": "array", "items": notify.to_value()},
+            "evidence": evidence.to_value(),
             "targets": {"type": "array", "minItems": 1, "items": {"oneOf": kinds}}
         },
         "$defs": defs

@@ -118,8 +118,11 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
     let mut objectives = None;
     let mut run = None;
     let mut targets_value = None;
+    let (mut notify, mut evidence) = (Vec::new(), super::evidence::EvidenceSettings::default());
     for (key, value) in root {
         match key.get_ref().as_ref() {
+            "notify" => notify = super::notify::parse(value, diags),
+            "evidence" => evidence = super::evidence::parse(value, diags),
             "environment" => environment = Some(value),
             "objectives" => objectives = Some(value),
             "run" => run = Some(value),
@@ -211,6 +214,8 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
             })
             .collect(),
         targets,
+        notify,
+        evidence,
     })
 }
 

@@ -16,4 +16,4 @@ mod options;
 pub use baseline::{Baseline, TableBaseline, capture, list_user_tables, validate, validate_with};
 pub use check::{Expect, SqlCheck, evaluate, first_value};
 pub use conn::{ConnSpec, Password, Secret, SqlError, TableRef, pg_message, quote_ident};
-pub use options::{RawCheck, checks, password_env};
+pub use options::{RawCheck, checks, env_var_name, password_env};

@@ -25,17 +25,29 @@ pub struct RawCheck {
 /// Check a `password_env` value: it must name a variable, and the value is
 /// never repeated in the message (it may be the password itself).
 pub fn password_env(v: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
+    env_var_name(v, "password_env", "the password", "PGPASSWORD", diags);
+}
+
+/// Check a `*_env` key (`password_env`, `secret_env`, `url_env`): it must
+/// name an environment variable. The value is never repeated in the
+/// message: it may be the secret itself.
+pub fn env_var_name(
+    v: &Spanned<String>,
+    key: &str,
+    holds: &str,
+    example: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
     let n = v.get_ref();
     let ok = !n.is_empty()
         && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && !n.as_bytes()[0].is_ascii_digit();
     if !ok {
         diags.push(
-            // The value is not repeated: it may be the password itself.
-            Diagnostic::new("`password_env` is not an environment variable name")
+            Diagnostic::new(format!("`{key}` is not an environment variable name"))
                 .at(v.span())
                 .label("expected a variable name")
-                .help("name the variable holding the password, e.g. `password_env = \"PGPASSWORD\"`, not the password itself"),
+                .help(format!("name the variable holding {holds}, e.g. `{key} = \"{example}\"`, not {holds} itself")),
         );
     }
 }

@@ -140,7 +140,7 @@ fn check_bundle(ws: &Workspace, dir: &std::path::Path, public: &std::path::Path,
         .run();
     v.code(0);
     assert!(
-        v.stdout.contains("signature: valid, by the given key"),
+        v.stdout.contains("signature: valid, by the trusted key"),
         "{}",
         v.stdout
     );
@@ -233,7 +233,21 @@ fn check_reseal_and_tampering(
     chain.code(1);
     assert!(chain.stderr.contains("chain link"), "{}", chain.stderr);
     std::fs::write(&prev_manifest, original).unwrap();
-    ws.firedrill().arg("verify").arg(last).run().code(0);
+    // Intact, but without a trusted key: integrity only, never "verified".
+    let unanchored = ws.firedrill().arg("verify").arg(last).run();
+    unanchored.code(4);
+    assert!(
+        unanchored
+            .stdout
+            .starts_with("integrity only, signature unauthenticated"),
+        "{}",
+        unanchored.stdout
+    );
+    assert!(
+        !unanchored.stdout.contains("verified"),
+        "{}",
+        unanchored.stdout
+    );
     ws.firedrill().arg("verify").run().code(2);
 }
 
@@ -284,7 +298,7 @@ fn check_in_browser(ws: &Workspace, first: &std::path::Path) {
     );
     // The screenshot is added after sealing: verify notes it, still passes.
     let v = ws.firedrill().arg("verify").arg(first).run();
-    v.code(0);
+    v.code(4);
     assert!(v.stdout.contains("report.png"), "{}", v.stdout);
     if let Ok(keep) = std::env::var("FIREDRILL_KEEP_SCREENSHOT") {
         std::fs::copy(&screenshot, keep).unwrap();
@@ -320,4 +334,151 @@ fn regression_threshold_out_of_range_is_a_diagnostic() {
     out.code(2);
     let all = format!("{}{}", out.stdout, out.stderr);
     assert!(all.contains("`regression_threshold` is -0.5"), "{all}");
+}
+
+/// `firedrill keygen --out DIR/PREFIX`: the private and public key files
+/// and the fingerprint, after checking it prints the line to pin.
+fn keygen(ws: &Workspace, prefix: &str) -> (PathBuf, PathBuf, String) {
+    let out = ws
+        .firedrill()
+        .args(["keygen", "--out"])
+        .arg(ws.path().join(prefix))
+        .run();
+    out.code(0);
+    let line = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("fingerprint: "))
+        .unwrap()
+        .to_string();
+    assert!(
+        out.stdout.contains(&format!("signer = \"ed25519:{line}\"")),
+        "{}",
+        out.stdout
+    );
+    (
+        ws.path().join(format!("{prefix}.key")),
+        ws.path().join(format!("{prefix}.pub")),
+        line,
+    )
+}
+
+/// The attack a new user tried: edit `report.json` of a signed run, re-seal
+/// and re-sign with a key of one's own. With the scenario's pinned signer,
+/// `--signer` or `--public-key`, verify rejects it (exit 1); without any,
+/// it says integrity only (exit 4), never "verified".
+#[tokio::test]
+async fn bundle_resigned_with_another_key_is_rejected_by_the_pinned_signer() {
+    require(&s3_endpoint());
+    let s3 = s3().await;
+    let bucket = unique("fd-pin");
+    seed_bucket(&s3, &bucket, 4).await;
+    let ws = Workspace::new();
+    let (owner_key, owner_pub, owner_fp) = keygen(&ws, "owner");
+    let (attacker_key, _, attacker_fp) = keygen(&ws, "attacker");
+    let name = "pinned-drill";
+    let text = format!(
+        "{}\n[evidence]\nsigner = \"ed25519:{owner_fp}\"\n",
+        scenario(name, &bucket)
+    );
+    let file = ws.scenario(name, &text);
+
+    // A pinned scenario refuses another signing key before touching AWS.
+    let refused = ws
+        .firedrill()
+        .args(["run", "--yes", "--quiet"])
+        .arg(&file)
+        .env("FIREDRILL_SIGNING_KEY", &attacker_key)
+        .run();
+    refused.code(2);
+    assert!(
+        refused.stderr.contains("not the scenario's pinned signer"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!ws.reports().join(name).exists(), "nothing ran");
+
+    ws.firedrill()
+        .args(["run", "--yes", "--quiet"])
+        .arg(&file)
+        .env("FIREDRILL_SIGNING_KEY", &owner_key)
+        .run()
+        .code(0);
+    let dir = ws.run_dir(name);
+    let signer = format!("ed25519:{owner_fp}");
+    let by_scenario = ws
+        .firedrill()
+        .arg("verify")
+        .arg(&dir)
+        .arg("--scenario")
+        .arg(&file)
+        .run();
+    by_scenario.code(0);
+    assert!(
+        by_scenario.stdout.starts_with("verified: "),
+        "{}",
+        by_scenario.stdout
+    );
+    ws.firedrill()
+        .arg("verify")
+        .arg(&dir)
+        .args(["--signer", &signer])
+        .run()
+        .code(0);
+
+    // Tamper and re-sign with the attacker's key.
+    let report = dir.join("report.json");
+    let original = std::fs::read_to_string(&report).unwrap();
+    let edited = original.replacen("\"operator\": \"", "\"operator\": \"someone-else ", 1);
+    assert_ne!(original, edited);
+    std::fs::write(&report, edited).unwrap();
+    ws.firedrill()
+        .args(["report", "--format", "markdown"])
+        .arg(&dir)
+        .env("FIREDRILL_SIGNING_KEY", &attacker_key)
+        .run()
+        .code(0);
+    for anchor in [
+        vec!["--scenario".to_string(), file.display().to_string()],
+        vec!["--signer".to_string(), signer.clone()],
+        vec!["--public-key".to_string(), owner_pub.display().to_string()],
+    ] {
+        let v = ws.firedrill().arg("verify").arg(&dir).args(&anchor).run();
+        v.code(1);
+        assert!(
+            v.stderr.contains("re-signed with another key"),
+            "{anchor:?}: {}",
+            v.stderr
+        );
+        assert!(v.stderr.contains(&attacker_fp), "{}", v.stderr);
+        assert!(!v.stdout.contains("verified"), "{}", v.stdout);
+    }
+    let bare = ws.firedrill().arg("verify").arg(&dir).run();
+    bare.code(4);
+    assert!(
+        bare.stdout
+            .starts_with("integrity only, signature unauthenticated"),
+        "{}",
+        bare.stdout
+    );
+    assert!(bare.stdout.contains(&attacker_fp) && !bare.stdout.contains("verified"));
+
+    // Bad anchors are usage errors.
+    ws.firedrill()
+        .arg("verify")
+        .arg(&dir)
+        .args(["--signer", "ed25519:nope"])
+        .run()
+        .code(2);
+    let unpinned = ws.scenario("unpinned", &scenario("unpinned", &bucket));
+    let v = ws
+        .firedrill()
+        .arg("verify")
+        .arg(&dir)
+        .arg("--scenario")
+        .arg(&unpinned)
+        .run();
+    v.code(2);
+    assert!(v.stderr.contains("pins no signer"), "{}", v.stderr);
+    crate::support::drop_bucket(&s3, &bucket).await;
 }

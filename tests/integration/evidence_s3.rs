@@ -175,11 +175,21 @@ async fn evidence_in_s3_is_locked_chained_across_clean_runners_verified_and_inde
     locked_bucket(&s3, &store).await;
     let name = "evidence-s3";
     let uri = format!("s3://{store}/drills");
+    // One signing key for both runners, so that verify from S3 authenticates.
+    let keys = Workspace::new();
+    keys.firedrill()
+        .args(["keygen", "--out"])
+        .arg(keys.path().join("drill"))
+        .run()
+        .code(0);
+    let (private, public) = (keys.path().join("drill.key"), keys.path().join("drill.pub"));
     let drill = |ws: &Workspace| {
         let file = ws.scenario(name, &scenario(name, &data));
         let ran = ws
             .firedrill()
             .args(["run", "--yes", "--quiet", "--evidence-uri", &uri])
+            .arg("--signing-key")
+            .arg(&private)
             .args(["--retain", "1d", "--retain-mode", "governance"])
             .arg(&file)
             .run();
@@ -233,6 +243,8 @@ async fn evidence_in_s3_is_locked_chained_across_clean_runners_verified_and_inde
         .firedrill()
         .env("FIREDRILL_S3_ENDPOINT", s3_endpoint())
         .args(["verify", &run2_uri])
+        .arg("--public-key")
+        .arg(&public)
         .run();
     v.code(0);
     assert!(
@@ -270,6 +282,8 @@ async fn evidence_in_s3_is_locked_chained_across_clean_runners_verified_and_inde
         .firedrill()
         .env("FIREDRILL_S3_ENDPOINT", s3_endpoint())
         .args(["verify", &run2_uri])
+        .arg("--public-key")
+        .arg(&public)
         .run();
     v.code(1);
     assert!(v.stderr.contains("artifact report.json"), "{}", v.stderr);
@@ -308,11 +322,10 @@ async fn evidence_upload_that_fails_is_an_error_finding_and_exit_code_3() {
     assert!(!ran.stdout.contains("evidence uploaded"), "{}", ran.stdout);
     // The drill itself passed and its bundle is complete locally.
     assert_eq!(ws.report(name)["verdict"], "passed");
-    ws.firedrill()
-        .arg("verify")
-        .arg(ws.run_dir(name))
-        .run()
-        .code(0);
+    // Unsigned: integrity only (exit 4), never "verified".
+    let v = ws.firedrill().arg("verify").arg(ws.run_dir(name)).run();
+    v.code(4);
+    assert!(v.stdout.contains("integrity only"), "{}", v.stdout);
 
     // A bucket that does not exist: the drill is not started at all.
     let other = Workspace::new();

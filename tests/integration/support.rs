@@ -176,6 +176,11 @@ impl Firedrill {
         self
     }
 
+    pub fn env_remove(mut self, k: &str) -> Self {
+        self.cmd.env_remove(k);
+        self
+    }
+
     /// Run to completion.
     pub fn run(mut self) -> Ran {
         Ran::from(self.cmd.output().expect("firedrill binary runs"))

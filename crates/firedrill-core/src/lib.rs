@@ -14,6 +14,7 @@
 //!   what stages return
 //! - [`diagnostics`], [`suggest`], [`input`], [`options`], [`validate`]:
 //!   scenario errors with spans, and the shared validators
+//! - [`signer`]: the pinned fingerprint of a trusted evidence signer
 
 pub mod api;
 pub mod assess;
@@ -33,6 +34,7 @@ pub mod output;
 pub mod plan;
 pub mod resource;
 pub mod service;
+pub mod signer;
 pub mod stage;
 pub mod suggest;
 pub mod timing;
@@ -50,6 +52,7 @@ pub use output::{FaultSpec, Preflight, StageOutput, Validation};
 pub use plan::{Effect, PlannedAction};
 pub use resource::{DeleteOutcome, ResourceType, ScratchResource, Tagged};
 pub use service::{Endpoints, Environment, Service};
+pub use signer::SignerPin;
 pub use stage::{Outcome, RequestId, Stage, StageRecord};
 pub use timing::Timing;
 pub use verdict::Verdict;
