@@ -37,6 +37,10 @@ pub struct RunArgs {
     /// `firedrill keygen`, or the base64 key itself.
     #[arg(long, env = "FIREDRILL_SIGNING_KEY", hide_env_values = true)]
     signing_key: Option<String>,
+    /// Seed of the choice of existing recovery points (`source = "random"`):
+    /// the seed an earlier report records repeats its choice (default: random).
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
@@ -86,6 +90,7 @@ pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
     options.allow_destructive = args.allow_destructive;
     options.max_concurrency = args.max_concurrency;
     options.cancel = cancel;
+    options.seed = args.seed;
     let reporters: Vec<Box<dyn Reporter>> = vec![
         Box::new(report::progress::Progress::new(args.quiet)),
         Box::new(report::json::JsonReporter),
@@ -106,6 +111,9 @@ pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
                 "report: {}",
                 outcome.run_dir.join(report::json::FILE).display()
             );
+            if let Some(seed) = outcome.report.seed {
+                println!("seed: {seed} (repeat this run's recovery point choices with --seed {seed})");
+            }
             for e in fanout.errors() {
                 eprintln!("firedrill: a report could not be written: {e}");
             }

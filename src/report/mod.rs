@@ -14,6 +14,7 @@ pub mod junit;
 pub mod markdown;
 pub mod model;
 pub mod progress;
+pub(crate) mod recovery;
 pub mod terminal;
 pub(crate) mod timeline;
 pub(crate) mod view;

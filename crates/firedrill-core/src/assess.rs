@@ -9,6 +9,7 @@ use crate::canary::{self, CanaryPlan, CanaryReport, CanaryWrite, RecoveredCanary
 use crate::check::{Check, CheckStatus};
 use crate::finding::Finding;
 use crate::measure::{MeasureMethod, Measured, Objectives};
+use crate::recovery::RecoveryPointReport;
 use crate::stage::{Outcome, StageRecord};
 use crate::timing::{Moment, human};
 use crate::verdict::{TargetFacts, Verdict};
@@ -49,6 +50,9 @@ pub struct DrillEvidence<'a> {
     pub span_error: Duration,
     /// A stage failed because of the environment.
     pub environment_error: bool,
+    /// The existing recovery point restored, when the drill took no backup
+    /// of its own: without canaries, RPO is its age at the fault.
+    pub recovery_point: Option<&'a RecoveryPointReport>,
 }
 
 /// What a drill proved.
@@ -81,7 +85,12 @@ pub fn assess(e: &DrillEvidence<'_>) -> Assessment {
     let lost = canary.as_ref().map_or(String::new(), |c| {
         format!(" ({} canary write(s) lost)", c.lost_writes)
     });
-    missed("rpo", rpo.as_ref(), lost, &mut findings);
+    match e.recovery_point.and_then(|p| p.too_old(e.objectives.rpo)) {
+        // The recovery point's own finding says its age and the objective.
+        Some(f) => findings.push(f),
+        None if rpo.is_some_and(|m| m.method == MeasureMethod::RecoveryPoint) => {}
+        None => missed("rpo", rpo.as_ref(), lost, &mut findings),
+    }
     let checks_not_verified = e
         .checks
         .iter()
@@ -153,6 +162,16 @@ fn rpo(
     findings: &mut Vec<Finding>,
 ) -> (Option<Measured>, Option<CanaryReport>) {
     let Some(c) = &e.canary else {
+        if let Some(p) = e.recovery_point {
+            let m = Measured::against(
+                p.age_at_fault,
+                Duration::ZERO,
+                e.objectives.rpo,
+                e.emulated,
+                MeasureMethod::RecoveryPoint,
+            );
+            return (Some(m), None);
+        }
         let measured = e.backup_done.map(|b| {
             Measured::against(
                 fault.since(b),
@@ -338,6 +357,7 @@ mod tests {
             validate_end: Some(times.2),
             span_error: Duration::from_millis(250),
             environment_error: false,
+            recovery_point: None,
         }
     }
 

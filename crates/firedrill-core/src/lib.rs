@@ -12,6 +12,8 @@
 //! - [`error`]: why a stage did not complete, with typed causes
 //! - [`resource`], [`plan`], [`output`]: scratch resources, planned actions,
 //!   what stages return
+//! - [`recovery`], [`source_keys`]: existing recovery points, the seeded
+//!   choice among them and their age against the RPO
 //! - [`diagnostics`], [`suggest`], [`input`], [`options`], [`validate`]:
 //!   scenario errors with spans, and the shared validators
 
@@ -30,8 +32,10 @@ pub mod names;
 pub mod options;
 pub mod output;
 pub mod plan;
+pub mod recovery;
 pub mod resource;
 pub mod service;
+pub mod source_keys;
 pub mod stage;
 pub mod suggest;
 pub mod timing;

@@ -79,6 +79,8 @@ pub struct SnapshotInfo {
     pub progress: Option<String>,
     pub volume_size_gib: Option<i32>,
     pub tags: Tags,
+    /// When the snapshot was started (its point in time).
+    pub start_time: Option<time::OffsetDateTime>,
 }
 
 /// An image (AMI) as described.
@@ -235,6 +237,9 @@ fn snapshot_info(s: &aws_sdk_ec2::types::Snapshot) -> SnapshotInfo {
         progress: s.progress().map(str::to_string),
         volume_size_gib: s.volume_size(),
         tags: tags_of(s.tags()),
+        start_time: s
+            .start_time()
+            .and_then(|t| time::OffsetDateTime::from_unix_timestamp_nanos(t.as_nanos()).ok()),
     }
 }
 
@@ -633,6 +638,27 @@ pub async fn snapshots_tagged(ec2: &Client, key: &str) -> Result<Vec<SnapshotInf
         .describe_snapshots()
         .owner_ids("self")
         .filters(filter("tag-key", &[key]))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeSnapshots", e))?;
+        found.extend(page.snapshots().iter().map(snapshot_info));
+    }
+    Ok(found)
+}
+
+/// The completed snapshots this account owns of one volume: its existing
+/// recovery points (from Data Lifecycle Manager, AWS Backup or a script).
+pub async fn snapshots_of_volume(
+    ec2: &Client,
+    volume_id: &str,
+) -> Result<Vec<SnapshotInfo>, AwsError> {
+    let mut found = Vec::new();
+    let mut pages = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(filter("volume-id", &[volume_id]))
+        .filters(filter("status", &["completed"]))
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {

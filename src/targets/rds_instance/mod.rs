@@ -15,6 +15,8 @@ use schemars::JsonSchema;
 
 use firedrill_core::input::Spanned;
 use firedrill_core::options::{RawFaultAction, TargetInput};
+use firedrill_core::recovery::{RecoveryPoint, SourceSpec};
+use firedrill_core::resource::TAG_RUN_ID;
 use firedrill_core::validate;
 use firedrill_core::{
     DeleteOutcome, Diagnostic, Effect, FaultSpec, PlannedAction, Preflight, ResourceType,
@@ -27,6 +29,7 @@ use super::common::rds::{is_kept, release_kept, snapshot_tags, tagged};
 use super::common::rds_compare::{Comparer, opt, user_tags};
 use super::common::rds_sql as sql;
 use super::common::rds_undo;
+use super::common::source::choose;
 use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
 use crate::aws::rds::{self as api, DbInstance, RestoreInstance, RestorePoint, wait};
@@ -56,6 +59,7 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
     let raw: RawRdsInstance = firedrill_core::options::deserialize_kind_options(input, diags)?;
     validate::db_identifier(&raw.instance, "instance", diags);
     let backup = options::backup_method(&raw.backup, diags);
+    let source = options::source(&raw.backup, options::DB_SNAPSHOT_ID, diags);
     let fault = options::fault(raw.fault.as_ref(), diags);
     options::storage_type(raw.restore.storage_type.as_ref(), diags);
     if let Some(r) = &raw.restore.dr_region {
@@ -83,6 +87,7 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
         );
     }
     Some(Box::new(RdsInstance {
+        source,
         name,
         instance: raw.instance.into_inner(),
         backup,
@@ -141,6 +146,8 @@ pub struct RdsInstance {
     name: String,
     instance: String,
     backup: BackupMethod,
+    /// For `BackupMethod::Existing`: how the snapshot is chosen.
+    source: SourceSpec,
     fault: Fault,
     /// Start a stopped instance again after validation (default true).
     revert: bool,
@@ -303,6 +310,14 @@ impl Target for RdsInstance {
                 self.resource(),
                 None,
             )),
+            BackupMethod::Existing => p.push(action(
+                Stage::Backup,
+                Effect::Read,
+                "rds:DescribeDBSnapshots",
+                self.source
+                    .describe(&format!("DB snapshot of {}", self.instance)),
+                None,
+            )),
         }
         if let Some(f) = self.fault() {
             let (effect, call) = match self.fault {
@@ -452,6 +467,35 @@ impl Target for RdsInstance {
                 }
                 self.state.snapshot = Some((snap.id, snap.arn));
             }
+            BackupMethod::Existing => {
+                let snaps = api::snapshots_of_instance(rds, &self.instance).await?;
+                let points: Vec<RecoveryPoint> = snaps
+                    .iter()
+                    .filter(|s| s.status == "available" && !s.tags.contains_key(TAG_RUN_ID))
+                    .filter_map(|s| {
+                        let label = if s.id.starts_with("awsbackup:") {
+                            "awsbackup"
+                        } else {
+                            s.snapshot_type.as_str()
+                        };
+                        Some(RecoveryPoint::new(&s.id, s.created_at?, label))
+                    })
+                    .collect();
+                let chosen = choose(
+                    cx,
+                    &self.source,
+                    &points,
+                    &self.resource(),
+                    "available DB snapshot",
+                    &mut out,
+                )?;
+                let snap = snaps
+                    .into_iter()
+                    .find(|s| s.id == chosen.point.id)
+                    .ok_or_else(|| StageError::Failed("the chosen snapshot vanished".into()))?;
+                out = out.fact("snapshot", &snap.id);
+                self.state.snapshot = Some((snap.id, snap.arn));
+            }
             BackupMethod::PointInTime(point) => {
                 let src = api::describe_instance(rds, &self.instance).await?;
                 let latest = src.and_then(|s| s.latest_restorable_time);
@@ -528,7 +572,7 @@ impl Target for RdsInstance {
                 },
                 api::restore_to_point_in_time(&rds, &self.instance, point, &settings).await?,
             ),
-            BackupMethod::Snapshot | BackupMethod::LatestAutomated => {
+            BackupMethod::Snapshot | BackupMethod::LatestAutomated | BackupMethod::Existing => {
                 let snap = if home {
                     self.state.snapshot.as_ref().map(|(id, _)| id.clone())
                 } else {

@@ -1,0 +1,329 @@
+//! Drilling existing recovery points: snapshots the test creates beforehand
+//! (several, seconds apart: the emulators stamp them with the current time),
+//! restored by `source = "latest"`, `"random"` (seeded, repeatable) or by
+//! id; the recovery-point RPO against the objective; and the organisation's
+//! snapshots never deleted by cleanup or reap.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use aws_sdk_ec2::Client;
+use firedrill_core::recovery::{self, BackupSource, Prefer, RecoveryPoint, SourceSpec};
+use time::OffsetDateTime;
+
+use crate::ec2::{create_source_volume, ec2, example, leftovers, volume_exists};
+use crate::support::{Ran, Workspace};
+
+/// Snapshot `volume` `n` times, a second or more apart; ids oldest first.
+async fn snapshots(ec2: &Client, volume: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
+        let out = ec2
+            .create_snapshot()
+            .volume_id(volume)
+            .description(format!("nightly {i}"))
+            .send()
+            .await
+            .unwrap();
+        ids.push(out.snapshot_id().unwrap().to_string());
+    }
+    ids
+}
+
+/// The snapshot's start time as the emulator recorded it.
+async fn start_times(ec2: &Client, ids: &[String]) -> Vec<RecoveryPoint> {
+    let out = ec2
+        .describe_snapshots()
+        .set_snapshot_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .unwrap();
+    out.snapshots()
+        .iter()
+        .map(|s| {
+            let t = s.start_time().unwrap();
+            RecoveryPoint::new(
+                s.snapshot_id().unwrap(),
+                OffsetDateTime::from_unix_timestamp_nanos(t.as_nanos()).unwrap(),
+                "snapshot",
+            )
+        })
+        .collect()
+}
+
+async fn snapshot_exists(ec2: &Client, id: &str) -> bool {
+    ec2.describe_snapshots()
+        .snapshot_ids(id)
+        .send()
+        .await
+        .is_ok_and(|o| !o.snapshots().is_empty())
+}
+
+async fn cleanup_snapshots(ec2: &Client, ids: &[String]) {
+    for id in ids {
+        let _ = ec2.delete_snapshot().snapshot_id(id).send().await;
+    }
+}
+
+async fn run(ws: &Workspace, file: &Path, seed: Option<u64>) -> Ran {
+    let mut f = ws.firedrill().args(["run", "--yes"]);
+    if let Some(s) = seed {
+        f = f.args(["--seed", &s.to_string()]);
+    }
+    let f = f.arg(file);
+    tokio::task::spawn_blocking(move || f.run()).await.unwrap()
+}
+
+/// Every run of `scenario`, oldest first.
+fn reports(ws: &Workspace, scenario: &str) -> Vec<serde_json::Value> {
+    let mut runs: Vec<_> = std::fs::read_dir(ws.reports().join(scenario))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    runs.sort();
+    runs.iter()
+        .map(|r| serde_json::from_slice(&std::fs::read(r.join("report.json")).unwrap()).unwrap())
+        .collect()
+}
+
+fn stage<'a>(t: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    t["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == name)
+        .unwrap_or_else(|| panic!("no stage {name}: {t}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ebs_volume_latest_restores_the_newest_snapshot_and_never_deletes_it() {
+    let ec2 = ec2("us-east-1");
+    let volume = create_source_volume(&ec2, "fd-existing").await;
+    let snaps = snapshots(&ec2, &volume, 3).await;
+    let ws = Workspace::new();
+    let file = ws.scenario(
+        "existing",
+        &example(
+            "ebs-volume-existing.toml",
+            "vol-0123456789abcdef0",
+            &volume,
+            |t| t,
+        ),
+    );
+    let ran = run(&ws, &file, Some(11)).await;
+    ran.code(0);
+    let report = &reports(&ws, "ebs-volume-existing")[0];
+    let t = &report["targets"][0];
+    assert_eq!(t["recovery_point"]["id"], snaps[2].as_str(), "{t:#}");
+    assert_eq!(t["recovery_point"]["source"], "latest");
+    assert_eq!(t["recovery_point"]["candidates"], 3);
+    assert_eq!(t["rpo"]["method"], "recovery-point", "{t:#}");
+    assert_eq!(report["seed"], 11);
+    assert!(
+        ran.stdout.contains(&format!("data: {} (snapshot; latest of 3 within 7d)", snaps[2])),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("never proven before this run"), "{}", ran.stdout);
+    let backup = stage(t, "backup");
+    assert!(
+        backup["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("chose existing completed snapshot {}", snaps[2])),
+        "{backup}"
+    );
+    // The fault deleted the volume; what protects it is the existing snapshot,
+    // which the fault journal names and nothing deleted or tagged.
+    assert!(!volume_exists(&ec2, &volume).await);
+    let ledger = std::fs::read_to_string(
+        ws.reports()
+            .join("ebs-volume-existing")
+            .join(report["run_id"].as_str().unwrap())
+            .join("ledger.jsonl"),
+    )
+    .unwrap();
+    assert!(
+        ledger.contains(&format!("\"protected_by\":[\"{}\"]", snaps[2])),
+        "{ledger}"
+    );
+    let run_id = report["run_id"].as_str().unwrap();
+    assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
+    let reaped = ws.firedrill().arg("reap").run();
+    reaped.code(0);
+    for s in &snaps {
+        assert!(snapshot_exists(&ec2, s).await, "{s} was deleted");
+    }
+    let tagged = ec2
+        .describe_snapshots()
+        .snapshot_ids(&snaps[2])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tagged.snapshots()[0].tags().is_empty(),
+        "the organisation's snapshot is not tagged: {tagged:?}"
+    );
+    // The history records the point as proven.
+    let history = std::fs::read_to_string(ws.reports().join("history.jsonl")).unwrap();
+    assert!(
+        history.contains(&format!("\"proven\":{{\"resource\":\"ebs:{volume}\",\"id\":\"{}\"", snaps[2])),
+        "{history}"
+    );
+    cleanup_snapshots(&ec2, &snaps).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ebs_volume_random_is_repeated_by_its_seed_and_prefers_unproven() {
+    let ec2 = ec2("us-east-1");
+    let volume = create_source_volume(&ec2, "fd-random").await;
+    let snaps = snapshots(&ec2, &volume, 4).await;
+    let points = start_times(&ec2, &snaps).await;
+    let ws = Workspace::new();
+    let file = ws.scenario(
+        "random",
+        &example(
+            "ebs-volume-random.toml",
+            "vol-0123456789abcdef0",
+            &volume,
+            |t| t.replace("prefer = \"unproven\"\n", ""),
+        ),
+    );
+    let spec = SourceSpec {
+        source: BackupSource::Random,
+        window: Some(Duration::from_hours(30 * 24)),
+        prefer: Prefer::Any,
+    };
+    let mut chosen = Vec::new();
+    for seed in [5_u64, 5, 6] {
+        let ran = run(&ws, &file, Some(seed)).await;
+        ran.code(0);
+        let r = reports(&ws, "ebs-volume-random").pop().unwrap();
+        let t = &r["targets"][0];
+        let want = recovery::choose(
+            &points,
+            &spec,
+            OffsetDateTime::now_utc(),
+            recovery::target_seed(seed, "data"),
+            &BTreeMap::new(),
+            "",
+            "",
+        )
+        .unwrap()
+        .point
+        .id;
+        assert_eq!(t["recovery_point"]["id"], want.as_str(), "seed {seed}: {t:#}");
+        assert_eq!(t["recovery_point"]["seed"], recovery::target_seed(seed, "data"));
+        assert!(ran.stdout.contains(&format!("--seed {seed}")), "{}", ran.stdout);
+        chosen.push(want);
+    }
+    assert_eq!(chosen[0], chosen[1], "the same seed repeats the choice");
+    // Every point the runs proved is now avoided by `prefer = "unproven"`.
+    let file = ws.scenario(
+        "unproven",
+        &example(
+            "ebs-volume-random.toml",
+            "vol-0123456789abcdef0",
+            &volume,
+            |t| t,
+        ),
+    );
+    let ran = run(&ws, &file, Some(5)).await;
+    ran.code(0);
+    let r = reports(&ws, "ebs-volume-random").pop().unwrap();
+    let id = r["targets"][0]["recovery_point"]["id"].as_str().unwrap().to_string();
+    assert!(!chosen.contains(&id), "{id} was proven already: {chosen:?}");
+    assert!(r["targets"][0]["last_proven"]["id"].is_string(), "{r:#}");
+    assert!(volume_exists(&ec2, &volume).await, "no fault: volume untouched");
+    for s in &snaps {
+        assert!(snapshot_exists(&ec2, s).await, "{s} was deleted");
+    }
+    cleanup_snapshots(&ec2, &snaps).await;
+    let _ = ec2.delete_volume().volume_id(&volume).send().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ebs_volume_recovery_point_older_than_the_rpo_fails_with_its_age() {
+    let ec2 = ec2("us-east-1");
+    let volume = create_source_volume(&ec2, "fd-stale").await;
+    let snaps = snapshots(&ec2, &volume, 1).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let ws = Workspace::new();
+    let file = ws.scenario(
+        "stale",
+        &example(
+            "ebs-volume-existing.toml",
+            "vol-0123456789abcdef0",
+            &volume,
+            |t| {
+                t.replace("rpo = \"1d\"", "rpo = \"2s\"")
+                    .replace("action = \"delete\"", "action = \"none\"")
+            },
+        ),
+    );
+    let ran = run(&ws, &file, None).await;
+    ran.code(1);
+    let r = &reports(&ws, "ebs-volume-existing")[0];
+    let t = &r["targets"][0];
+    assert_eq!(t["verdict"], "failed", "{t:#}");
+    let f = t["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "recovery-point.too-old")
+        .unwrap_or_else(|| panic!("{t:#}"));
+    let msg = f["message"].as_str().unwrap();
+    assert!(msg.contains(&snaps[0]) && msg.contains("older than the RPO objective of 2.0s"), "{msg}");
+    assert!(t["recovery_point"]["age_at_fault_ms"].as_u64().unwrap() > 2000);
+    assert!(ran.stdout.contains("MISSED"), "{}", ran.stdout);
+    assert!(snapshot_exists(&ec2, &snaps[0]).await);
+    cleanup_snapshots(&ec2, &snaps).await;
+    let _ = ec2.delete_volume().volume_id(&volume).send().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ebs_volume_unknown_id_or_no_snapshot_fails_before_any_fault() {
+    let ec2 = ec2("us-east-1");
+    let volume = create_source_volume(&ec2, "fd-none").await;
+    let ws = Workspace::new();
+    for (name, edit) in [
+        ("none", "source = \"latest\""),
+        ("unknown", "source = \"snap-0123456789abcdef0\""),
+    ] {
+        let file = ws.scenario(
+            name,
+            &example(
+                "ebs-volume-existing.toml",
+                "vol-0123456789abcdef0",
+                &volume,
+                |t| {
+                    t.replace("source = \"latest\"", edit)
+                        .replace("window = \"7d\"\n", "")
+                },
+            ),
+        );
+        let ran = run(&ws, &file, None).await;
+        // A missing recovery point fails the drill: it is not the environment's fault.
+        ran.code(1);
+        let r = reports(&ws, "ebs-volume-existing").pop().unwrap();
+        let t = &r["targets"][0];
+        let backup = stage(t, "backup");
+        assert_eq!(backup["outcome"], "failed", "{t:#}");
+        let detail = backup["detail"].as_str().unwrap();
+        match name {
+            "none" => assert!(detail.contains("has no completed snapshot to restore"), "{detail}"),
+            _ => assert!(
+                detail.contains("completed snapshot `snap-0123456789abcdef0` of") && detail.contains("does not exist (0 found"),
+                "{detail}"
+            ),
+        }
+        assert_eq!(stage(t, "fault")["outcome"], "skipped", "{t:#}");
+        assert!(volume_exists(&ec2, &volume).await, "no fault without a backup");
+    }
+    let _ = ec2.delete_volume().volume_id(&volume).send().await;
+}
