@@ -78,17 +78,14 @@ async fn run(ws: &Workspace, file: &Path, seed: Option<u64>) -> Ran {
     tokio::task::spawn_blocking(move || f.run()).await.unwrap()
 }
 
-/// Every run of `scenario`, oldest first.
-fn reports(ws: &Workspace, scenario: &str) -> Vec<serde_json::Value> {
-    let mut runs: Vec<_> = std::fs::read_dir(ws.reports().join(scenario))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    runs.sort();
-    runs.iter()
-        .map(|r| serde_json::from_slice(&std::fs::read(r.join("report.json")).unwrap()).unwrap())
-        .collect()
+/// The report of the run that printed `ran`'s output.
+fn report_of(ran: &Ran) -> serde_json::Value {
+    let path = ran
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("report: "))
+        .unwrap_or_else(|| panic!("no report line: {}", ran.stdout));
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
 fn stage<'a>(t: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
@@ -117,7 +114,7 @@ async fn ebs_volume_latest_restores_the_newest_snapshot_and_never_deletes_it() {
     );
     let ran = run(&ws, &file, Some(11)).await;
     ran.code(0);
-    let report = &reports(&ws, "ebs-volume-existing")[0];
+    let report = &report_of(&ran);
     let t = &report["targets"][0];
     assert_eq!(t["recovery_point"]["id"], snaps[2].as_str(), "{t:#}");
     assert_eq!(t["recovery_point"]["source"], "latest");
@@ -203,7 +200,7 @@ async fn ebs_volume_random_is_repeated_by_its_seed_and_prefers_unproven() {
     for seed in [5_u64, 5, 6] {
         let ran = run(&ws, &file, Some(seed)).await;
         ran.code(0);
-        let r = reports(&ws, "ebs-volume-random").pop().unwrap();
+        let r = report_of(&ran);
         let t = &r["targets"][0];
         let want = recovery::choose(
             &points,
@@ -235,7 +232,7 @@ async fn ebs_volume_random_is_repeated_by_its_seed_and_prefers_unproven() {
     );
     let ran = run(&ws, &file, Some(5)).await;
     ran.code(0);
-    let r = reports(&ws, "ebs-volume-random").pop().unwrap();
+    let r = report_of(&ran);
     let id = r["targets"][0]["recovery_point"]["id"].as_str().unwrap().to_string();
     assert!(!chosen.contains(&id), "{id} was proven already: {chosen:?}");
     assert!(r["targets"][0]["last_proven"]["id"].is_string(), "{r:#}");
@@ -268,7 +265,7 @@ async fn ebs_volume_recovery_point_older_than_the_rpo_fails_with_its_age() {
     );
     let ran = run(&ws, &file, None).await;
     ran.code(1);
-    let r = &reports(&ws, "ebs-volume-existing")[0];
+    let r = &report_of(&ran);
     let t = &r["targets"][0];
     assert_eq!(t["verdict"], "failed", "{t:#}");
     let f = t["findings"]
@@ -310,7 +307,7 @@ async fn ebs_volume_unknown_id_or_no_snapshot_fails_before_any_fault() {
         let ran = run(&ws, &file, None).await;
         // A missing recovery point fails the drill: it is not the environment's fault.
         ran.code(1);
-        let r = reports(&ws, "ebs-volume-existing").pop().unwrap();
+        let r = report_of(&ran);
         let t = &r["targets"][0];
         let backup = stage(t, "backup");
         assert_eq!(backup["outcome"], "failed", "{t:#}");
@@ -326,4 +323,93 @@ async fn ebs_volume_unknown_id_or_no_snapshot_fails_before_any_fault() {
         assert!(volume_exists(&ec2, &volume).await, "no fault without a backup");
     }
     let _ = ec2.delete_volume().volume_id(&volume).send().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ec2_instance_latest_and_random_ami_found_by_name_and_tags() {
+    let ec2 = ec2("us-east-1");
+    let source = crate::ec2::launch_source(&ec2, "fd-ami-src").await;
+    let prefix = crate::support::unique("fd-nightly");
+    let mut amis = Vec::new();
+    for i in 0..3 {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
+        let out = ec2
+            .create_image()
+            .instance_id(&source)
+            .name(format!("{prefix}-{i}"))
+            .no_reboot(true)
+            .send()
+            .await
+            .unwrap();
+        let id = out.image_id().unwrap().to_string();
+        ec2.create_tags()
+            .resources(&id)
+            .tags(aws_sdk_ec2::types::Tag::builder().key("app").value(&prefix).build())
+            .send()
+            .await
+            .unwrap();
+        amis.push(id);
+    }
+    // An AMI of the same name pattern without the tag is not the instance's.
+    let stranger = ec2
+        .create_image()
+        .instance_id(&source)
+        .name(format!("{prefix}-stranger"))
+        .no_reboot(true)
+        .send()
+        .await
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .to_string();
+    let ws = Workspace::new();
+    let scenario = |src: &str| {
+        example(
+            "ec2-instance-existing.toml",
+            "i-0123456789abcdef0",
+            &source,
+            |t| {
+                t.replace("web-nightly-*", &format!("{prefix}-*"))
+                    .replace("app = \"web\"", &format!("app = \"{prefix}\""))
+                    .replace("source = \"latest\"", &format!("source = \"{src}\""))
+            },
+        )
+    };
+    let file = ws.scenario("latest", &scenario("latest"));
+    let ran = run(&ws, &file, None).await;
+    ran.code(0);
+    let r = report_of(&ran);
+    let t = &r["targets"][0];
+    assert_eq!(t["recovery_point"]["id"], amis[2].as_str(), "{t:#}");
+    assert_eq!(t["recovery_point"]["label"], "ami");
+    assert_eq!(t["recovery_point"]["candidates"], 3, "the untagged AMI is not a candidate");
+    let file = ws.scenario("random", &scenario("random"));
+    let mut picks = Vec::new();
+    for _ in 0..2 {
+        let ran = run(&ws, &file, Some(99)).await;
+        ran.code(0);
+        let r = report_of(&ran);
+        picks.push(r["targets"][0]["recovery_point"]["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(picks[0], picks[1], "seed 99 repeats its choice");
+    assert!(amis.contains(&picks[0]), "{picks:?}");
+    assert_eq!(
+        crate::ec2::instance_state(&ec2, &source).await.as_deref(),
+        Some("running"),
+        "stopped and started again"
+    );
+    let all: Vec<String> = amis.iter().chain([&stranger]).cloned().collect();
+    let left = ec2
+        .describe_images()
+        .set_image_ids(Some(all.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.images().len(), 4, "no AMI of the organisation was deregistered");
+    for id in &all {
+        let _ = ec2.deregister_image().image_id(id).send().await;
+    }
+    crate::ec2::terminate(&ec2, &source).await;
 }

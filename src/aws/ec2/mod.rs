@@ -93,6 +93,8 @@ pub struct ImageInfo {
     /// `(device, snapshot id, size GiB)` of each EBS mapping.
     pub snapshots: Vec<(String, String, Option<i32>)>,
     pub tags: Tags,
+    /// When the image was created.
+    pub created_at: Option<time::OffsetDateTime>,
 }
 
 /// What to launch.
@@ -195,6 +197,9 @@ fn instance_info(i: &aws_sdk_ec2::types::Instance) -> InstanceInfo {
             })
             .collect(),
         tags: tags_of(i.tags()),
+        created_at: i.creation_date().and_then(|d| {
+            time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok()
+        }),
     }
 }
 
@@ -666,6 +671,30 @@ pub async fn snapshots_of_volume(
         found.extend(page.snapshots().iter().map(snapshot_info));
     }
     Ok(found)
+}
+
+/// The available AMIs this account owns matching a name (wildcards
+/// allowed) and every tag given: an instance's existing recovery points.
+pub async fn images_matching(
+    ec2: &Client,
+    name: Option<&str>,
+    tags: &[(String, String)],
+) -> Result<Vec<ImageInfo>, AwsError> {
+    let mut req = ec2
+        .describe_images()
+        .owners("self")
+        .filters(filter("state", &["available"]));
+    if let Some(n) = name {
+        req = req.filters(filter("name", &[n]));
+    }
+    for (k, v) in tags {
+        req = req.filters(filter(&format!("tag:{k}"), &[v]));
+    }
+    let out = req
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ec2:DescribeImages", e))?;
+    Ok(out.images().iter().map(image_info).collect())
 }
 
 /// Delete a snapshot: `Ok(false)` if it was already gone.
