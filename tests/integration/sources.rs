@@ -413,3 +413,146 @@ async fn ec2_instance_latest_and_random_ami_found_by_name_and_tags() {
     }
     crate::ec2::terminate(&ec2, &source).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rds_instance_latest_and_random_snapshot_are_restored_and_kept() {
+    let rds = crate::rds::rds("us-east-1");
+    let source = crate::support::unique("fd-src");
+    crate::rds::create_source_instance(&rds, &source).await;
+    let mut manual = Vec::new();
+    for i in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let id = format!("{source}-nightly-{i}");
+        rds.create_db_snapshot()
+            .db_instance_identifier(&source)
+            .db_snapshot_identifier(&id)
+            .send()
+            .await
+            .unwrap();
+        manual.push(id);
+    }
+    let ws = Workspace::new();
+    let file = ws.scenario(
+        "latest",
+        &crate::rds::example("rds-instance-existing.toml", "instance", &source, &[]),
+    );
+    let ran = run(&ws, &file, None).await;
+    ran.code(0);
+    let r = report_of(&ran);
+    let t = &r["targets"][0];
+    assert_eq!(t["recovery_point"]["id"], manual[2].as_str(), "{t:#}");
+    assert_eq!(t["recovery_point"]["label"], "manual");
+    assert_eq!(stage(t, "restore")["outcome"], "passed", "{t:#}");
+    let file = ws.scenario(
+        "random",
+        &crate::rds::example(
+            "rds-instance-existing.toml",
+            "instance",
+            &source,
+            &[("source = \"latest\"", "source = \"random\"")],
+        ),
+    );
+    let mut picks = Vec::new();
+    for _ in 0..2 {
+        let ran = run(&ws, &file, Some(2026)).await;
+        ran.code(0);
+        let r = report_of(&ran);
+        picks.push(
+            r["targets"][0]["recovery_point"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        assert_eq!(r["seed"], 2026);
+    }
+    assert_eq!(picks[0], picks[1], "seed 2026 repeats its choice");
+    for id in &manual {
+        let out = rds
+            .describe_db_snapshots()
+            .db_snapshot_identifier(id)
+            .send()
+            .await;
+        assert!(
+            out.is_ok_and(|o| o.db_snapshots().len() == 1),
+            "{id} was deleted"
+        );
+    }
+    for id in &manual {
+        let _ = rds.delete_db_snapshot().db_snapshot_identifier(id).send().await;
+    }
+    crate::rds::delete_source_instance(&rds, &source).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rds_cluster_random_snapshot_is_repeated_by_its_seed() {
+    let rds = crate::rds::rds("us-east-1");
+    let source = crate::support::unique("fd-aurora");
+    crate::rds::create_source_cluster(&rds, &source).await;
+    let mut manual = Vec::new();
+    for i in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let id = format!("{source}-nightly-{i}");
+        rds.create_db_cluster_snapshot()
+            .db_cluster_identifier(&source)
+            .db_cluster_snapshot_identifier(&id)
+            .send()
+            .await
+            .unwrap();
+        manual.push(id);
+    }
+    let ws = Workspace::new();
+    let file = ws.scenario(
+        "random",
+        &crate::rds::example(
+            "rds-cluster-existing.toml",
+            "cluster",
+            &source,
+            &[("prefer = \"unproven\"\n", "")],
+        ),
+    );
+    let mut picks = Vec::new();
+    for _ in 0..2 {
+        let ran = run(&ws, &file, Some(3)).await;
+        ran.code(0);
+        let r = report_of(&ran);
+        let t = &r["targets"][0];
+        assert_eq!(t["recovery_point"]["source"], "random", "{t:#}");
+        picks.push(t["recovery_point"]["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(picks[0], picks[1], "seed 3 repeats its choice");
+    let file = ws.scenario(
+        "latest",
+        &crate::rds::example(
+            "rds-cluster-existing.toml",
+            "cluster",
+            &source,
+            &[
+                ("source = \"random\"", "source = \"latest\""),
+                ("prefer = \"unproven\"\n", ""),
+            ],
+        ),
+    );
+    let ran = run(&ws, &file, None).await;
+    ran.code(0);
+    assert_eq!(
+        report_of(&ran)["targets"][0]["recovery_point"]["id"],
+        manual[2].as_str()
+    );
+    for id in &manual {
+        let out = rds
+            .describe_db_cluster_snapshots()
+            .db_cluster_snapshot_identifier(id)
+            .send()
+            .await;
+        assert!(
+            out.is_ok_and(|o| o.db_cluster_snapshots().len() == 1),
+            "{id} was deleted"
+        );
+        let _ = rds
+            .delete_db_cluster_snapshot()
+            .db_cluster_snapshot_identifier(id)
+            .send()
+            .await;
+    }
+    crate::rds::delete_source_cluster(&rds, &source).await;
+}

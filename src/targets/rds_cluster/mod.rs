@@ -13,6 +13,10 @@ use super::common::compare::tags_text;
 use super::common::rds::{cleanup_wait, is_kept, release_kept, snapshot_tags, tagged};
 use super::common::rds_compare::{Comparer, user_tags};
 use super::common::rds_sql::{RawSql, SqlConfig, data_checks};
+use super::common::source::choose;
+use firedrill_core::recovery::{RecoveryPoint, SourceSpec};
+use firedrill_core::resource::TAG_RUN_ID;
+use firedrill_core::source_keys::{IdShape, RawSource, source_spec};
 use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
 use crate::aws::rds::wait;
@@ -50,6 +54,14 @@ firedrill_core::named_enum! {
         None = "none",
     }
 }
+/// What a cluster recovery point id looks like: a DB cluster snapshot
+/// identifier, including `rds:` (automated) and `awsbackup:` names.
+const CLUSTER_SNAPSHOT_ID: IdShape = IdShape {
+    what: "DB cluster snapshot",
+    example: "rds:orders-2026-01-31-03-00",
+    accepts: |v| v.contains(':') || v.contains('-'),
+};
+
 /// Writer class when the source has no instance to copy it from.
 const DEFAULT_WRITER_CLASS: &str = "db.r6g.large";
 
@@ -59,6 +71,10 @@ const DEFAULT_WRITER_CLASS: &str = "db.r6g.large";
 pub struct RawRdsCluster {
     /// The DB cluster identifier the drill protects.
     pub cluster: Spanned<String>,
+    /// Where the backup comes from: a new cluster snapshot (default) or an
+    /// existing one (`latest`, `random` or its identifier).
+    #[serde(default)]
+    pub backup: RawSource,
     pub fault: Option<firedrill_core::options::RawFaultAction>,
     #[serde(default)]
     pub restore: RawRestore,
@@ -107,7 +123,15 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
     if let Some(r) = &raw.restore.dr_region {
         dr_region(r, home, diags);
     }
+    let source = source_spec(
+        raw.backup.source.as_ref(),
+        raw.backup.window.as_ref(),
+        raw.backup.prefer.as_ref(),
+        CLUSTER_SNAPSHOT_ID,
+        diags,
+    );
     Some(Box::new(RdsCluster {
+        source,
         name,
         cluster: raw.cluster.into_inner(),
         failover,
@@ -136,6 +160,8 @@ struct State {
 /// A validated `rds-cluster` target.
 #[derive(Debug)]
 pub struct RdsCluster {
+    /// A new cluster snapshot, or an existing one chosen in the backup stage.
+    source: SourceSpec,
     name: String,
     cluster: String,
     failover: bool,
@@ -149,6 +175,43 @@ pub struct RdsCluster {
 }
 
 impl RdsCluster {
+    /// The backup stage for an existing cluster snapshot: list the
+    /// cluster's available snapshots (not firedrill's own) and choose.
+    async fn choose_existing(
+        &mut self,
+        cx: &StageContext,
+        mut out: StageOutput,
+    ) -> Result<StageOutput, StageError> {
+        let snaps = api::cluster_snapshots_of(cx.clients.rds(), &self.cluster).await?;
+        let points: Vec<RecoveryPoint> = snaps
+            .iter()
+            .filter(|s| s.status == "available" && !s.tags.contains_key(TAG_RUN_ID))
+            .filter_map(|s| {
+                let label = if s.id.starts_with("awsbackup:") {
+                    "awsbackup"
+                } else {
+                    s.snapshot_type.as_str()
+                };
+                Some(RecoveryPoint::new(&s.id, s.created_at?, label))
+            })
+            .collect();
+        let chosen = choose(
+            cx,
+            &self.source,
+            &points,
+            &self.resource(),
+            "available cluster snapshot",
+            &mut out,
+        )?;
+        let snap = snaps
+            .into_iter()
+            .find(|s| s.id == chosen.point.id)
+            .ok_or_else(|| StageError::Failed("the chosen snapshot vanished".into()))?;
+        out = out.fact("snapshot", &snap.id);
+        self.state.snapshot = Some((snap.id, snap.arn));
+        Ok(out)
+    }
+
     fn source(&self) -> Result<&DbCluster, StageError> {
         self.state
             .source
@@ -209,13 +272,24 @@ impl Target for RdsCluster {
                 self.resource(),
                 None,
             ),
-            a(
-                Stage::Backup,
-                Effect::Create,
-                "rds:CreateDBClusterSnapshot, rds:DescribeDBClusterSnapshots",
-                format!("rds:cluster-snapshot:{}", scratch("snap")),
-                life,
-            ),
+            if self.source.is_existing() {
+                a(
+                    Stage::Backup,
+                    Effect::Read,
+                    "rds:DescribeDBClusterSnapshots",
+                    self.source
+                        .describe(&format!("cluster snapshot of {}", self.cluster)),
+                    None,
+                )
+            } else {
+                a(
+                    Stage::Backup,
+                    Effect::Create,
+                    "rds:CreateDBClusterSnapshot, rds:DescribeDBClusterSnapshots",
+                    format!("rds:cluster-snapshot:{}", scratch("snap")),
+                    life,
+                )
+            },
         ];
         if let Some(f) = self.fault() {
             p.push(a(
@@ -312,6 +386,9 @@ impl Target for RdsCluster {
         if let Some(sql) = &self.sql {
             let src = self.source()?;
             self.state.baseline = Some(sql.capture(&src.engine, src.endpoint.as_deref()).await);
+        }
+        if self.source.is_existing() {
+            return self.choose_existing(cx, out).await;
         }
         let id = cx.scratch_name("snap");
         let entry = cx.intend(resource_in(cx, RT_SNAPSHOT, &id, cx.clients.region()))?;
