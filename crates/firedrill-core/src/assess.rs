@@ -388,6 +388,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_existing_recovery_point_is_the_rpo_and_too_old_fails_with_its_age() {
+        use crate::recovery::{
+            BackupSource, Chosen, Prefer, RecoveryPoint, RecoveryPointReport, SourceSpec,
+        };
+        let mut f = fixture();
+        let times = drill(&mut f, 33).await;
+        let spec = SourceSpec {
+            source: BackupSource::Latest,
+            window: None,
+            prefer: Prefer::Any,
+        };
+        // (age of the point at the fault, objective, RPO met)
+        let table: &[(Duration, Duration, bool)] = &[
+            (Duration::from_hours(20), Duration::from_hours(24), true),
+            (Duration::from_hours(74), Duration::from_hours(24), false),
+            (Duration::from_hours(24 * 400), Duration::from_hours(24 * 365), false),
+        ];
+        for (age, objective, met) in table {
+            let chosen = Chosen {
+                point: RecoveryPoint::new("snap-1", times.1.utc - *age, "snapshot"),
+                candidates: 1,
+                listed: 1,
+            };
+            let point = RecoveryPointReport::new(&chosen, &spec, 0, times.1.utc);
+            let mut e = evidence(&f, times, Some(1));
+            e.canary = None;
+            e.recovered = None;
+            e.objectives.rpo = *objective;
+            e.recovery_point = Some(&point);
+            let a = assess(&e);
+            let rpo = a.rpo.unwrap();
+            assert_eq!(rpo.method, MeasureMethod::RecoveryPoint);
+            assert_eq!((rpo.value, rpo.met), (*age, *met), "{age:?}");
+            if *met {
+                assert!(codes(&a).is_empty(), "{:?}", a.findings);
+                assert_eq!(a.verdict, Verdict::Passed);
+            } else {
+                assert_eq!(codes(&a), ["recovery-point.too-old"]);
+                assert!(a.findings[0].message.contains("older than the RPO objective"));
+                assert_eq!(a.verdict, Verdict::Failed);
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn every_way_to_fall_short_has_its_finding_and_verdict() {
         type Change = fn(&mut DrillEvidence<'_>);
         let cases: &[(&str, u64, Change, &[&str], Verdict)] = &[
