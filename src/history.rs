@@ -16,8 +16,8 @@ use time::OffsetDateTime;
 
 use crate::report::{Report, TargetReport};
 use firedrill_core::recovery::ProvenPoint;
-use firedrill_core::{Finding, Outcome, Stage, Verdict};
 use firedrill_core::timing::human;
+use firedrill_core::{Finding, Outcome, Stage, Verdict};
 
 /// File name inside the reports directory.
 pub const FILE: &str = "history.jsonl";
@@ -98,7 +98,10 @@ pub fn proven_points(
     entries: &[HistoryEntry],
 ) -> BTreeMap<String, BTreeMap<String, OffsetDateTime>> {
     let mut out: BTreeMap<String, BTreeMap<String, OffsetDateTime>> = BTreeMap::new();
-    for p in entries.iter().flat_map(|e| e.targets.iter().filter_map(|t| t.proven.as_ref())) {
+    for p in entries
+        .iter()
+        .flat_map(|e| e.targets.iter().filter_map(|t| t.proven.as_ref()))
+    {
         let at = out
             .entry(p.resource.clone())
             .or_default()

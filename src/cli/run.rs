@@ -112,7 +112,9 @@ pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
                 outcome.run_dir.join(report::json::FILE).display()
             );
             if let Some(seed) = outcome.report.seed {
-                println!("seed: {seed} (repeat this run's recovery point choices with --seed {seed})");
+                println!(
+                    "seed: {seed} (repeat this run's recovery point choices with --seed {seed})"
+                );
             }
             for e in fanout.errors() {
                 eprintln!("firedrill: a report could not be written: {e}");

@@ -12,8 +12,8 @@ use super::{
     CleanupReport, EnvironmentInfo, Provenance, Report, SCHEMA_VERSION, ScenarioInfo, TargetReport,
 };
 use firedrill_core::canary::RecoveredCanary;
-use firedrill_core::recovery::{ProvenPoint, RecoveryPointReport};
 use firedrill_core::canary::{CanaryReport, CanaryWrite};
+use firedrill_core::recovery::{ProvenPoint, RecoveryPointReport};
 use firedrill_core::timing::Timing;
 use firedrill_core::{Check, CheckStatus, Finding, RequestId};
 use firedrill_core::{MeasureMethod, Measured, Objectives, Outcome, Stage, StageRecord, Verdict};

@@ -297,7 +297,13 @@ async fn drill_all(
     let mut tasks = tokio::task::JoinSet::new();
     let targets = std::mem::take(&mut scenario.targets);
     for (index, mut spec) in targets.into_iter().enumerate() {
-        let cx = setup.context(scenario, options, index, &spec.name, &spec.target.resource());
+        let cx = setup.context(
+            scenario,
+            options,
+            index,
+            &spec.name,
+            &spec.target.resource(),
+        );
         let pre = preflights[index]
             .take()
             .expect("preflight recorded for every target");

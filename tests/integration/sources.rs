@@ -122,11 +122,18 @@ async fn ebs_volume_latest_restores_the_newest_snapshot_and_never_deletes_it() {
     assert_eq!(t["rpo"]["method"], "recovery-point", "{t:#}");
     assert_eq!(report["seed"], 11);
     assert!(
-        ran.stdout.contains(&format!("data: {} (snapshot; latest of 3 within 7d)", snaps[2])),
+        ran.stdout.contains(&format!(
+            "data: {} (snapshot; latest of 3 within 7d)",
+            snaps[2]
+        )),
         "{}",
         ran.stdout
     );
-    assert!(ran.stdout.contains("never proven before this run"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("never proven before this run"),
+        "{}",
+        ran.stdout
+    );
     let backup = stage(t, "backup");
     assert!(
         backup["detail"]
@@ -169,7 +176,10 @@ async fn ebs_volume_latest_restores_the_newest_snapshot_and_never_deletes_it() {
     // The history records the point as proven.
     let history = std::fs::read_to_string(ws.reports().join("history.jsonl")).unwrap();
     assert!(
-        history.contains(&format!("\"proven\":{{\"resource\":\"ebs:{volume}\",\"id\":\"{}\"", snaps[2])),
+        history.contains(&format!(
+            "\"proven\":{{\"resource\":\"ebs:{volume}\",\"id\":\"{}\"",
+            snaps[2]
+        )),
         "{history}"
     );
     cleanup_snapshots(&ec2, &snaps).await;
@@ -214,9 +224,20 @@ async fn ebs_volume_random_is_repeated_by_its_seed_and_prefers_unproven() {
         .unwrap()
         .point
         .id;
-        assert_eq!(t["recovery_point"]["id"], want.as_str(), "seed {seed}: {t:#}");
-        assert_eq!(t["recovery_point"]["seed"], recovery::target_seed(seed, "data"));
-        assert!(ran.stdout.contains(&format!("--seed {seed}")), "{}", ran.stdout);
+        assert_eq!(
+            t["recovery_point"]["id"],
+            want.as_str(),
+            "seed {seed}: {t:#}"
+        );
+        assert_eq!(
+            t["recovery_point"]["seed"],
+            recovery::target_seed(seed, "data")
+        );
+        assert!(
+            ran.stdout.contains(&format!("--seed {seed}")),
+            "{}",
+            ran.stdout
+        );
         chosen.push(want);
     }
     assert_eq!(chosen[0], chosen[1], "the same seed repeats the choice");
@@ -233,10 +254,16 @@ async fn ebs_volume_random_is_repeated_by_its_seed_and_prefers_unproven() {
     let ran = run(&ws, &file, Some(5)).await;
     ran.code(0);
     let r = report_of(&ran);
-    let id = r["targets"][0]["recovery_point"]["id"].as_str().unwrap().to_string();
+    let id = r["targets"][0]["recovery_point"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(!chosen.contains(&id), "{id} was proven already: {chosen:?}");
     assert!(r["targets"][0]["last_proven"]["id"].is_string(), "{r:#}");
-    assert!(volume_exists(&ec2, &volume).await, "no fault: volume untouched");
+    assert!(
+        volume_exists(&ec2, &volume).await,
+        "no fault: volume untouched"
+    );
     for s in &snaps {
         assert!(snapshot_exists(&ec2, s).await, "{s} was deleted");
     }
@@ -275,7 +302,10 @@ async fn ebs_volume_recovery_point_older_than_the_rpo_fails_with_its_age() {
         .find(|f| f["code"] == "recovery-point.too-old")
         .unwrap_or_else(|| panic!("{t:#}"));
     let msg = f["message"].as_str().unwrap();
-    assert!(msg.contains(&snaps[0]) && msg.contains("older than the RPO objective of 2.0s"), "{msg}");
+    assert!(
+        msg.contains(&snaps[0]) && msg.contains("older than the RPO objective of 2.0s"),
+        "{msg}"
+    );
     assert!(t["recovery_point"]["age_at_fault_ms"].as_u64().unwrap() > 2000);
     assert!(ran.stdout.contains("MISSED"), "{}", ran.stdout);
     assert!(snapshot_exists(&ec2, &snaps[0]).await);
@@ -313,14 +343,21 @@ async fn ebs_volume_unknown_id_or_no_snapshot_fails_before_any_fault() {
         assert_eq!(backup["outcome"], "failed", "{t:#}");
         let detail = backup["detail"].as_str().unwrap();
         match name {
-            "none" => assert!(detail.contains("has no completed snapshot to restore"), "{detail}"),
+            "none" => assert!(
+                detail.contains("has no completed snapshot to restore"),
+                "{detail}"
+            ),
             _ => assert!(
-                detail.contains("completed snapshot `snap-0123456789abcdef0` of") && detail.contains("does not exist (0 found"),
+                detail.contains("completed snapshot `snap-0123456789abcdef0` of")
+                    && detail.contains("does not exist (0 found"),
                 "{detail}"
             ),
         }
         assert_eq!(stage(t, "fault")["outcome"], "skipped", "{t:#}");
-        assert!(volume_exists(&ec2, &volume).await, "no fault without a backup");
+        assert!(
+            volume_exists(&ec2, &volume).await,
+            "no fault without a backup"
+        );
     }
     let _ = ec2.delete_volume().volume_id(&volume).send().await;
 }
@@ -346,7 +383,12 @@ async fn ec2_instance_latest_and_random_ami_found_by_name_and_tags() {
         let id = out.image_id().unwrap().to_string();
         ec2.create_tags()
             .resources(&id)
-            .tags(aws_sdk_ec2::types::Tag::builder().key("app").value(&prefix).build())
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("app")
+                    .value(&prefix)
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
@@ -384,14 +426,22 @@ async fn ec2_instance_latest_and_random_ami_found_by_name_and_tags() {
     let t = &r["targets"][0];
     assert_eq!(t["recovery_point"]["id"], amis[2].as_str(), "{t:#}");
     assert_eq!(t["recovery_point"]["label"], "ami");
-    assert_eq!(t["recovery_point"]["candidates"], 3, "the untagged AMI is not a candidate");
+    assert_eq!(
+        t["recovery_point"]["candidates"], 3,
+        "the untagged AMI is not a candidate"
+    );
     let file = ws.scenario("random", &scenario("random"));
     let mut picks = Vec::new();
     for _ in 0..2 {
         let ran = run(&ws, &file, Some(99)).await;
         ran.code(0);
         let r = report_of(&ran);
-        picks.push(r["targets"][0]["recovery_point"]["id"].as_str().unwrap().to_string());
+        picks.push(
+            r["targets"][0]["recovery_point"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     assert_eq!(picks[0], picks[1], "seed 99 repeats its choice");
     assert!(amis.contains(&picks[0]), "{picks:?}");
@@ -407,7 +457,11 @@ async fn ec2_instance_latest_and_random_ami_found_by_name_and_tags() {
         .send()
         .await
         .unwrap();
-    assert_eq!(left.images().len(), 4, "no AMI of the organisation was deregistered");
+    assert_eq!(
+        left.images().len(),
+        4,
+        "no AMI of the organisation was deregistered"
+    );
     for id in &all {
         let _ = ec2.deregister_image().image_id(id).send().await;
     }
@@ -478,7 +532,11 @@ async fn rds_instance_latest_and_random_snapshot_are_restored_and_kept() {
         );
     }
     for id in &manual {
-        let _ = rds.delete_db_snapshot().db_snapshot_identifier(id).send().await;
+        let _ = rds
+            .delete_db_snapshot()
+            .db_snapshot_identifier(id)
+            .send()
+            .await;
     }
     crate::rds::delete_source_instance(&rds, &source).await;
 }
@@ -569,7 +627,12 @@ async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &str) {
 }
 
 async fn drop_versioned(s3: &aws_sdk_s3::Client, bucket: &str) {
-    let out = s3.list_object_versions().bucket(bucket).send().await.unwrap();
+    let out = s3
+        .list_object_versions()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
     for v in out.versions() {
         let _ = s3
             .delete_object()
@@ -614,14 +677,24 @@ async fn s3_point_in_time_restores_every_key_as_it_was_at_t() {
     for k in ["a", "b", "c", "gone-before"] {
         put(&s3, &bucket, k, &format!("{k} as it was at T")).await;
     }
-    s3.delete_object().bucket(&bucket).key("gone-before").send().await.unwrap();
+    s3.delete_object()
+        .bucket(&bucket)
+        .key("gone-before")
+        .send()
+        .await
+        .unwrap();
     // S3 keeps whole seconds: T lies a clear second after the writes above
     // and a clear second before the damage below.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let t = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     put(&s3, &bucket, "a", "a overwritten after T").await;
-    s3.delete_object().bucket(&bucket).key("b").send().await.unwrap();
+    s3.delete_object()
+        .bucket(&bucket)
+        .key("b")
+        .send()
+        .await
+        .unwrap();
     put(&s3, &bucket, "new-after", "written after T").await;
     let t_text = t
         .format(&time::format_description::well_known::Rfc3339)
@@ -638,7 +711,11 @@ async fn s3_point_in_time_restores_every_key_as_it_was_at_t() {
     ran.code(0);
     let r = report_of(&ran);
     let t_report = &r["targets"][0];
-    assert_eq!(stage(t_report, "validate")["outcome"], "passed", "{t_report:#}");
+    assert_eq!(
+        stage(t_report, "validate")["outcome"],
+        "passed",
+        "{t_report:#}"
+    );
     assert_eq!(t_report["recovery_point"]["id"], t_text.as_str());
     assert_eq!(t_report["recovery_point"]["label"], "point-in-time");
     assert_eq!(t_report["rpo"]["method"], "recovery-point");
@@ -665,13 +742,24 @@ async fn s3_point_in_time_restores_every_key_as_it_was_at_t() {
         .collect();
     assert_eq!(
         got,
-        want.iter().map(|(k, h)| (k.as_str(), h.as_str())).collect::<Vec<_>>(),
+        want.iter()
+            .map(|(k, h)| (k.as_str(), h.as_str()))
+            .collect::<Vec<_>>(),
         "a and b as at T, c unchanged, keys deleted before or written after T absent"
     );
     let checks = t_report["checks"].as_array().unwrap();
-    assert!(!checks.is_empty() && checks.iter().all(|c| c["status"] != "failed"), "{checks:?}");
+    assert!(
+        !checks.is_empty() && checks.iter().all(|c| c["status"] != "failed"),
+        "{checks:?}"
+    );
     // The bucket itself is untouched: a is still overwritten, b deleted.
-    let a = s3.get_object().bucket(&bucket).key("a").send().await.unwrap();
+    let a = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("a")
+        .send()
+        .await
+        .unwrap();
     let body = a.body.collect().await.unwrap().into_bytes();
     assert_eq!(&body[..], b"a overwritten after T");
     drop_versioned(&s3, &bucket).await;

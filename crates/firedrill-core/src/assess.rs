@@ -403,7 +403,11 @@ mod tests {
         let table: &[(Duration, Duration, bool)] = &[
             (Duration::from_hours(20), Duration::from_hours(24), true),
             (Duration::from_hours(74), Duration::from_hours(24), false),
-            (Duration::from_hours(24 * 400), Duration::from_hours(24 * 365), false),
+            (
+                Duration::from_hours(24 * 400),
+                Duration::from_hours(24 * 365),
+                false,
+            ),
         ];
         for (age, objective, met) in table {
             let chosen = Chosen {
@@ -426,7 +430,11 @@ mod tests {
                 assert_eq!(a.verdict, Verdict::Passed);
             } else {
                 assert_eq!(codes(&a), ["recovery-point.too-old"]);
-                assert!(a.findings[0].message.contains("older than the RPO objective"));
+                assert!(
+                    a.findings[0]
+                        .message
+                        .contains("older than the RPO objective")
+                );
                 assert_eq!(a.verdict, Verdict::Failed);
             }
         }

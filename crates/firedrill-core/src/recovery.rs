@@ -5,8 +5,8 @@
 //! shows. Every kind shares these types; the choice is one pure function.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -157,7 +157,9 @@ pub struct Chosen {
 /// environment error: the backups the organisation relies on are missing).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ChooseError {
-    #[error("{resource} has no {what} to restore (hint: check the backup schedule, or use `source = \"new\"`)")]
+    #[error(
+        "{resource} has no {what} to restore (hint: check the backup schedule, or use `source = \"new\"`)"
+    )]
     NoPoints { resource: String, what: String },
     #[error(
         "{resource} has no {what} created within the last {} ({listed} older; the newest is {} old) (hint: the backup schedule may have stopped; widen `window` only if that is expected)",
@@ -170,7 +172,9 @@ pub enum ChooseError {
         listed: usize,
         newest_age: Duration,
     },
-    #[error("{what} `{id}` of {resource} does not exist ({listed} found; hint: list them, or use `source = \"latest\"`)")]
+    #[error(
+        "{what} `{id}` of {resource} does not exist ({listed} found; hint: list them, or use `source = \"latest\"`)"
+    )]
     UnknownId {
         resource: String,
         what: String,
@@ -305,8 +309,10 @@ impl ChoiceInputs {
 
     /// Record the point the kind chose (the backup stage does).
     pub fn record(&self, chosen: Chosen, spec: &SourceSpec) {
-        *self.chosen.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some((chosen, spec.clone()));
+        *self
+            .chosen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((chosen, spec.clone()));
     }
 
     /// The report of the point the kind chose, aged at `fault_at`, if the
@@ -371,12 +377,7 @@ pub struct RecoveryPointReport {
 
 impl RecoveryPointReport {
     /// The report of `chosen`, aged at the fault time.
-    pub fn new(
-        chosen: &Chosen,
-        spec: &SourceSpec,
-        seed: u64,
-        fault_at: OffsetDateTime,
-    ) -> Self {
+    pub fn new(chosen: &Chosen, spec: &SourceSpec, seed: u64, fault_at: OffsetDateTime) -> Self {
         Self {
             id: chosen.point.id.clone(),
             label: chosen.point.label.clone(),
@@ -474,10 +475,7 @@ mod tests {
     }
 
     fn pick(s: &SourceSpec, seed: u64, proven: &[&str]) -> Result<String, ChooseError> {
-        let proven = proven
-            .iter()
-            .map(|s| ((*s).to_string(), NOW))
-            .collect();
+        let proven = proven.iter().map(|s| ((*s).to_string(), NOW)).collect();
         choose(&points(), s, NOW, seed, &proven, "ebs:vol-1", "snapshot").map(|c| c.point.id)
     }
 
@@ -487,14 +485,29 @@ mod tests {
         let table: &[(SourceSpec, u64, &[&str], &str)] = &[
             (spec(Latest, None, Prefer::Any), 1, &[], "snap-e"),
             (spec(Latest, Some(7), Prefer::Any), 1, &[], "snap-e"),
-            (spec(Id("snap-a".into()), None, Prefer::Any), 1, &[], "snap-a"),
+            (
+                spec(Id("snap-a".into()), None, Prefer::Any),
+                1,
+                &[],
+                "snap-a",
+            ),
             // Window 2d holds d and e; the seed picks one of them.
             (spec(Random, Some(2), Prefer::Any), 1, &[], "snap-d"),
             (spec(Random, Some(2), Prefer::Any), 2, &[], "snap-e"),
             // Unproven preferred: e is proven, so d whatever the seed.
-            (spec(Random, Some(2), Prefer::Unproven), 2, &["snap-e"], "snap-d"),
+            (
+                spec(Random, Some(2), Prefer::Unproven),
+                2,
+                &["snap-e"],
+                "snap-d",
+            ),
             // Everything proven: any point again.
-            (spec(Random, Some(2), Prefer::Unproven), 2, &["snap-d", "snap-e"], "snap-e"),
+            (
+                spec(Random, Some(2), Prefer::Unproven),
+                2,
+                &["snap-d", "snap-e"],
+                "snap-e",
+            ),
         ];
         for (s, seed, proven, want) in table {
             assert_eq!(pick(s, *seed, proven).unwrap(), *want, "{s:?} seed {seed}");
@@ -533,8 +546,12 @@ mod tests {
             e.to_string(),
             "ebs:vol-1 has no snapshot created within the last 7d (1 older; the newest is 29d 9h old) (hint: the backup schedule may have stopped; widen `window` only if that is expected)"
         );
-        let e = pick(&spec(BackupSource::Id("snap-zz".into()), None, Prefer::Any), 0, &[])
-            .unwrap_err();
+        let e = pick(
+            &spec(BackupSource::Id("snap-zz".into()), None, Prefer::Any),
+            0,
+            &[],
+        )
+        .unwrap_err();
         assert!(matches!(e, ChooseError::UnknownId { listed: 5, .. }), "{e}");
         let e = choose(
             &[],
@@ -546,7 +563,10 @@ mod tests {
             "snapshot",
         )
         .unwrap_err();
-        assert!(e.to_string().starts_with("ebs:vol-1 has no snapshot to restore"));
+        assert!(
+            e.to_string()
+                .starts_with("ebs:vol-1 has no snapshot to restore")
+        );
     }
 
     #[test]
@@ -555,7 +575,7 @@ mod tests {
             // (point, objective in hours, too old)
             ("snap-e", 24, false), // 9h old
             ("snap-e", 8, true),
-            ("snap-d", 24, true), // 33h old
+            ("snap-d", 24, true),       // 33h old
             ("snap-a", 24 * 30, false), // 29d 9h old
             ("snap-a", 24 * 29, true),
         ];

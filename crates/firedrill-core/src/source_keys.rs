@@ -116,10 +116,7 @@ fn parse_window(w: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> Option<Dura
             .help("write a number of days from 1 to 365, e.g. `window = \"7d\"`")
     };
     if v.is_empty() {
-        diags.push(bad(
-            "`window` is empty".into(),
-            "no duration",
-        ));
+        diags.push(bad("`window` is empty".into(), "no duration"));
         return None;
     }
     let d = match humantime::parse_duration(v) {
@@ -227,7 +224,12 @@ mod tests {
             ("latest", Some("2h"), None, "shorter than a day"),
             ("latest", Some("soon"), None, "is not a duration"),
             ("new", Some("7d"), None, "`window` applies only to source"),
-            ("latest", None, Some("unproven"), "`prefer` applies only to source `random`"),
+            (
+                "latest",
+                None,
+                Some("unproven"),
+                "`prefer` applies only to source `random`",
+            ),
             ("random", None, Some("fresh"), "unknown `prefer` value"),
         ];
         for (source, window, prefer, want) in table {

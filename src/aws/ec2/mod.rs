@@ -197,9 +197,6 @@ fn instance_info(i: &aws_sdk_ec2::types::Instance) -> InstanceInfo {
             })
             .collect(),
         tags: tags_of(i.tags()),
-        created_at: i.creation_date().and_then(|d| {
-            time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok()
-        }),
     }
 }
 
@@ -268,6 +265,9 @@ fn image_info(i: &aws_sdk_ec2::types::Image) -> ImageInfo {
             })
             .collect(),
         tags: tags_of(i.tags()),
+        created_at: i.creation_date().and_then(|d| {
+            time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok()
+        }),
     }
 }
 

@@ -305,7 +305,10 @@ pub async fn list_snapshots(
 
 /// Every DB snapshot of one instance: automated, manual and those AWS
 /// Backup made (type `awsbackup`, listed only when asked for by type).
-pub async fn snapshots_of_instance(rds: &Client, instance: &str) -> Result<Vec<Snapshot>, AwsError> {
+pub async fn snapshots_of_instance(
+    rds: &Client,
+    instance: &str,
+) -> Result<Vec<Snapshot>, AwsError> {
     let mut out = list_snapshots(rds, Some(instance), None).await?;
     for s in list_snapshots(rds, Some(instance), Some("awsbackup")).await? {
         if !out.iter().any(|o| o.id == s.id) {

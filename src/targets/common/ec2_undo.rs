@@ -168,7 +168,10 @@ async fn replace_volume(
     let found = if snapshot.starts_with("snap-") {
         api::snapshot(ec2, snapshot).await?
     } else {
-        api::snapshots_named(ec2, snapshot).await?.into_iter().next()
+        api::snapshots_named(ec2, snapshot)
+            .await?
+            .into_iter()
+            .next()
     };
     let snap = found.ok_or_else(|| StageError::Failed(format!("snapshot {snapshot} is gone")))?;
     let created = api::create_volume(

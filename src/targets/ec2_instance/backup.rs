@@ -5,8 +5,8 @@
 use super::{InstanceTarget, KIND};
 use crate::aws::ec2::{self as api, wait};
 use crate::targets::StageContext;
-use crate::targets::common::ec2::scratch_tags;
 use crate::targets::Target;
+use crate::targets::common::ec2::scratch_tags;
 use crate::targets::common::source::choose;
 use firedrill_core::recovery::{BackupSource, RecoveryPoint};
 use firedrill_core::resource::TAG_RUN_ID;

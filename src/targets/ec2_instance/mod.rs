@@ -27,10 +27,10 @@ use firedrill_core::{
 };
 
 use self::options::{Fault, ImageFilter, RawInstance, Restore, VolumeRef};
-use firedrill_core::recovery::SourceSpec;
 use super::common::ec2_undo;
 use super::{KindSpec, StageContext, Target};
 use crate::aws::ec2::{self as api, ImageInfo, InstanceInfo};
+use firedrill_core::recovery::SourceSpec;
 
 /// Registry entry.
 pub const KIND: KindSpec = KindSpec {

@@ -75,7 +75,12 @@ pub fn source(raw: &RawBackup, diags: &mut Vec<Diagnostic>) -> (SourceSpec, Imag
         tags: raw
             .image_tags
             .as_ref()
-            .map(|t| t.get_ref().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .map(|t| {
+                t.get_ref()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
             .unwrap_or_default(),
     };
     let spans = raw
@@ -95,7 +100,9 @@ pub fn source(raw: &RawBackup, diags: &mut Vec<Diagnostic>) -> (SourceSpec, Imag
                 ))
                 .at(s.span())
                 .label("which AMIs?")
-                .help("add e.g. `image_name = \"web-nightly-*\"` or `image_tags = { app = \"web\" }`"),
+                .help(
+                    "add e.g. `image_name = \"web-nightly-*\"` or `image_tags = { app = \"web\" }`",
+                ),
             );
         }
         (BackupSource::New, _) => {
@@ -110,7 +117,10 @@ pub fn source(raw: &RawBackup, diags: &mut Vec<Diagnostic>) -> (SourceSpec, Imag
         }
         _ => {}
     }
-    if spec.is_existing() && raw.no_reboot.is_some() && let Some(s) = &raw.source {
+    if spec.is_existing()
+        && raw.no_reboot.is_some()
+        && let Some(s) = &raw.source
+    {
         diags.push(
             Diagnostic::new("`no_reboot` applies only to a new AMI")
                 .at(s.span())

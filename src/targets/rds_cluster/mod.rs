@@ -14,9 +14,6 @@ use super::common::rds::{cleanup_wait, is_kept, release_kept, snapshot_tags, tag
 use super::common::rds_compare::{Comparer, user_tags};
 use super::common::rds_sql::{RawSql, SqlConfig, data_checks};
 use super::common::source::choose;
-use firedrill_core::recovery::{RecoveryPoint, SourceSpec};
-use firedrill_core::resource::TAG_RUN_ID;
-use firedrill_core::source_keys::{IdShape, RawSource, source_spec};
 use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
 use crate::aws::rds::wait;
@@ -25,6 +22,9 @@ use firedrill_core::ResourceType;
 use firedrill_core::ScratchResource;
 use firedrill_core::input::Spanned;
 use firedrill_core::options::TargetInput;
+use firedrill_core::recovery::{RecoveryPoint, SourceSpec};
+use firedrill_core::resource::TAG_RUN_ID;
+use firedrill_core::source_keys::{IdShape, RawSource, source_spec};
 use firedrill_core::validate::{db_identifier, dr_region};
 use firedrill_core::{
     DeleteOutcome, FaultSpec, PlannedAction, Preflight, StageError, StageOutput, Tagged, Validation,
@@ -185,7 +185,7 @@ impl RdsCluster {
         let snaps = api::cluster_snapshots_of(cx.clients.rds(), &self.cluster).await?;
         let points: Vec<RecoveryPoint> = snaps
             .iter()
-            .filter(|s| s.status == "available" && !s.tags.contains_key(TAG_RUN_ID))
+            .filter(|s| s.status == "available" && !s.tags.iter().any(|(k, _)| k == TAG_RUN_ID))
             .filter_map(|s| {
                 let label = if s.id.starts_with("awsbackup:") {
                     "awsbackup"

@@ -192,8 +192,10 @@ impl Target for S3Target {
                 self.name
             )));
         }
-        if matches!(self.backup, BackupMethod::Versioning | BackupMethod::PointInTime)
-            && !api::versioning_enabled(s3, &self.bucket).await?
+        if matches!(
+            self.backup,
+            BackupMethod::Versioning | BackupMethod::PointInTime
+        ) && !api::versioning_enabled(s3, &self.bucket).await?
         {
             return Err(StageError::Environment(format!(
                 "bucket `{}` does not have versioning enabled, but the backup method is `{}` (hint: enable versioning or use `method = \"copy\"`)",

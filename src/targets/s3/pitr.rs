@@ -28,11 +28,7 @@ struct AtT {
 /// Pick, per key, the version current at `t` from a version listing. S3
 /// keeps whole seconds: a version stamped in T's second counts as before
 /// T; within one second a delete marker wins (a delete follows the write).
-fn current_at(
-    best: &mut HashMap<String, AtT>,
-    versions: Vec<api::VersionInfo>,
-    t: OffsetDateTime,
-) {
+fn current_at(best: &mut HashMap<String, AtT>, versions: Vec<api::VersionInfo>, t: OffsetDateTime) {
     for v in versions {
         let Some(at) = v.last_modified else { continue };
         if at > t || S3Target::is_canary(&v.key) {

@@ -26,15 +26,19 @@ impl S3Target {
             (BackupMethod::Copy, true) => UndoPlan::Revert(format!(
                 "put {what} still damaged back from the backup bucket; objects written since are left as they are"
             )),
-            (BackupMethod::Versioning | BackupMethod::PointInTime, true) => UndoPlan::Revert(format!(
-                "put {what} still damaged back from their pre-fault versions; objects written since are left as they are"
-            )),
+            (BackupMethod::Versioning | BackupMethod::PointInTime, true) => {
+                UndoPlan::Revert(format!(
+                    "put {what} still damaged back from their pre-fault versions; objects written since are left as they are"
+                ))
+            }
             (BackupMethod::Copy, false) => UndoPlan::Retain(format!(
                 "revert = false: {what} stay damaged and the backup bucket is retained, tagged firedrill:retained"
             )),
-            (BackupMethod::Versioning | BackupMethod::PointInTime, false) => UndoPlan::Nothing(format!(
-                "revert = false: {what} stay damaged; their pre-fault versions stay in the bucket's history"
-            )),
+            (BackupMethod::Versioning | BackupMethod::PointInTime, false) => {
+                UndoPlan::Nothing(format!(
+                    "revert = false: {what} stay damaged; their pre-fault versions stay in the bucket's history"
+                ))
+            }
         }
     }
 

@@ -91,7 +91,9 @@ impl S3Target {
                 source_desc = format!(
                     "versions of {} current at {}",
                     self.resource(),
-                    self.state.point_in_time.map_or_else(String::new, |t| t.to_string())
+                    self.state
+                        .point_in_time
+                        .map_or_else(String::new, |t| t.to_string())
                 );
             }
             BackupMethod::Versioning => {
