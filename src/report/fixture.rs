@@ -297,7 +297,7 @@ fn archive() -> TargetReport {
             Finding::error("rto.missed", "RTO 3.9s exceeds the objective 2.0s"),
             Finding::error(
                 "recovery-point.too-old",
-                "recovery point snap-0archive000000001 was 3d 2h old at the fault (created 2026-02-26 7:00:01.5 +00:00:00), older than the RPO objective of 30s",
+                "recovery point snap-0archive000000001 was 3d 2h old at the fault (created 2026-02-26T07:00:01.5Z), older than the RPO objective of 30.0s",
             ),
             Finding::error(
                 "validate.object-missing",

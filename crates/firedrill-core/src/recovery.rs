@@ -401,7 +401,7 @@ impl RecoveryPointReport {
                     "recovery point {} was {} old at the fault (created {}), older than the RPO objective of {}",
                     self.id,
                     long(self.age_at_fault),
-                    self.created_at,
+                    rfc3339(self.created_at),
                     long(objective)
                 ),
             )
@@ -420,6 +420,13 @@ pub struct ProvenPoint {
     /// When the drill that proved it started.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+}
+
+/// A time as reports write it: RFC 3339, UTC.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 /// A duration for people at day scales: `3d 4h`, `2h 5m`, `40s`.
@@ -443,7 +450,7 @@ impl fmt::Display for RecoveryPointReport {
             self.label,
             self.source,
             self.candidates,
-            self.created_at,
+            rfc3339(self.created_at),
             long(self.age_at_fault)
         )
     }

@@ -39,12 +39,12 @@ pub fn choose(
         spec.source.as_str(),
         chosen.candidates,
         chosen.listed,
-        p.created_at,
+        recovery::rfc3339(p.created_at),
         long(recovery::age(p, now))
     );
     for (k, v) in [
         ("recovery_point_id", p.id.clone()),
-        ("recovery_point_created_at", p.created_at.to_string()),
+        ("recovery_point_created_at", recovery::rfc3339(p.created_at)),
         ("recovery_point_candidates", chosen.candidates.to_string()),
     ] {
         out.facts.insert(k.to_string(), v);
