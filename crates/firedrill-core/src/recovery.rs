@@ -136,7 +136,7 @@ impl SourceSpec {
 /// `7d`, `36h`: a window as people write it.
 pub fn days(d: Duration) -> String {
     let h = d.as_secs() / 3600;
-    if h % 24 == 0 {
+    if h.is_multiple_of(24) {
         format!("{}d", h / 24)
     } else {
         format!("{h}h")

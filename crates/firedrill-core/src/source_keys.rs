@@ -177,13 +177,13 @@ mod tests {
         accepts: |v| v.starts_with("snap-"),
     };
 
+    #[derive(Deserialize)]
+    struct T {
+        v: Spanned<String>,
+    }
+
     fn spanned(v: &str) -> Spanned<String> {
-        let text = format!("v = {v:?}");
-        #[derive(Deserialize)]
-        struct T {
-            v: Spanned<String>,
-        }
-        toml::from_str::<T>(&text).unwrap().v
+        toml::from_str::<T>(&format!("v = {v:?}")).unwrap().v
     }
 
     fn run(source: &str, window: Option<&str>, prefer: Option<&str>) -> (SourceSpec, Vec<String>) {

@@ -471,7 +471,9 @@ impl Target for RdsInstance {
                 let snaps = api::snapshots_of_instance(rds, &self.instance).await?;
                 let points: Vec<RecoveryPoint> = snaps
                     .iter()
-                    .filter(|s| s.status == "available" && !s.tags.iter().any(|(k, _)| k == TAG_RUN_ID))
+                    .filter(|s| {
+                        s.status == "available" && !s.tags.iter().any(|(k, _)| k == TAG_RUN_ID)
+                    })
                     .filter_map(|s| {
                         let label = if s.id.starts_with("awsbackup:") {
                             "awsbackup"
