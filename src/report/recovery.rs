@@ -48,12 +48,12 @@ pub fn point_line(t: &TargetReport) -> Option<String> {
     ))
 }
 
-/// "snap-… on …", "never proven", or `None` for a target that neither
+/// "snap-… on …", "never (before this run)", or `None` for a target that neither
 /// restored an existing point nor has one proven.
 pub fn last_proven_line(t: &TargetReport) -> Option<String> {
     match (&t.last_proven, &t.recovery_point) {
         (Some(p), _) => Some(format!("{} on {}", p.id, time(p.at))),
-        (None, Some(_)) => Some("never proven before this run".to_string()),
+        (None, Some(_)) => Some("never (before this run)".to_string()),
         (None, None) => None,
     }
 }

@@ -160,7 +160,7 @@ fn write_recovery_points<W: Write>(report: &Report, out: &mut W) -> io::Result<(
             lines.push(format!("{}: {l}", t.name));
         }
         if let Some(l) = super::recovery::last_proven_line(t) {
-            lines.push(format!("{}: last proven {l}", t.name));
+            lines.push(format!("{}: last proven: {l}", t.name));
         }
     }
     if lines.is_empty() {

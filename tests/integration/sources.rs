@@ -130,7 +130,7 @@ async fn ebs_volume_latest_restores_the_newest_snapshot_and_never_deletes_it() {
         ran.stdout
     );
     assert!(
-        ran.stdout.contains("never proven before this run"),
+        ran.stdout.contains("data: last proven: never (before this run)"),
         "{}",
         ran.stdout
     );
