@@ -130,7 +130,8 @@ async fn ebs_volume_latest_restores_the_newest_snapshot_and_never_deletes_it() {
         ran.stdout
     );
     assert!(
-        ran.stdout.contains("data: last proven: never (before this run)"),
+        ran.stdout
+            .contains("data: last proven: never (before this run)"),
         "{}",
         ran.stdout
     );
@@ -763,4 +764,168 @@ async fn s3_point_in_time_restores_every_key_as_it_was_at_t() {
     let body = a.body.collect().await.unwrap().into_bytes();
     assert_eq!(&body[..], b"a overwritten after T");
     drop_versioned(&s3, &bucket).await;
+}
+
+/// `pg_dump -Fc` of `db`, as the organisation's own job would write it.
+fn pg_dump(db: &str) -> Vec<u8> {
+    let s = crate::postgres::server();
+    let out = std::process::Command::new("pg_dump")
+        .args([
+            "-Fc",
+            "-h",
+            &s.host,
+            "-p",
+            &s.port.to_string(),
+            "-U",
+            &s.user,
+            "-d",
+            db,
+        ])
+        .env("PGPASSWORD", crate::postgres::pg_password())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_existing_dumps_are_restored_and_their_sha256_checked_when_declared() {
+    let source = crate::postgres::SourceDb::seed(200);
+    let bucket = crate::postgres::bucket().await;
+    let s3 = crate::support::s3().await;
+    let mut dumps = Vec::new();
+    for i in 0..3 {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
+        let bytes = pg_dump(&source.name);
+        let digest = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(&bytes))
+        };
+        let key = format!("nightly/orders-{i}.dump");
+        let mut put = s3.put_object().bucket(&bucket).key(&key).body(bytes.into());
+        if i == 1 {
+            put = put.metadata("sha256", &digest);
+        }
+        put.send().await.unwrap();
+        if i == 0 {
+            s3.put_object()
+                .bucket(&bucket)
+                .key(format!("{key}.sha256"))
+                .body(format!("{digest}  orders-0.dump\n").into_bytes().into())
+                .send()
+                .await
+                .unwrap();
+        }
+        dumps.push(key);
+    }
+    let ws = Workspace::new();
+    let scenario = |source_line: &str| {
+        crate::postgres::scenario(
+            "pg-existing",
+            &source.name,
+            &bucket,
+            "1d",
+            &format!(
+                "{source_line}\n\n[[targets.check]]\nname = \"orders restored\"\nquery = \"SELECT count(*) FROM orders\"\nexpect = {{ min = 1 }}\n"
+            ),
+        )
+    };
+    // latest: the newest dump, which declares no SHA-256 (reported).
+    let file = ws.scenario(
+        "latest",
+        &scenario("source = \"latest\"\nprefix = \"nightly/\""),
+    );
+    let ran = run(&ws, &file, None).await;
+    ran.code(0);
+    let r = report_of(&ran);
+    let t = &r["targets"][0];
+    assert_eq!(t["recovery_point"]["id"], dumps[2].as_str(), "{t:#}");
+    assert_eq!(t["recovery_point"]["label"], "dump");
+    assert!(
+        t["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "postgres.dump-unverified"),
+        "{t:#}"
+    );
+    assert_eq!(stage(t, "validate")["outcome"], "passed", "{t:#}");
+    // By id: the SHA-256 from the metadata, then from the sidecar, verified.
+    for (i, from) in [(1, "object metadata"), (0, "sidecar file")] {
+        let file = ws.scenario("by-id", &scenario(&format!("source = \"{}\"", dumps[i])));
+        let ran = run(&ws, &file, None).await;
+        ran.code(0);
+        let r = report_of(&ran);
+        let t = &r["targets"][0];
+        assert_eq!(t["recovery_point"]["id"], dumps[i].as_str());
+        assert_eq!(stage(t, "backup")["facts"]["sha256_from"], from, "{t:#}");
+        assert!(
+            stage(t, "restore")["detail"]
+                .as_str()
+                .unwrap()
+                .contains("SHA-256 verified"),
+            "{t:#}"
+        );
+    }
+    // A sidecar that disagrees with the bytes fails the restore.
+    s3.put_object()
+        .bucket(&bucket)
+        .key(format!("{}.sha256", dumps[0]))
+        .body("0".repeat(64).into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let file = ws.scenario("bad-sum", &scenario(&format!("source = \"{}\"", dumps[0])));
+    let ran = run(&ws, &file, None).await;
+    ran.code(1);
+    let r = report_of(&ran);
+    let restore = stage(&r["targets"][0], "restore");
+    assert_eq!(restore["outcome"], "failed");
+    assert!(
+        restore["detail"]
+            .as_str()
+            .unwrap()
+            .contains("differs from the backup"),
+        "{restore}"
+    );
+    // The organisation's dumps are all still there.
+    let mut left = crate::support::keys(&s3, &bucket).await;
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "nightly/orders-0.dump",
+            "nightly/orders-0.dump.sha256",
+            "nightly/orders-1.dump",
+            "nightly/orders-2.dump"
+        ],
+        "nothing of the organisation's was deleted"
+    );
+    for k in left {
+        s3.delete_object()
+            .bucket(&bucket)
+            .key(k)
+            .send()
+            .await
+            .unwrap();
+    }
+    s3.delete_bucket().bucket(&bucket).send().await.unwrap();
+    // A fault whose undo would put the dump's older rows back is refused.
+    let file = ws.scenario(
+        "refused",
+        &scenario("source = \"latest\"\nprefix = \"nightly/\"\n\n[targets.fault]\naction = \"truncate\"\ntable = \"orders\""),
+    );
+    let ran = ws.firedrill().arg("validate").arg(&file).run();
+    ran.code(2);
+    assert!(
+        ran.stderr.contains("this fault needs `source = \"new\"`"),
+        "{}",
+        ran.stderr
+    );
 }
