@@ -1,6 +1,7 @@
 //! Command line: parse arguments, set up tracing, dispatch, map outcomes to
 //! the documented exit codes. Each command lives in its own file.
 
+mod coverage;
 mod history;
 mod keygen;
 mod reap;
@@ -68,6 +69,9 @@ pub enum Command {
     Keygen(keygen::KeygenArgs),
     /// Show the RTO/RPO trend of earlier runs.
     History(history::HistoryArgs),
+    /// Read-only: each target's newest recovery point against the RPO, and
+    /// when a drill last proved one (exit 1 when any falls short).
+    Coverage(coverage::CoverageArgs),
 }
 
 /// Entry point for the binary.
@@ -118,6 +122,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Verify(args) => verify::verify(args),
         Command::Keygen(args) => keygen::keygen(args),
         Command::History(args) => history::history(&cli.reports_dir, args),
+        Command::Coverage(args) => coverage::coverage(&cli.reports_dir, args).await,
     }
 }
 

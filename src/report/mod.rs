@@ -3,6 +3,7 @@
 
 mod api_calls;
 pub mod artifacts;
+pub(crate) mod coverage;
 mod events;
 #[cfg(test)]
 pub(crate) mod fixture;

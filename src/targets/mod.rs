@@ -31,6 +31,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use firedrill_core::canary::CanaryPlan;
 use firedrill_core::options::TargetInput;
+use firedrill_core::recovery::RecoveryPoint;
 use firedrill_core::timing::Clock;
 use firedrill_core::{
     DeleteOutcome, Diagnostic, FaultSpec, PlannedAction, Preflight, ScratchResource, Service,
@@ -182,4 +183,13 @@ pub trait Target: Send + Sync + fmt::Debug {
     /// How the configured fault is undone (or what is kept when it cannot
     /// be), for the plan and the reports.
     fn undo(&self) -> UndoPlan;
+
+    /// The named resource's existing recovery points, read-only, for
+    /// `firedrill coverage`; `None` when this kind cannot list them.
+    async fn recovery_points(
+        &self,
+        _clients: &Clients,
+    ) -> Option<Result<Vec<RecoveryPoint>, StageError>> {
+        None
+    }
 }

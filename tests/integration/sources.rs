@@ -929,3 +929,110 @@ async fn postgres_existing_dumps_are_restored_and_their_sha256_checked_when_decl
         ran.stderr
     );
 }
+
+/// An `ebs-volume` target table for a coverage scenario.
+fn volume_target(name: &str, volume: &str, extra: &str) -> String {
+    format!(
+        "\n[[targets]]\nname = \"{name}\"\nkind = \"ebs-volume\"\nvolume_id = \"{volume}\"\n{extra}"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coverage_of_a_mixed_fleet_gives_each_row_and_exit_code() {
+    let ec2 = ec2("us-east-1");
+    let mut volumes = Vec::new();
+    for n in ["none", "stale", "proven", "never"] {
+        volumes.push(create_source_volume(&ec2, &format!("fd-cov-{n}")).await);
+    }
+    let mut snaps = Vec::new();
+    for v in &volumes[1..] {
+        snaps.extend(snapshots(&ec2, v, 1).await);
+    }
+    let ws = Workspace::new();
+    let header = format!(
+        "name = \"fleet\"\n{}\n[objectives]\nrto = \"5m\"\nrpo = \"1d\"\n",
+        crate::support::emulator_environment()
+    );
+    // Prove the third volume's snapshot with a drill.
+    let drill = ws.scenario(
+        "prove",
+        &format!(
+            "{header}{}",
+            volume_target(
+                "proven",
+                &volumes[2],
+                "[targets.backup]\nsource = \"latest\"\n"
+            )
+        ),
+    );
+    run(&ws, &drill, None).await.code(0);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let fleet = format!(
+        "{header}{}{}{}{}",
+        volume_target("none", &volumes[0], ""),
+        volume_target("stale", &volumes[1], "[targets.objectives]\nrpo = \"2s\"\n"),
+        volume_target("proven", &volumes[2], ""),
+        volume_target("never", &volumes[3], ""),
+    );
+    let file = ws.scenario("fleet", &fleet);
+    let started = std::time::Instant::now();
+    let ran = ws
+        .firedrill()
+        .args(["coverage", "--format", "json"])
+        .arg(&file)
+        .run();
+    eprintln!("coverage of 4 volumes: {:?}", started.elapsed());
+    ran.code(1);
+    let rows: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    let problems = |i: usize| -> Vec<String> {
+        rows[i]["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        problems(0),
+        ["no recovery point", "never proven"],
+        "{rows:#}"
+    );
+    assert!(
+        problems(1)[0].starts_with("newest recovery point is"),
+        "{rows:#}"
+    );
+    assert!(
+        problems(1)[0].ends_with("older than the RPO of 2.0s"),
+        "{rows:#}"
+    );
+    assert!(problems(2).is_empty(), "{rows:#}");
+    assert_eq!(rows[2]["newest"], snaps[1].as_str());
+    assert_eq!(rows[2]["last_proven"]["id"], snaps[1].as_str());
+    assert_eq!(problems(3), ["never proven"], "{rows:#}");
+    // The table says the same; only the proven resource alone passes.
+    let table = ws.firedrill().arg("coverage").arg(&file).run();
+    table.code(1);
+    assert!(
+        table.stdout.contains("3 of 4 resource(s) need attention"),
+        "{}",
+        table.stdout
+    );
+    let alone = ws.scenario(
+        "alone",
+        &format!("{header}{}", volume_target("proven", &volumes[2], "")),
+    );
+    ws.firedrill()
+        .args(["coverage", "--format", "markdown"])
+        .arg(&alone)
+        .run()
+        .code(0);
+    // Read-only: every volume and snapshot is still there.
+    for v in &volumes {
+        assert!(volume_exists(&ec2, v).await);
+        let _ = ec2.delete_volume().volume_id(v).send().await;
+    }
+    for s in &snaps {
+        assert!(snapshot_exists(&ec2, s).await);
+    }
+    cleanup_snapshots(&ec2, &snaps).await;
+}

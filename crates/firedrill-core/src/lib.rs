@@ -21,6 +21,7 @@ pub mod api;
 pub mod assess;
 pub mod canary;
 pub mod check;
+pub mod coverage;
 pub mod diagnostics;
 pub mod error;
 pub mod exit;

@@ -398,6 +398,18 @@ impl Target for VolumeTarget {
             .fact("availability_zone", &v.availability_zone))
     }
 
+    async fn recovery_points(
+        &self,
+        clients: &Clients,
+    ) -> Option<Result<Vec<RecoveryPoint>, StageError>> {
+        Some(
+            api::snapshots_of_volume(clients.ec2(), &self.volume_id)
+                .await
+                .map(|s| points_of(&s))
+                .map_err(Into::into),
+        )
+    }
+
     async fn validate(&mut self, cx: &StageContext) -> Result<Validation, StageError> {
         let src = self.source()?.clone();
         let (id, region) = self
@@ -462,6 +474,15 @@ impl Target for VolumeTarget {
     }
 }
 
+/// The organisation's snapshots among a volume's (not firedrill's own).
+fn points_of(snaps: &[SnapshotInfo]) -> Vec<RecoveryPoint> {
+    snaps
+        .iter()
+        .filter(|s| !s.tags.contains_key(TAG_RUN_ID))
+        .filter_map(|s| Some(RecoveryPoint::new(&s.id, s.start_time?, "snapshot")))
+        .collect()
+}
+
 impl VolumeTarget {
     /// The backup stage for an existing snapshot: list the volume's
     /// completed snapshots (not firedrill's own scratch ones) and choose.
@@ -472,11 +493,7 @@ impl VolumeTarget {
     ) -> Result<StageOutput, StageError> {
         let snaps = api::snapshots_of_volume(cx.clients.ec2(), &self.volume_id).await?;
         out.request("ec2:DescribeSnapshots", None);
-        let points: Vec<RecoveryPoint> = snaps
-            .iter()
-            .filter(|s| !s.tags.contains_key(TAG_RUN_ID))
-            .filter_map(|s| Some(RecoveryPoint::new(&s.id, s.start_time?, "snapshot")))
-            .collect();
+        let points = points_of(&snaps);
         let chosen = choose(
             cx,
             &self.source,

@@ -23,7 +23,6 @@ use firedrill_core::ScratchResource;
 use firedrill_core::input::Spanned;
 use firedrill_core::options::TargetInput;
 use firedrill_core::recovery::{RecoveryPoint, SourceSpec};
-use firedrill_core::resource::TAG_RUN_ID;
 use firedrill_core::source_keys::{IdShape, RawSource, source_spec};
 use firedrill_core::validate::{db_identifier, dr_region};
 use firedrill_core::{
@@ -183,18 +182,7 @@ impl RdsCluster {
         mut out: StageOutput,
     ) -> Result<StageOutput, StageError> {
         let snaps = api::cluster_snapshots_of(cx.clients.rds(), &self.cluster).await?;
-        let points: Vec<RecoveryPoint> = snaps
-            .iter()
-            .filter(|s| s.status == "available" && !s.tags.iter().any(|(k, _)| k == TAG_RUN_ID))
-            .filter_map(|s| {
-                let label = if s.id.starts_with("awsbackup:") {
-                    "awsbackup"
-                } else {
-                    s.snapshot_type.as_str()
-                };
-                Some(RecoveryPoint::new(&s.id, s.created_at?, label))
-            })
-            .collect();
+        let points = super::common::rds::recovery_points(&snaps);
         let chosen = choose(
             cx,
             &self.source,
@@ -440,6 +428,18 @@ impl Target for RdsCluster {
         );
         self.state.dr_snapshot = Some(id.clone());
         Ok(out.fact("dr_snapshot", id).fact("dr_region", dr))
+    }
+
+    async fn recovery_points(
+        &self,
+        clients: &Clients,
+    ) -> Option<Result<Vec<RecoveryPoint>, StageError>> {
+        Some(
+            api::cluster_snapshots_of(clients.rds(), &self.cluster)
+                .await
+                .map(|s| super::common::rds::recovery_points(&s))
+                .map_err(Into::into),
+        )
     }
 
     fn undo(&self) -> firedrill_core::UndoPlan {

@@ -16,7 +16,6 @@ use schemars::JsonSchema;
 use firedrill_core::input::Spanned;
 use firedrill_core::options::{RawFaultAction, TargetInput};
 use firedrill_core::recovery::{RecoveryPoint, SourceSpec};
-use firedrill_core::resource::TAG_RUN_ID;
 use firedrill_core::validate;
 use firedrill_core::{
     DeleteOutcome, Diagnostic, Effect, FaultSpec, PlannedAction, Preflight, ResourceType,
@@ -469,20 +468,7 @@ impl Target for RdsInstance {
             }
             BackupMethod::Existing => {
                 let snaps = api::snapshots_of_instance(rds, &self.instance).await?;
-                let points: Vec<RecoveryPoint> = snaps
-                    .iter()
-                    .filter(|s| {
-                        s.status == "available" && !s.tags.iter().any(|(k, _)| k == TAG_RUN_ID)
-                    })
-                    .filter_map(|s| {
-                        let label = if s.id.starts_with("awsbackup:") {
-                            "awsbackup"
-                        } else {
-                            s.snapshot_type.as_str()
-                        };
-                        Some(RecoveryPoint::new(&s.id, s.created_at?, label))
-                    })
-                    .collect();
+                let points = super::common::rds::recovery_points(&snaps);
                 let chosen = choose(
                     cx,
                     &self.source,
@@ -550,6 +536,18 @@ impl Target for RdsInstance {
 
     fn undo(&self) -> UndoPlan {
         self.undo_plan()
+    }
+
+    async fn recovery_points(
+        &self,
+        clients: &Clients,
+    ) -> Option<Result<Vec<RecoveryPoint>, StageError>> {
+        Some(
+            api::snapshots_of_instance(clients.rds(), &self.instance)
+                .await
+                .map(|s| super::common::rds::recovery_points(&s))
+                .map_err(Into::into),
+        )
     }
 
     async fn restore(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
