@@ -792,30 +792,29 @@ fn pg_dump(db: &str) -> Vec<u8> {
     out.stdout
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_existing_dumps_are_restored_and_their_sha256_checked_when_declared() {
-    let source = crate::postgres::SourceDb::seed(200);
-    let bucket = crate::postgres::bucket().await;
-    let s3 = crate::support::s3().await;
+/// Three dumps of `db` under `nightly/`, a second or more apart: the
+/// oldest with a sidecar SHA-256, the next with it in its metadata, the
+/// newest with none. Keys oldest first.
+async fn seed_dumps(s3: &aws_sdk_s3::Client, bucket: &str, db: &str) -> Vec<String> {
     let mut dumps = Vec::new();
     for i in 0..3 {
         if i > 0 {
             tokio::time::sleep(Duration::from_millis(1100)).await;
         }
-        let bytes = pg_dump(&source.name);
+        let bytes = pg_dump(db);
         let digest = {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(&bytes))
         };
         let key = format!("nightly/orders-{i}.dump");
-        let mut put = s3.put_object().bucket(&bucket).key(&key).body(bytes.into());
+        let mut put = s3.put_object().bucket(bucket).key(&key).body(bytes.into());
         if i == 1 {
             put = put.metadata("sha256", &digest);
         }
         put.send().await.unwrap();
         if i == 0 {
             s3.put_object()
-                .bucket(&bucket)
+                .bucket(bucket)
                 .key(format!("{key}.sha256"))
                 .body(format!("{digest}  orders-0.dump\n").into_bytes().into())
                 .send()
@@ -824,6 +823,15 @@ async fn postgres_existing_dumps_are_restored_and_their_sha256_checked_when_decl
         }
         dumps.push(key);
     }
+    dumps
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_existing_dumps_are_restored_and_their_sha256_checked_when_declared() {
+    let source = crate::postgres::SourceDb::seed(200);
+    let bucket = crate::postgres::bucket().await;
+    let s3 = crate::support::s3().await;
+    let dumps = seed_dumps(&s3, &bucket, &source.name).await;
     let ws = Workspace::new();
     let scenario = |source_line: &str| {
         crate::postgres::scenario(

@@ -99,6 +99,14 @@ mod tests {
 
     const NOW: OffsetDateTime = datetime!(2026-06-30 12:00 UTC);
 
+    /// (points, last proven, ok, first problem)
+    type Row<'a> = (
+        Option<&'a [RecoveryPoint]>,
+        Option<ProvenPoint>,
+        bool,
+        &'a str,
+    );
+
     #[test]
     fn a_mixed_fleet_is_judged_row_by_row() {
         let fresh = [RecoveryPoint::new(
@@ -121,7 +129,7 @@ mod tests {
         let day = Duration::from_hours(24);
         let within = Duration::from_hours(24 * 90);
         // (points, last proven, ok, problem)
-        let table: &[(Option<&[RecoveryPoint]>, Option<ProvenPoint>, bool, &str)] = &[
+        let table: &[Row<'_>] = &[
             (Some(&fresh), proven(10), true, ""),
             (Some(&fresh), None, false, "never proven"),
             (
