@@ -59,6 +59,9 @@ demo: emulators postgres build
 	. localstack/env && localstack/seed-postgres-demo
 	. localstack/env && "$(CARGO_TARGET_DIR)/debug/firedrill" run scenarios/quickstart.toml --yes --format html --format markdown --format junit
 	. localstack/env && "$(CARGO_TARGET_DIR)/debug/firedrill" run scenarios/postgres-demo.toml --yes --format html --format markdown --format junit
+	. localstack/env && vol="$$(localstack/seed-existing-demo)" && \
+	sed "s/vol-0123456789abcdef0/$$vol/" scenarios/ebs-volume-random.toml > "$(CARGO_TARGET_DIR)/ebs-volume-random-demo.toml" && \
+	"$(CARGO_TARGET_DIR)/debug/firedrill" run "$(CARGO_TARGET_DIR)/ebs-volume-random-demo.toml" --yes --format html --format markdown
 
 test: emulators postgres chromium pushgateway target-dir
 	. localstack/env && \

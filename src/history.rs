@@ -15,9 +15,9 @@ use tabled::settings::Style;
 use time::OffsetDateTime;
 
 use crate::report::{Report, TargetReport};
-use firedrill_core::Finding;
-use firedrill_core::Verdict;
+use firedrill_core::recovery::ProvenPoint;
 use firedrill_core::timing::human;
+use firedrill_core::{Finding, Outcome, Stage, Verdict};
 
 /// File name inside the reports directory.
 pub const FILE: &str = "history.jsonl";
@@ -45,6 +45,9 @@ pub struct TargetHistory {
     pub rpo_ms: Option<u64>,
     pub rto_objective_ms: u64,
     pub rpo_objective_ms: u64,
+    /// The existing recovery point this run restored and validated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proven: Option<ProvenPoint>,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -68,10 +71,45 @@ impl HistoryEntry {
                     rpo_ms: t.rpo.map(|m| ms(m.value)),
                     rto_objective_ms: ms(t.objectives.rto),
                     rpo_objective_ms: ms(t.objectives.rpo),
+                    proven: proven(t, report.started_at),
                 })
                 .collect(),
         }
     }
+}
+
+/// The recovery point a target proved: it restored an existing point and
+/// validation ran with no failed check. Its age against the RPO does not
+/// matter here: the point came back, whatever the schedule.
+pub fn proven(t: &TargetReport, at: OffsetDateTime) -> Option<ProvenPoint> {
+    let p = t.recovery_point.as_ref()?;
+    let validated = t
+        .stage(Stage::Validate)
+        .is_some_and(|s| s.outcome == Outcome::Passed);
+    (validated && t.failed_checks().next().is_none()).then(|| ProvenPoint {
+        resource: t.resource.clone(),
+        id: p.id.clone(),
+        at,
+    })
+}
+
+/// Every proven recovery point, by resource then id, with the last time.
+pub fn proven_points(
+    entries: &[HistoryEntry],
+) -> BTreeMap<String, BTreeMap<String, OffsetDateTime>> {
+    let mut out: BTreeMap<String, BTreeMap<String, OffsetDateTime>> = BTreeMap::new();
+    for p in entries
+        .iter()
+        .flat_map(|e| e.targets.iter().filter_map(|t| t.proven.as_ref()))
+    {
+        let at = out
+            .entry(p.resource.clone())
+            .or_default()
+            .entry(p.id.clone())
+            .or_insert(p.at);
+        *at = (*at).max(p.at);
+    }
+    out
 }
 
 /// Append one entry (one line, one write call, so concurrent runs do not
@@ -452,6 +490,7 @@ mod tests {
                 rpo_ms: Some(100),
                 rto_objective_ms: 120_000,
                 rpo_objective_ms: 30_000,
+                proven: None,
             }],
         }
     }

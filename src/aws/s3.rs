@@ -301,6 +301,57 @@ pub async fn object_size(s3: &Client, bucket: &str, key: &str) -> Result<Option<
     }
 }
 
+/// An object as a recovery point: its key, size and time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dated {
+    pub key: String,
+    pub size: u64,
+    pub last_modified: Option<time::OffsetDateTime>,
+}
+
+/// Every object under `prefix` with its modification time (dumps).
+pub async fn list_dated(
+    s3: &Client,
+    bucket: &str,
+    prefix: Option<&str>,
+) -> Result<Vec<Dated>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .set_prefix(prefix.map(str::to_string))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("s3:ListObjectsV2", e))?;
+        out.extend(page.contents().iter().map(|o| Dated {
+            key: o.key().unwrap_or_default().to_string(),
+            size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+            last_modified: o.last_modified().and_then(to_time),
+        }));
+    }
+    Ok(out)
+}
+
+/// The SHA-256 an object's metadata declares (`x-amz-meta-sha256`), if any.
+pub async fn declared_sha256(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<String>, AwsError> {
+    let out = s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("s3:HeadObject", e))?;
+    Ok(out
+        .metadata()
+        .and_then(|m| m.get("sha256"))
+        .map(|v| v.trim().to_ascii_lowercase()))
+}
+
 /// Read a small object whole (canaries).
 pub async fn get_small(s3: &Client, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
     let out = s3

@@ -2,6 +2,7 @@
 //! the documented exit codes. Each command lives in its own file.
 
 mod evidence_s3;
+mod coverage;
 mod history;
 mod iam_policy;
 mod keygen;
@@ -73,6 +74,9 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Print the least-privilege IAM policy a scenario's drills need.
     IamPolicy(iam_policy::IamPolicyArgs),
+    /// Read-only: each target's newest recovery point against the RPO, and
+    /// when a drill last proved one (exit 1 when any falls short).
+    Coverage(coverage::CoverageArgs),
 }
 
 /// Entry point for the binary.
@@ -124,6 +128,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Keygen(args) => keygen::keygen(args),
         Command::History(args) => history::history(&cli.reports_dir, args),
         Command::IamPolicy(args) => iam_policy::iam_policy(args),
+        Command::Coverage(args) => coverage::coverage(&cli.reports_dir, args).await,
     }
 }
 

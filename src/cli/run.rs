@@ -41,6 +41,10 @@ pub struct RunArgs {
     evidence: super::evidence_s3::EvidenceArgs,
     #[command(flatten)]
     publish: super::publish::PublishArgs,
+    /// Seed of the choice of existing recovery points (`source = "random"`):
+    /// the seed an earlier report records repeats its choice (default: random).
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
@@ -95,6 +99,7 @@ pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
     options.allow_destructive = args.allow_destructive;
     options.max_concurrency = args.max_concurrency;
     options.cancel = cancel;
+    options.seed = args.seed;
     let reporters: Vec<Box<dyn Reporter>> = vec![
         Box::new(report::progress::Progress::new(args.quiet)),
         Box::new(report::json::JsonReporter),
@@ -119,6 +124,11 @@ pub(crate) async fn run(reports_dir: &Path, args: RunArgs) -> u8 {
                 "report: {}",
                 outcome.run_dir.join(report::json::FILE).display()
             );
+            if let Some(seed) = outcome.report.seed {
+                println!(
+                    "seed: {seed} (repeat this run's recovery point choices with --seed {seed})"
+                );
+            }
             for e in fanout.errors() {
                 eprintln!("firedrill: a report could not be written: {e}");
             }

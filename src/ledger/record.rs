@@ -22,6 +22,11 @@ pub struct FaultRecord {
     /// never deleted while the fault is not undone.
     #[serde(default)]
     pub protects: Vec<u64>,
+    /// Existing recovery points (the organisation's own snapshots, AMIs or
+    /// dumps, not in the ledger) holding the pre-fault data: firedrill
+    /// never deletes or tags them, and names them here for the restore.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protected_by: Vec<String>,
     /// The kind's own description of how to undo the fault, when it can be
     /// undone after a crash too; `None` when only the copy can be kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,6 +57,7 @@ impl FaultRecord {
             action: action.to_string(),
             resource,
             protects: Vec::new(),
+            protected_by: Vec::new(),
             undo: None,
             undo_after_crash: true,
             restore: None,
@@ -62,6 +68,13 @@ impl FaultRecord {
     #[must_use]
     pub fn protecting(mut self, ids: Vec<u64>) -> Self {
         self.protects = ids;
+        self
+    }
+
+    /// The existing recovery points holding the pre-fault data.
+    #[must_use]
+    pub fn protected_by_existing(mut self, ids: Vec<String>) -> Self {
+        self.protected_by = ids;
         self
     }
 

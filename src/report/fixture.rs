@@ -13,9 +13,13 @@ use super::{
 };
 use firedrill_core::canary::RecoveredCanary;
 use firedrill_core::canary::{CanaryReport, CanaryWrite};
+use firedrill_core::recovery::{ProvenPoint, RecoveryPointReport};
 use firedrill_core::timing::Timing;
 use firedrill_core::{Check, CheckStatus, Finding, RequestId};
 use firedrill_core::{MeasureMethod, Measured, Objectives, Outcome, Stage, StageRecord, Verdict};
+
+/// How old the archive's recovery point was at its fault.
+const ARCHIVE_POINT_AGE: Duration = Duration::from_hours(74);
 
 pub(crate) const T0: OffsetDateTime = datetime!(2026-03-01 09:00:00 UTC);
 
@@ -99,6 +103,7 @@ pub(crate) fn report() -> Report {
         },
         api_calls: BTreeMap::new(),
         controls: vec!["SOC2-A1.3".into(), "ISO27001-A.8.13".into()],
+        seed: Some(42),
     }
 }
 
@@ -213,6 +218,8 @@ fn orders(objectives: Objectives) -> TargetReport {
             method: MeasureMethod::Canary,
         }),
         retained: Vec::new(),
+        recovery_point: None,
+        last_proven: None,
     }
 }
 
@@ -289,6 +296,10 @@ fn archive() -> TargetReport {
         findings: vec![
             Finding::error("rto.missed", "RTO 3.9s exceeds the objective 2.0s"),
             Finding::error(
+                "recovery-point.too-old",
+                "recovery point snap-0archive000000001 was 3d 2h old at the fault (created 2026-02-26T07:00:01.5Z), older than the RPO objective of 30.0s",
+            ),
+            Finding::error(
                 "validate.object-missing",
                 "reports/2025.csv is missing from the restored copy",
             ),
@@ -302,7 +313,30 @@ fn archive() -> TargetReport {
             emulated: true,
             method: MeasureMethod::RestoreValidated,
         }),
-        rpo: None,
+        rpo: Some(Measured {
+            value: ARCHIVE_POINT_AGE,
+            error: Duration::ZERO,
+            objective: slow_objectives.rpo,
+            met: false,
+            emulated: true,
+            method: MeasureMethod::RecoveryPoint,
+        }),
         retained: Vec::new(),
+        recovery_point: Some(RecoveryPointReport {
+            id: "snap-0archive000000001".into(),
+            label: "snapshot".into(),
+            created_at: at(1_500) - ARCHIVE_POINT_AGE,
+            source: "random".into(),
+            window: Some("7d".into()),
+            seed: Some(7_310_255_114_151_305_421),
+            candidates: 4,
+            age_at_fault: ARCHIVE_POINT_AGE,
+            proven_before: None,
+        }),
+        last_proven: Some(ProvenPoint {
+            resource: "arn:aws:s3:::archive-prod".into(),
+            id: "snap-0archive000000000".into(),
+            at: T0 - Duration::from_hours(24 * 30),
+        }),
     }
 }

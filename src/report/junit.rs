@@ -95,6 +95,20 @@ pub fn build(report: &Report) -> quick_junit::Report {
         for c in &report.controls {
             suite.add_property(Property::new("control", c.clone()));
         }
+        if let Some(p) = &t.recovery_point {
+            suite.add_property(Property::new("recovery_point_id", p.id.clone()));
+            suite.add_property(Property::new(
+                "recovery_point_created_at",
+                super::view::time(p.created_at),
+            ));
+            suite.add_property(Property::new(
+                "recovery_point_age_ms",
+                p.age_at_fault.as_millis().to_string(),
+            ));
+        }
+        if let Some(l) = super::recovery::last_proven_line(t) {
+            suite.add_property(Property::new("last_proven", l));
+        }
         for s in &t.stages {
             let status = match s.outcome {
                 Outcome::Passed => TestCaseStatus::success(),

@@ -3,6 +3,7 @@
 
 mod api_calls;
 pub mod artifacts;
+pub(crate) mod coverage;
 mod events;
 #[cfg(test)]
 pub(crate) mod fixture;
@@ -15,6 +16,7 @@ pub mod markdown;
 pub mod model;
 pub mod progress;
 pub mod prometheus;
+pub(crate) mod recovery;
 pub mod terminal;
 pub(crate) mod timeline;
 pub(crate) mod view;

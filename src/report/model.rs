@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use firedrill_core::canary::CanaryReport;
+use firedrill_core::recovery::{ProvenPoint, RecoveryPointReport};
 use firedrill_core::timing::millis;
 use firedrill_core::{
     ApiCallStats, Check, CheckStatus, Finding, Measured, Objectives, RetainedCopy, Severity, Stage,
@@ -51,6 +52,10 @@ pub struct Report {
     /// Compliance control ids (catalogue ids) this drill gives evidence for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub controls: Vec<String>,
+    /// The seed of the run's recovery point choices (`--seed` repeats
+    /// them); set when a target restored an existing recovery point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 /// Where a report came from. Never holds secrets: endpoint URLs have their
@@ -203,6 +208,13 @@ pub struct TargetReport {
     /// copy of the damaged data.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retained: Vec<RetainedCopy>,
+    /// The existing recovery point restored (none: the drill took a new
+    /// backup), with its age at the fault: the recovery-point RPO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_point: Option<RecoveryPointReport>,
+    /// The last recovery point of this resource an earlier drill proved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_proven: Option<ProvenPoint>,
 }
 
 impl TargetReport {

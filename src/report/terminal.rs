@@ -34,6 +34,7 @@ pub fn write<W: Write>(report: &Report, mut out: W) -> io::Result<()> {
     )?;
     writeln!(out, "{}", stage_table(report).with(Style::rounded()))?;
     writeln!(out, "{}", objective_table(report).with(Style::rounded()))?;
+    write_recovery_points(report, &mut out)?;
     let findings = finding_lines(report);
     if !findings.is_empty() {
         writeln!(out, "findings:")?;
@@ -149,6 +150,30 @@ fn finding_lines(report: &Report) -> Vec<String> {
         }
     }
     findings
+}
+
+/// The existing recovery points restored, and the last proven ones.
+fn write_recovery_points<W: Write>(report: &Report, out: &mut W) -> io::Result<()> {
+    let mut lines = Vec::new();
+    for t in &report.targets {
+        if let Some(l) = super::recovery::point_line(t) {
+            lines.push(format!("{}: {l}", t.name));
+        }
+        if let Some(l) = super::recovery::last_proven_line(t) {
+            lines.push(format!("{}: last proven: {l}", t.name));
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    match report.seed {
+        Some(seed) => writeln!(out, "recovery points (seed {seed}):")?,
+        None => writeln!(out, "recovery points:")?,
+    }
+    for l in lines {
+        writeln!(out, "  - {l}")?;
+    }
+    Ok(())
 }
 
 fn write_cleanup<W: Write>(report: &Report, out: &mut W) -> io::Result<()> {

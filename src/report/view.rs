@@ -43,6 +43,10 @@ pub(crate) struct View {
     /// Requests, retries and throttling per service, on one line.
     pub api_calls: Option<String>,
     pub artifacts: Vec<ArtifactRef>,
+    /// The seed of the recovery point choices, when any were made.
+    pub seed: Option<u64>,
+    /// Some target restored an existing recovery point or has one proven.
+    pub recovery_points: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -57,6 +61,10 @@ pub(crate) struct TargetView {
     pub stages: Vec<StageView>,
     pub checks: Vec<CheckView>,
     pub canary: Option<CanaryView>,
+    /// The existing recovery point restored, with its recovery-point RPO.
+    pub recovery_point: Option<String>,
+    /// The last recovery point of the resource an earlier drill proved.
+    pub last_proven: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -241,6 +249,11 @@ pub(crate) fn build(report: &Report, artifacts: &[ArtifactRef]) -> View {
         cleanup: cleanup_line(&report.cleanup),
         api_calls: super::api_calls::line(&report.api_calls),
         artifacts: artifacts.to_vec(),
+        seed: report.seed,
+        recovery_points: report
+            .targets
+            .iter()
+            .any(|t| super::recovery::last_proven_line(t).is_some()),
     }
 }
 
@@ -265,6 +278,8 @@ fn target_view(t: &super::TargetReport) -> TargetView {
         stages: t.stages.iter().map(stage_view).collect(),
         checks: t.checks.iter().map(check_view).collect(),
         canary: t.canary.as_ref().map(canary_view),
+        recovery_point: super::recovery::point_line(t),
+        last_proven: super::recovery::last_proven_line(t),
     }
 }
 

@@ -69,6 +69,9 @@ pub(crate) async fn drill(
         .map(|v| v.checks.clone())
         .unwrap_or_default();
     let (stages, mut findings) = rec.finish_records();
+    let recovery_point = cx
+        .recovery
+        .report(trace.fault_at.map_or_else(|| cx.clock.now().utc, |m| m.utc));
     let assessment = assess(&DrillEvidence {
         objectives: spec.objectives,
         emulated,
@@ -87,6 +90,7 @@ pub(crate) async fn drill(
         validate_end: trace.validate_end,
         span_error: trace.span_error,
         environment_error: rec.environment_error(),
+        recovery_point: recovery_point.as_ref(),
     });
     findings.extend(assessment.findings);
     let verdict = assessment.verdict;
@@ -109,6 +113,8 @@ pub(crate) async fn drill(
         rto: assessment.rto,
         rpo: assessment.rpo,
         retained,
+        last_proven: cx.recovery.last_proven(&spec.target.resource()),
+        recovery_point,
     };
     shared.events.emit(&Event::TargetFinished {
         report: Box::new(report.clone()),

@@ -11,11 +11,13 @@ mod preflight;
 mod record;
 mod summary;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aws_config::retry::RetryConfig;
 use firedrill_core::Finding;
+use firedrill_core::recovery::{ChoiceInputs, target_seed};
 use firedrill_core::timing::{Clock, Moment, human};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
@@ -44,6 +46,9 @@ pub struct RunOptions {
     pub cancel: CancellationToken,
     /// SDK retry settings (tests shorten them).
     pub retry: Option<RetryConfig>,
+    /// `--seed`: repeats the recovery point choices of an earlier run
+    /// (default: a random seed, printed and recorded in the report).
+    pub seed: Option<u64>,
 }
 
 impl RunOptions {
@@ -55,6 +60,7 @@ impl RunOptions {
             clock: Clock::system(),
             cancel: CancellationToken::new(),
             retry: None,
+            seed: None,
         }
     }
 }
@@ -108,6 +114,10 @@ struct Setup {
     shared: Arc<RunShared>,
     /// Scratch resources expire for `reap` at this time.
     expires_at: OffsetDateTime,
+    /// The run's seed for choosing existing recovery points.
+    seed: u64,
+    /// Recovery points earlier drills proved, by resource then id.
+    proven: BTreeMap<String, BTreeMap<String, OffsetDateTime>>,
 }
 
 impl Setup {
@@ -134,7 +144,10 @@ impl Setup {
             abort: Abort::new(options.cancel.clone()),
             abort_on_failure: scenario.run.abort_on_failure,
         });
+        let history = crate::history::read(&options.reports_dir).unwrap_or_default();
         Ok(Self {
+            seed: options.seed.unwrap_or_else(rand::random),
+            proven: crate::history::proven_points(&history),
             expires_at: started.utc + scenario.run.scratch_ttl,
             run_id,
             run_dir,
@@ -152,6 +165,7 @@ impl Setup {
         options: &RunOptions,
         index: usize,
         name: &str,
+        resource: &str,
     ) -> StageContext {
         StageContext {
             run_id: self.run_id.clone(),
@@ -164,6 +178,10 @@ impl Setup {
             stage_timeout: scenario.run.stage_timeout,
             expires_at: self.expires_at,
             cancel: options.cancel.clone(),
+            recovery: ChoiceInputs::new(
+                target_seed(self.seed, name),
+                self.proven.get(resource).cloned().unwrap_or_default(),
+            ),
         }
     }
 }
@@ -225,8 +243,13 @@ pub async fn run(
             reason: reason.clone(),
         });
     }
+    let seed = reports
+        .iter()
+        .any(|t| t.recovery_point.is_some())
+        .then_some(setup.seed);
     let report = summary::report(summary::Outcome {
         scenario: &scenario,
+        seed,
         options: &options,
         run_id: setup.run_id.clone(),
         started: setup.started,
@@ -274,7 +297,13 @@ async fn drill_all(
     let mut tasks = tokio::task::JoinSet::new();
     let targets = std::mem::take(&mut scenario.targets);
     for (index, mut spec) in targets.into_iter().enumerate() {
-        let cx = setup.context(scenario, options, index, &spec.name);
+        let cx = setup.context(
+            scenario,
+            options,
+            index,
+            &spec.name,
+            &spec.target.resource(),
+        );
         let pre = preflights[index]
             .take()
             .expect("preflight recorded for every target");

@@ -76,7 +76,7 @@ async fn preflight_all(
         .targets
         .iter()
         .enumerate()
-        .map(|(i, spec)| setup.context(scenario, options, i, &spec.name))
+        .map(|(i, spec)| setup.context(scenario, options, i, &spec.name, &spec.target.resource()))
         .collect();
     let environment = &scenario.environment;
     let events = &setup.shared.events;
@@ -212,6 +212,8 @@ pub(super) fn refused_reports(
                 rto: None,
                 rpo: None,
                 retained: Vec::new(),
+                recovery_point: None,
+                last_proven: None,
             }
         })
         .collect()

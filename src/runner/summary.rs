@@ -53,6 +53,8 @@ pub(super) fn cleanup_report(ledger: &Ledger, findings: &mut Vec<Finding>) -> Cl
 /// Everything a finished run knows.
 pub(super) struct Outcome<'a> {
     pub scenario: &'a Scenario,
+    /// The run's seed, when a target chose an existing recovery point.
+    pub seed: Option<u64>,
     pub options: &'a RunOptions,
     pub run_id: String,
     pub started: Moment,
@@ -118,6 +120,7 @@ pub(super) fn report(o: Outcome<'_>) -> Report {
         cleanup: o.cleanup,
         api_calls: api_calls(o.api_calls),
         controls: scenario.controls.clone(),
+        seed: o.seed,
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use firedrill_core::recovery::ChoiceInputs;
 use firedrill_core::resource::{TAG_EXPIRES_AT, TAG_RUN_ID, TAG_TARGET};
 use firedrill_core::timing::{Clock, PollPolicy};
 use firedrill_core::{ResourceType, ScratchResource, Service, StageError};
@@ -26,6 +27,9 @@ pub struct StageContext {
     pub stage_timeout: Duration,
     pub expires_at: OffsetDateTime,
     pub cancel: CancellationToken,
+    /// The seed and proven points for choosing an existing recovery point,
+    /// and the slot the choice is left in for the report.
+    pub recovery: ChoiceInputs,
 }
 
 impl StageContext {

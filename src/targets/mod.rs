@@ -32,6 +32,7 @@ use async_trait::async_trait;
 use firedrill_core::canary::CanaryPlan;
 use firedrill_core::iam::{ArnContext, Permission};
 use firedrill_core::options::TargetInput;
+use firedrill_core::recovery::RecoveryPoint;
 use firedrill_core::timing::Clock;
 use firedrill_core::{
     DeleteOutcome, Diagnostic, FaultSpec, PlannedAction, Preflight, ScratchResource, Service,
@@ -188,4 +189,12 @@ pub trait Target: Send + Sync + fmt::Debug {
     /// (`firedrill iam-policy`): derived from the configured backup, fault
     /// and options, like [`Target::plan`]; no API calls here.
     fn permissions(&self, arn: &ArnContext) -> Vec<Permission>;
+    /// The named resource's existing recovery points, read-only, for
+    /// `firedrill coverage`; `None` when this kind cannot list them.
+    async fn recovery_points(
+        &self,
+        _clients: &Clients,
+    ) -> Option<Result<Vec<RecoveryPoint>, StageError>> {
+        None
+    }
 }

@@ -27,3 +27,4 @@ mod s3_drill;
 mod scenario_errors;
 mod secrets;
 mod signals;
+mod sources;

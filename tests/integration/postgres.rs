@@ -20,14 +20,14 @@ pub(crate) fn pg_password() -> String {
 }
 
 /// Host, port and user from `FIREDRILL_PG_URL`.
-struct Server {
-    host: String,
-    port: u16,
-    user: String,
+pub(crate) struct Server {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) user: String,
 }
 
 /// The server, or a panic with the fix when it is not running.
-fn server() -> Server {
+pub(crate) fn server() -> Server {
     let url = pg_url();
     let rest = url
         .split_once("://")

@@ -46,7 +46,7 @@ pub(crate) async fn create_source_instance(rds: &Client, id: &str) {
 }
 
 /// A source Aurora cluster with a writer and a reader (failover needs both).
-async fn create_source_cluster(rds: &Client, id: &str) {
+pub(crate) async fn create_source_cluster(rds: &Client, id: &str) {
     rds.create_db_cluster()
         .db_cluster_identifier(id)
         .engine("aurora-postgresql")
@@ -117,7 +117,7 @@ pub(crate) async fn delete_source_instance(rds: &Client, id: &str) {
     delete_automated(rds, id).await;
 }
 
-async fn delete_source_cluster(rds: &Client, id: &str) {
+pub(crate) async fn delete_source_cluster(rds: &Client, id: &str) {
     for n in 1..=2 {
         rds.delete_db_instance()
             .db_instance_identifier(format!("{id}-{n}"))

@@ -287,3 +287,24 @@ fn fuzz_regressions_and_seeds_never_panic() {
         }
     }
 }
+
+#[test]
+fn bad_backup_sources_are_located_and_explained() {
+    let out = validate("backup-source");
+    for needle in [
+        "backup-source.toml:16:10",
+        "did you mean `latest`?",
+        "backup-source.toml:25:10",
+        "`window` `400d` is longer than 365 days",
+        "backup-source.toml:34:10",
+        "`window` is empty",
+        "backup-source.toml:35:10:",
+        "`prefer` applies only to source `random`",
+        "backup-source.toml:43:10",
+        "`method` and `source` both say where the backup",
+        "5 errors found",
+    ] {
+        assert!(out.contains(needle), "missing {needle}:\n{out}");
+    }
+    insta::assert_snapshot!(out);
+}

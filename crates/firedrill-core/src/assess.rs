@@ -9,6 +9,7 @@ use crate::canary::{self, CanaryPlan, CanaryReport, CanaryWrite, RecoveredCanary
 use crate::check::{Check, CheckStatus};
 use crate::finding::Finding;
 use crate::measure::{MeasureMethod, Measured, Objectives};
+use crate::recovery::RecoveryPointReport;
 use crate::stage::{Outcome, StageRecord};
 use crate::timing::{Moment, human};
 use crate::verdict::{TargetFacts, Verdict};
@@ -49,6 +50,9 @@ pub struct DrillEvidence<'a> {
     pub span_error: Duration,
     /// A stage failed because of the environment.
     pub environment_error: bool,
+    /// The existing recovery point restored, when the drill took no backup
+    /// of its own: without canaries, RPO is its age at the fault.
+    pub recovery_point: Option<&'a RecoveryPointReport>,
 }
 
 /// What a drill proved.
@@ -81,7 +85,12 @@ pub fn assess(e: &DrillEvidence<'_>) -> Assessment {
     let lost = canary.as_ref().map_or(String::new(), |c| {
         format!(" ({} canary write(s) lost)", c.lost_writes)
     });
-    missed("rpo", rpo.as_ref(), lost, &mut findings);
+    match e.recovery_point.and_then(|p| p.too_old(e.objectives.rpo)) {
+        // The recovery point's own finding says its age and the objective.
+        Some(f) => findings.push(f),
+        None if rpo.is_some_and(|m| m.method == MeasureMethod::RecoveryPoint) => {}
+        None => missed("rpo", rpo.as_ref(), lost, &mut findings),
+    }
     let checks_not_verified = e
         .checks
         .iter()
@@ -153,6 +162,16 @@ fn rpo(
     findings: &mut Vec<Finding>,
 ) -> (Option<Measured>, Option<CanaryReport>) {
     let Some(c) = &e.canary else {
+        if let Some(p) = e.recovery_point {
+            let m = Measured::against(
+                p.age_at_fault,
+                Duration::ZERO,
+                e.objectives.rpo,
+                e.emulated,
+                MeasureMethod::RecoveryPoint,
+            );
+            return (Some(m), None);
+        }
         let measured = e.backup_done.map(|b| {
             Measured::against(
                 fault.since(b),
@@ -338,6 +357,7 @@ mod tests {
             validate_end: Some(times.2),
             span_error: Duration::from_millis(250),
             environment_error: false,
+            recovery_point: None,
         }
     }
 
@@ -365,6 +385,59 @@ mod tests {
         assert_eq!(a.canary.as_ref().unwrap().lost_writes, 1);
         assert_eq!(codes(&a), ["rpo.canaries-lost"]);
         assert_eq!(a.verdict, Verdict::Passed);
+    }
+
+    #[tokio::test]
+    async fn an_existing_recovery_point_is_the_rpo_and_too_old_fails_with_its_age() {
+        use crate::recovery::{
+            BackupSource, Chosen, Prefer, RecoveryPoint, RecoveryPointReport, SourceSpec,
+        };
+        let mut f = fixture();
+        let times = drill(&mut f, 33).await;
+        let spec = SourceSpec {
+            source: BackupSource::Latest,
+            window: None,
+            prefer: Prefer::Any,
+        };
+        // (age of the point at the fault, objective, RPO met)
+        let table: &[(Duration, Duration, bool)] = &[
+            (Duration::from_hours(20), Duration::from_hours(24), true),
+            (Duration::from_hours(74), Duration::from_hours(24), false),
+            (
+                Duration::from_hours(24 * 400),
+                Duration::from_hours(24 * 365),
+                false,
+            ),
+        ];
+        for (age, objective, met) in table {
+            let chosen = Chosen {
+                point: RecoveryPoint::new("snap-1", times.1.utc - *age, "snapshot"),
+                candidates: 1,
+                listed: 1,
+            };
+            let point = RecoveryPointReport::new(&chosen, &spec, 0, times.1.utc);
+            let mut e = evidence(&f, times, Some(1));
+            e.canary = None;
+            e.recovered = None;
+            e.objectives.rpo = *objective;
+            e.recovery_point = Some(&point);
+            let a = assess(&e);
+            let rpo = a.rpo.unwrap();
+            assert_eq!(rpo.method, MeasureMethod::RecoveryPoint);
+            assert_eq!((rpo.value, rpo.met), (*age, *met), "{age:?}");
+            if *met {
+                assert!(codes(&a).is_empty(), "{:?}", a.findings);
+                assert_eq!(a.verdict, Verdict::Passed);
+            } else {
+                assert_eq!(codes(&a), ["recovery-point.too-old"]);
+                assert!(
+                    a.findings[0]
+                        .message
+                        .contains("older than the RPO objective")
+                );
+                assert_eq!(a.verdict, Verdict::Failed);
+            }
+        }
     }
 
     #[tokio::test]

@@ -12,6 +12,8 @@
 //! - [`error`]: why a stage did not complete, with typed causes
 //! - [`resource`], [`plan`], [`output`]: scratch resources, planned actions,
 //!   what stages return
+//! - [`recovery`], [`source_keys`]: existing recovery points, the seeded
+//!   choice among them and their age against the RPO
 //! - [`diagnostics`], [`suggest`], [`input`], [`options`], [`validate`]:
 //!   scenario errors with spans, and the shared validators
 //! - [`signer`]: the pinned fingerprint of a trusted evidence signer
@@ -20,6 +22,7 @@ pub mod api;
 pub mod assess;
 pub mod canary;
 pub mod check;
+pub mod coverage;
 pub mod diagnostics;
 pub mod error;
 pub mod exit;
@@ -32,9 +35,11 @@ pub mod names;
 pub mod options;
 pub mod output;
 pub mod plan;
+pub mod recovery;
 pub mod resource;
 pub mod service;
 pub mod signer;
+pub mod source_keys;
 pub mod stage;
 pub mod suggest;
 pub mod timing;

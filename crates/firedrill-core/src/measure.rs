@@ -62,4 +62,6 @@ pub enum MeasureMethod {
     Canary,
     /// Fault time − backup completion (no canaries for this kind).
     Snapshot,
+    /// Fault time − creation of the existing recovery point restored.
+    RecoveryPoint,
 }

@@ -79,6 +79,8 @@ pub struct SnapshotInfo {
     pub progress: Option<String>,
     pub volume_size_gib: Option<i32>,
     pub tags: Tags,
+    /// When the snapshot was started (its point in time).
+    pub start_time: Option<time::OffsetDateTime>,
 }
 
 /// An image (AMI) as described.
@@ -91,6 +93,8 @@ pub struct ImageInfo {
     /// `(device, snapshot id, size GiB)` of each EBS mapping.
     pub snapshots: Vec<(String, String, Option<i32>)>,
     pub tags: Tags,
+    /// When the image was created.
+    pub created_at: Option<time::OffsetDateTime>,
 }
 
 /// What to launch.
@@ -235,6 +239,9 @@ fn snapshot_info(s: &aws_sdk_ec2::types::Snapshot) -> SnapshotInfo {
         progress: s.progress().map(str::to_string),
         volume_size_gib: s.volume_size(),
         tags: tags_of(s.tags()),
+        start_time: s
+            .start_time()
+            .and_then(|t| time::OffsetDateTime::from_unix_timestamp_nanos(t.as_nanos()).ok()),
     }
 }
 
@@ -258,6 +265,9 @@ fn image_info(i: &aws_sdk_ec2::types::Image) -> ImageInfo {
             })
             .collect(),
         tags: tags_of(i.tags()),
+        created_at: i.creation_date().and_then(|d| {
+            time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok()
+        }),
     }
 }
 
@@ -640,6 +650,51 @@ pub async fn snapshots_tagged(ec2: &Client, key: &str) -> Result<Vec<SnapshotInf
         found.extend(page.snapshots().iter().map(snapshot_info));
     }
     Ok(found)
+}
+
+/// The completed snapshots this account owns of one volume: its existing
+/// recovery points (from Data Lifecycle Manager, AWS Backup or a script).
+pub async fn snapshots_of_volume(
+    ec2: &Client,
+    volume_id: &str,
+) -> Result<Vec<SnapshotInfo>, AwsError> {
+    let mut found = Vec::new();
+    let mut pages = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(filter("volume-id", &[volume_id]))
+        .filters(filter("status", &["completed"]))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeSnapshots", e))?;
+        found.extend(page.snapshots().iter().map(snapshot_info));
+    }
+    Ok(found)
+}
+
+/// The available AMIs this account owns matching a name (wildcards
+/// allowed) and every tag given: an instance's existing recovery points.
+pub async fn images_matching(
+    ec2: &Client,
+    name: Option<&str>,
+    tags: &[(String, String)],
+) -> Result<Vec<ImageInfo>, AwsError> {
+    let mut req = ec2
+        .describe_images()
+        .owners("self")
+        .filters(filter("state", &["available"]));
+    if let Some(n) = name {
+        req = req.filters(filter("name", &[n]));
+    }
+    for (k, v) in tags {
+        req = req.filters(filter(&format!("tag:{k}"), &[v]));
+    }
+    let out = req
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ec2:DescribeImages", e))?;
+    Ok(out.images().iter().map(image_info).collect())
 }
 
 /// Delete a snapshot: `Ok(false)` if it was already gone.

@@ -303,6 +303,33 @@ pub async fn list_snapshots(
     Ok(out)
 }
 
+/// Every DB snapshot of one instance: automated, manual and those AWS
+/// Backup made (type `awsbackup`, listed only when asked for by type).
+pub async fn snapshots_of_instance(
+    rds: &Client,
+    instance: &str,
+) -> Result<Vec<Snapshot>, AwsError> {
+    let mut out = list_snapshots(rds, Some(instance), None).await?;
+    for s in list_snapshots(rds, Some(instance), Some("awsbackup")).await? {
+        if !out.iter().any(|o| o.id == s.id) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// Every DB cluster snapshot of one cluster: automated, manual and those
+/// AWS Backup made.
+pub async fn cluster_snapshots_of(rds: &Client, cluster: &str) -> Result<Vec<Snapshot>, AwsError> {
+    let mut out = list_cluster_snapshots(rds, Some(cluster), None).await?;
+    for s in list_cluster_snapshots(rds, Some(cluster), Some("awsbackup")).await? {
+        if !out.iter().any(|o| o.id == s.id) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
 /// One DB cluster snapshot; `None` when it does not exist.
 pub async fn describe_cluster_snapshot(
     rds: &Client,

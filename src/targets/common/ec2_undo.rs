@@ -36,7 +36,8 @@ pub enum Ec2Undo {
     /// Replace a deleted volume by one created from its snapshot, with its
     /// tags, attached where the old one was.
     ReplaceVolume {
-        /// The snapshot's `Name` (firedrill names it before creating it).
+        /// The snapshot's `Name` (firedrill names it before creating it),
+        /// or the id of the existing snapshot the drill restored.
         snapshot: String,
         zone: String,
         volume_type: String,
@@ -163,11 +164,16 @@ async fn replace_volume(
     else {
         return Err(StageError::Failed("not a volume replacement".into()));
     };
-    let snap = api::snapshots_named(ec2, snapshot)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| StageError::Failed(format!("snapshot {snapshot} is gone")))?;
+    // firedrill's own snapshot by its `Name`; an existing one by its id.
+    let found = if snapshot.starts_with("snap-") {
+        api::snapshot(ec2, snapshot).await?
+    } else {
+        api::snapshots_named(ec2, snapshot)
+            .await?
+            .into_iter()
+            .next()
+    };
+    let snap = found.ok_or_else(|| StageError::Failed(format!("snapshot {snapshot} is gone")))?;
     let created = api::create_volume(
         ec2,
         &VolumeSpec {

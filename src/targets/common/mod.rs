@@ -12,6 +12,7 @@ pub mod rds_compare;
 pub mod rds_iam;
 pub mod rds_sql;
 pub mod rds_undo;
+pub mod source;
 
 /// A tag value every service accepts (S3 and RDS allow only letters,
 /// digits, spaces and `_ . : / = + - @`, at most 256 characters).

@@ -66,3 +66,33 @@ pub fn cleanup_wait() -> (Clock, PollPolicy) {
         PollPolicy::with_deadline(Duration::from_mins(30)),
     )
 }
+
+/// The organisation's recovery points among an RDS source's snapshots:
+/// available ones not made by firedrill, labelled `automated`, `manual` or
+/// `awsbackup`.
+pub fn recovery_points(
+    snaps: &[crate::aws::rds::Snapshot],
+) -> Vec<firedrill_core::recovery::RecoveryPoint> {
+    snaps
+        .iter()
+        .filter(|s| {
+            s.status == "available"
+                && !s
+                    .tags
+                    .iter()
+                    .any(|(k, _)| k == firedrill_core::resource::TAG_RUN_ID)
+        })
+        .filter_map(|s| {
+            let label = if s.id.starts_with("awsbackup:") {
+                "awsbackup"
+            } else {
+                s.snapshot_type.as_str()
+            };
+            Some(firedrill_core::recovery::RecoveryPoint::new(
+                &s.id,
+                s.created_at?,
+                label,
+            ))
+        })
+        .collect()
+}

@@ -65,23 +65,35 @@ impl VolumeTarget {
             });
             (undo, Vec::new(), restore, true)
         } else {
-            let (snapshot, ledger_id) =
-                self.state.snapshot_entry.clone().ok_or_else(|| {
-                    StageError::Failed("no snapshot to protect the volume".into())
-                })?;
+            // The snapshot to replace the volume from: the drill's own
+            // (ledger id, protected) or the existing one it chose (named).
+            let (snapshot, protects) = match &self.state.snapshot_entry {
+                Some((name, ledger_id)) => (name.clone(), vec![*ledger_id]),
+                None => (
+                    self.state
+                        .snapshot
+                        .as_ref()
+                        .map(|s| s.id.clone())
+                        .ok_or_else(|| {
+                            StageError::Failed("no snapshot to protect the volume".into())
+                        })?,
+                    Vec::new(),
+                ),
+            };
             let undo = self
                 .restore_source
                 .then(|| self.replacement(&snapshot, &region))
                 .transpose()?;
-            (
-                undo,
-                vec![ledger_id],
-                self.recreate_command(&region)?,
-                false,
-            )
+            (undo, protects, self.recreate_command(&region)?, false)
+        };
+        let existing = if self.state.snapshot_entry.is_none() && self.fault == Fault::Delete {
+            self.state.snapshot.iter().map(|s| s.id.clone()).collect()
+        } else {
+            Vec::new()
         };
         let record = FaultRecord::new(KIND.name, self.fault.as_str(), self.resource())
             .protecting(protects)
+            .protected_by_existing(existing)
             .with_undo(undo.as_ref())?
             .undo_after_crash(after_crash)
             .restore_with(restore);

@@ -16,6 +16,7 @@ use futures::future::BoxFuture;
 use schemars::JsonSchema;
 
 use firedrill_core::options::{RawFaultAction, TargetInput};
+use firedrill_core::recovery::{RecoveryPoint, SourceSpec};
 use firedrill_core::resource::TAG_RUN_ID;
 use firedrill_core::validate;
 use firedrill_core::{
@@ -28,6 +29,7 @@ use super::common::ec2::{
     compare_restored, delete_snapshots, delete_volumes, scratch_tags, tagged, user_tags,
 };
 use super::common::ec2_undo;
+use super::common::source::choose;
 use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
 use crate::aws::ec2::{self as api, SnapshotInfo, VolumeInfo, wait};
@@ -50,7 +52,9 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
     validate::ec2_id(&raw.volume_id, "vol", "volume id", diags);
     let fault = options::fault(raw.fault.as_ref(), diags);
     let restore = options::restore(&raw.restore, home, diags);
+    let source = options::source(&raw.backup, diags);
     Some(Box::new(VolumeTarget {
+        source,
         volume_id: raw.volume_id.into_inner(),
         revert: raw.fault.as_ref().is_none_or(RawFaultAction::revert),
         restore_source: raw
@@ -77,6 +81,8 @@ struct State {
 #[derive(Debug)]
 pub struct VolumeTarget {
     volume_id: String,
+    /// A new snapshot, or an existing one chosen in the backup stage.
+    source: SourceSpec,
     fault: Fault,
     /// Attach a detached volume again after validation (default true).
     revert: bool,
@@ -162,13 +168,24 @@ impl Target for VolumeTarget {
                 self.resource(),
                 None,
             ),
-            action(
-                Stage::Backup,
-                Effect::Create,
-                "ec2:CreateSnapshot",
-                format!("snapshot {}", scratch("snapshot")),
-                life,
-            ),
+            if self.source.is_existing() {
+                action(
+                    Stage::Backup,
+                    Effect::Read,
+                    "ec2:DescribeSnapshots",
+                    self.source
+                        .describe(&format!("snapshot of {}", self.volume_id)),
+                    None,
+                )
+            } else {
+                action(
+                    Stage::Backup,
+                    Effect::Create,
+                    "ec2:CreateSnapshot",
+                    format!("snapshot {}", scratch("snapshot")),
+                    life,
+                )
+            },
         ];
         if let Some(f) = self.fault() {
             let (effect, call) = match self.fault {
@@ -261,6 +278,9 @@ impl Target for VolumeTarget {
     async fn backup(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         let ec2 = cx.clients.ec2();
         let mut out = StageOutput::default().emulated(cx.emulated(Service::Ec2));
+        if self.source.is_existing() {
+            return self.choose_existing(cx, out).await;
+        }
         let name = cx.scratch_name("snapshot");
         let tags = scratch_tags(cx, &name, KIND.name);
         let ledger_id =
@@ -386,6 +406,18 @@ impl Target for VolumeTarget {
             .fact("availability_zone", &v.availability_zone))
     }
 
+    async fn recovery_points(
+        &self,
+        clients: &Clients,
+    ) -> Option<Result<Vec<RecoveryPoint>, StageError>> {
+        Some(
+            api::snapshots_of_volume(clients.ec2(), &self.volume_id)
+                .await
+                .map(|s| points_of(&s))
+                .map_err(Into::into),
+        )
+    }
+
     async fn validate(&mut self, cx: &StageContext) -> Result<Validation, StageError> {
         let src = self.source()?.clone();
         let (id, region) = self
@@ -447,6 +479,39 @@ impl Target for VolumeTarget {
             checks,
             canary: None,
         })
+    }
+}
+
+/// The organisation's snapshots among a volume's (not firedrill's own).
+fn points_of(snaps: &[SnapshotInfo]) -> Vec<RecoveryPoint> {
+    snaps
+        .iter()
+        .filter(|s| !s.tags.contains_key(TAG_RUN_ID))
+        .filter_map(|s| Some(RecoveryPoint::new(&s.id, s.start_time?, "snapshot")))
+        .collect()
+}
+
+impl VolumeTarget {
+    /// The backup stage for an existing snapshot: list the volume's
+    /// completed snapshots (not firedrill's own scratch ones) and choose.
+    async fn choose_existing(
+        &mut self,
+        cx: &StageContext,
+        mut out: StageOutput,
+    ) -> Result<StageOutput, StageError> {
+        let snaps = api::snapshots_of_volume(cx.clients.ec2(), &self.volume_id).await?;
+        out.request("ec2:DescribeSnapshots", None);
+        let points = points_of(&snaps);
+        let chosen = choose(
+            cx,
+            &self.source,
+            &points,
+            &self.resource(),
+            "completed snapshot",
+            &mut out,
+        )?;
+        self.state.snapshot = snaps.into_iter().find(|s| s.id == chosen.point.id);
+        Ok(out.fact("snapshot_id", &chosen.point.id))
     }
 }
 

@@ -3,6 +3,8 @@
 use firedrill_core::Diagnostic;
 use firedrill_core::input::Spanned;
 use firedrill_core::options::RawFaultAction;
+use firedrill_core::recovery::SourceSpec;
+use firedrill_core::source_keys::{IdShape, RawSource, source_spec};
 use firedrill_core::validate::{dr_region, one_of, zone};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -13,6 +15,10 @@ use serde::Deserialize;
 pub struct RawVolume {
     /// The volume the drill protects: `vol-0123456789abcdef0`.
     pub volume_id: Spanned<String>,
+    /// Where the backup comes from: a new snapshot (default) or an
+    /// existing one of the volume.
+    #[serde(default)]
+    pub backup: RawSource,
     pub fault: Option<RawFaultAction>,
     #[serde(default)]
     pub restore: RawRestore,
@@ -53,6 +59,24 @@ pub struct Restore {
 pub const VOLUME_TYPES: &[&str] = &["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"];
 /// Volume types that take provisioned IOPS.
 pub const IOPS_TYPES: &[&str] = &["gp3", "io1", "io2"];
+
+/// What an EBS recovery point id looks like.
+pub const SNAPSHOT_ID: IdShape = IdShape {
+    what: "snapshot",
+    example: "snap-0123456789abcdef0",
+    accepts: |v| v.starts_with("snap-"),
+};
+
+/// Validate `[targets.backup]`.
+pub fn source(raw: &RawSource, diags: &mut Vec<Diagnostic>) -> SourceSpec {
+    source_spec(
+        raw.source.as_ref(),
+        raw.window.as_ref(),
+        raw.prefer.as_ref(),
+        SNAPSHOT_ID,
+        diags,
+    )
+}
 
 /// Validate the fault.
 pub fn fault(raw: Option<&RawFaultAction>, diags: &mut Vec<Diagnostic>) -> Fault {

@@ -5,7 +5,11 @@
 use super::{InstanceTarget, KIND};
 use crate::aws::ec2::{self as api, wait};
 use crate::targets::StageContext;
+use crate::targets::Target;
 use crate::targets::common::ec2::scratch_tags;
+use crate::targets::common::source::choose;
+use firedrill_core::recovery::{BackupSource, RecoveryPoint};
+use firedrill_core::resource::TAG_RUN_ID;
 use firedrill_core::{ResourceType, Service, StageError, StageOutput};
 
 impl InstanceTarget {
@@ -16,6 +20,9 @@ impl InstanceTarget {
         let ec2 = cx.clients.ec2();
         let emulated = cx.emulated(Service::Ec2);
         let mut out = StageOutput::default().emulated(emulated);
+        if self.source.is_existing() {
+            return self.choose_existing(cx, out).await;
+        }
         let name = cx.scratch_name("image");
         let tags = scratch_tags(cx, &name, KIND.name);
         let ledger_id =
@@ -53,6 +60,42 @@ impl InstanceTarget {
                 ", instance rebooted"
             }
         );
+        out = out.fact("image_id", &image.id).fact(
+            "snapshots",
+            image
+                .snapshots
+                .iter()
+                .map(|s| s.1.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        self.state.image = Some(image);
+        Ok(out)
+    }
+
+    /// The backup stage for an existing AMI: list the AMIs the filters
+    /// match (not firedrill's own) and choose. Nothing is created.
+    async fn choose_existing(
+        &mut self,
+        cx: &StageContext,
+        mut out: StageOutput,
+    ) -> Result<StageOutput, StageError> {
+        let ec2 = cx.clients.ec2();
+        let images = match &self.source.source {
+            BackupSource::Id(id) => api::image(ec2, id).await?.into_iter().collect(),
+            _ => api::images_matching(ec2, self.images.name.as_deref(), &self.images.tags).await?,
+        };
+        out.request("ec2:DescribeImages", None);
+        let points: Vec<RecoveryPoint> = images
+            .iter()
+            .filter(|i| !i.tags.contains_key(TAG_RUN_ID) && i.state == "available")
+            .filter_map(|i| Some(RecoveryPoint::new(&i.id, i.created_at?, "ami")))
+            .collect();
+        let chosen = choose(cx, &self.source, &points, &self.resource(), "AMI", &mut out)?;
+        let image = images
+            .into_iter()
+            .find(|i| i.id == chosen.point.id)
+            .ok_or_else(|| StageError::Failed("the chosen AMI vanished".into()))?;
         out = out.fact("image_id", &image.id).fact(
             "snapshots",
             image

@@ -108,8 +108,14 @@ impl InstanceTarget {
                 self.relaunch_command(&region),
             ),
         };
+        // An existing AMI (not in the ledger) protects a terminate instead.
+        let existing = match (&self.fault, self.source.is_existing(), &self.state.image) {
+            (Fault::Terminate, true, Some(image)) => vec![image.id.clone()],
+            _ => Vec::new(),
+        };
         let fault = FaultRecord::new(KIND.name, self.fault.action().as_str(), self.resource())
             .protecting(protects)
+            .protected_by_existing(existing)
             .with_undo(undo.as_ref())?
             .restore_with(restore);
         cx.fault_intent(fault).await.map(Some)

@@ -27,10 +27,11 @@ use firedrill_core::{
     StageOutput, UndoPlan, Validation,
 };
 
-use self::options::{Fault, RawInstance, Restore, VolumeRef};
+use self::options::{Fault, ImageFilter, RawInstance, Restore, VolumeRef};
 use super::common::ec2_undo;
 use super::{KindSpec, StageContext, Target};
 use crate::aws::ec2::{self as api, ImageInfo, InstanceInfo};
+use firedrill_core::recovery::SourceSpec;
 
 /// Registry entry.
 pub const KIND: KindSpec = KindSpec {
@@ -50,7 +51,10 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
     ec2_id(&raw.instance_id, "i", "instance id", diags);
     let fault = options::fault(raw.fault.as_ref(), diags);
     let restore = options::restore(&raw.restore, home, diags);
+    let (source, images) = options::source(&raw.backup, diags);
     Some(Box::new(InstanceTarget {
+        source,
+        images,
         instance_id: raw.instance_id.into_inner(),
         no_reboot: raw.backup.no_reboot.unwrap_or(true),
         revert: raw.fault.as_ref().and_then(|f| f.revert).unwrap_or(true),
@@ -77,6 +81,10 @@ struct State {
 #[derive(Debug)]
 pub struct InstanceTarget {
     instance_id: String,
+    /// A new AMI, or an existing one chosen in the backup stage.
+    source: SourceSpec,
+    /// Which AMIs are the instance's, for an existing source.
+    images: ImageFilter,
     no_reboot: bool,
     fault: Fault,
     /// Undo the fault after validation (default true).

@@ -1,7 +1,11 @@
 //! The `ec2-instance` keys of a `[[targets]]` table, and their validation.
 
 use firedrill_core::Diagnostic;
+use std::collections::BTreeMap;
+
 use firedrill_core::input::Spanned;
+use firedrill_core::recovery::{BackupSource, SourceSpec};
+use firedrill_core::source_keys::{IdShape, source_spec};
 use firedrill_core::validate::{dr_region, ec2_id, misplaced, zone};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -26,6 +30,105 @@ pub struct RawBackup {
     /// Create the AMI without rebooting the instance (default true).
     /// `false` reboots it for file-system consistency.
     pub no_reboot: Option<bool>,
+    /// `new` (default: a fresh AMI), `latest`, `random` or an existing AMI
+    /// id (`ami-…`).
+    pub source: Option<Spanned<String>>,
+    /// For `latest` and `random`: only AMIs created within this long
+    /// before the drill, `1d` to `365d`.
+    pub window: Option<Spanned<String>>,
+    /// For `random`: `unproven` prefers an AMI no earlier drill proved.
+    pub prefer: Option<Spanned<String>>,
+    /// The instance's AMIs by name, wildcards allowed: `web-nightly-*`.
+    pub image_name: Option<Spanned<String>>,
+    /// The instance's AMIs by tags, all of which must match.
+    pub image_tags: Option<Spanned<BTreeMap<String, String>>>,
+}
+
+/// What an AMI id looks like.
+pub const AMI_ID: IdShape = IdShape {
+    what: "AMI",
+    example: "ami-0123456789abcdef0",
+    accepts: |v| v.starts_with("ami-"),
+};
+
+/// Which AMIs are the instance's recovery points: the filters of
+/// `[targets.backup]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageFilter {
+    pub name: Option<String>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// Validate the source keys and the AMI filters: `latest` and `random`
+/// need a filter (an account's AMIs are not all this instance's), `new`
+/// takes none, and an existing AMI is not rebooted for.
+pub fn source(raw: &RawBackup, diags: &mut Vec<Diagnostic>) -> (SourceSpec, ImageFilter) {
+    let spec = source_spec(
+        raw.source.as_ref(),
+        raw.window.as_ref(),
+        raw.prefer.as_ref(),
+        AMI_ID,
+        diags,
+    );
+    let filter = ImageFilter {
+        name: raw.image_name.as_ref().map(|n| n.get_ref().clone()),
+        tags: raw
+            .image_tags
+            .as_ref()
+            .map(|t| {
+                t.get_ref()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    let spans = raw
+        .image_name
+        .as_ref()
+        .map(Spanned::span)
+        .into_iter()
+        .chain(raw.image_tags.as_ref().map(Spanned::span));
+    match (&spec.source, raw.source.as_ref()) {
+        (BackupSource::Latest | BackupSource::Random, Some(s))
+            if filter.name.is_none() && filter.tags.is_empty() =>
+        {
+            diags.push(
+                Diagnostic::new(format!(
+                    "source `{}` needs `image_name` or `image_tags` to find the instance's AMIs",
+                    s.get_ref()
+                ))
+                .at(s.span())
+                .label("which AMIs?")
+                .help(
+                    "add e.g. `image_name = \"web-nightly-*\"` or `image_tags = { app = \"web\" }`",
+                ),
+            );
+        }
+        (BackupSource::New, _) => {
+            for span in spans {
+                diags.push(
+                    Diagnostic::new("AMI filters apply only to source `latest` and `random`")
+                        .at(span)
+                        .label("not used by a new AMI")
+                        .help("remove it, or set `source = \"latest\"`"),
+                );
+            }
+        }
+        _ => {}
+    }
+    if spec.is_existing()
+        && raw.no_reboot.is_some()
+        && let Some(s) = &raw.source
+    {
+        diags.push(
+            Diagnostic::new("`no_reboot` applies only to a new AMI")
+                .at(s.span())
+                .label("an existing AMI is restored as it is")
+                .help("remove `no_reboot`"),
+        );
+    }
+    (spec, filter)
 }
 
 /// `[targets.fault]`.

@@ -64,15 +64,26 @@ impl InstanceTarget {
                 self.resource(),
                 None,
             ),
-            action(
-                Stage::Backup,
-                Effect::Create,
-                "ec2:CreateImage (+ its EBS snapshots)",
-                format!("AMI {}", scratch("image")),
-                life,
-            ),
+            if self.source.is_existing() {
+                action(
+                    Stage::Backup,
+                    Effect::Read,
+                    "ec2:DescribeImages",
+                    self.source
+                        .describe(&format!("AMI of {}", self.instance_id)),
+                    None,
+                )
+            } else {
+                action(
+                    Stage::Backup,
+                    Effect::Create,
+                    "ec2:CreateImage (+ its EBS snapshots)",
+                    format!("AMI {}", scratch("image")),
+                    life,
+                )
+            },
         ];
-        if !self.no_reboot {
+        if !self.no_reboot && !self.source.is_existing() {
             // `no_reboot = false` asks EC2 to reboot the instance for a
             // consistent image: a change to the named resource.
             p.push(action(

@@ -20,6 +20,9 @@ impl PgTarget {
     ) -> Result<StageOutput, StageError> {
         let s3 = cx.clients.s3().clone();
         let mut out = StageOutput::default().emulated(cx.emulated(Service::S3));
+        if self.dump.is_existing() {
+            return self.choose_dump(cx, out).await;
+        }
         // One snapshot for the dump and the baseline: what is counted is what is dumped.
         let client = self.source.connect().await.map_err(sql_err)?;
         let snapshot = export_snapshot(&client).await?;
@@ -83,7 +86,7 @@ impl PgTarget {
             bucket: self.bucket.clone(),
             key: key.clone(),
             size: streamed.bytes,
-            sha256: streamed.sha256.clone(),
+            sha256: Some(streamed.sha256.clone()),
             parts: streamed.parts,
             snapshot,
             dumped_at: cx.clock.now().utc,

@@ -11,6 +11,7 @@
 mod backup;
 mod canary;
 mod cleanup;
+mod existing;
 mod fault;
 mod iam;
 pub(crate) mod options;
@@ -35,7 +36,9 @@ use crate::aws::s3 as s3api;
 use crate::canary::CanarySink;
 use crate::sql::{self, Baseline, ConnSpec, SqlCheck, SqlError, TableRef};
 use firedrill_core::canary::CanaryPlan;
+use firedrill_core::input::Spanned;
 use firedrill_core::options::TargetInput;
+use firedrill_core::recovery::SourceSpec;
 use firedrill_core::resource::TAG_ALLOW_FAULTS;
 use firedrill_core::{Diagnostic, Service};
 use firedrill_core::{FaultSpec, PlannedAction, Preflight, StageError, StageOutput, Validation};
@@ -71,13 +74,21 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
                 .help("add `[targets.restore]` with the `host` and `port` of another server"),
         );
     }
+    let dump = options::dump_source(
+        &raw.backup,
+        &fault,
+        raw.fault.as_ref().map(|f| f.action.span()),
+        diags,
+    );
     let checks = crate::sql::checks(&raw.check, diags);
+    // Canaries are written during the drill: an existing dump cannot hold them.
     let canary = firedrill_core::validate::canary_settings(
         raw.canary.enabled,
         raw.canary.interval,
         raw.canary.writes_after_backup.as_ref(),
         diags,
-    );
+    )
+    .filter(|_| !dump.is_existing());
     let canary_table = TableRef::parse(
         raw.canary
             .table
@@ -85,6 +96,8 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
             .map_or("firedrill_canary", |t| t.get_ref().as_str()),
     );
     Some(Box::new(PgTarget {
+        dump,
+        dump_prefix: raw.backup.prefix.map(Spanned::into_inner),
         name,
         source,
         restore,
@@ -117,7 +130,9 @@ struct Manifest {
     bucket: String,
     key: String,
     size: u64,
-    sha256: String,
+    /// The dump's SHA-256: computed while dumping, or declared by an
+    /// existing dump's metadata or sidecar; `None` when nothing declares it.
+    sha256: Option<String>,
     parts: usize,
     /// The exported snapshot shared by the dump and the baseline.
     snapshot: String,
@@ -130,6 +145,10 @@ struct Manifest {
 /// A validated `postgres` target.
 #[derive(Debug)]
 pub struct PgTarget {
+    /// A new dump, or an existing one chosen in the backup stage.
+    dump: SourceSpec,
+    /// Where the organisation's dump job writes, for `latest` and `random`.
+    dump_prefix: Option<String>,
     name: String,
     source: ConnSpec,
     /// The restore server's maintenance database.

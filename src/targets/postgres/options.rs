@@ -6,6 +6,8 @@ use serde::Deserialize;
 use crate::sql::{ConnSpec, Password, RawCheck, TableRef, password_env};
 use firedrill_core::Diagnostic;
 use firedrill_core::input::{HumanDuration, Spanned};
+use firedrill_core::recovery::{BackupSource, SourceSpec};
+use firedrill_core::source_keys::{IdShape, source_spec};
 use firedrill_core::validate::{misplaced, one_of};
 
 /// `kind = "postgres"`: a self-managed `PostgreSQL` database.
@@ -47,6 +49,74 @@ pub struct RawBackup {
     pub bucket: Spanned<String>,
     /// Keep the dump after the drill (default false).
     pub keep: Option<bool>,
+    /// `new` (default: a fresh `pg_dump`), `latest`, `random` or the key of
+    /// an existing `pg_dump -Fc` object in `bucket`.
+    pub source: Option<Spanned<String>>,
+    /// For `latest` and `random`: the dumps' key prefix, e.g. `nightly/orders/`.
+    pub prefix: Option<Spanned<String>>,
+    /// For `latest` and `random`: only dumps written within this long
+    /// before the drill, `1d` to `365d`.
+    pub window: Option<Spanned<String>>,
+    /// For `random`: `unproven` prefers a dump no earlier drill proved.
+    pub prefer: Option<Spanned<String>>,
+}
+
+/// What an existing dump's id looks like: its S3 key.
+pub const DUMP_KEY: IdShape = IdShape {
+    what: "dump object key",
+    example: "nightly/orders-2026-01-31.dump",
+    accepts: |v| v.contains('/') || v.contains('.'),
+};
+
+/// Validate where the dump comes from. An existing dump is older than the
+/// source: undoing a fault that damages rows from it would put back old
+/// data, so only `none` and `stop-server` go with it.
+pub fn dump_source(
+    raw: &RawBackup,
+    fault: &Fault,
+    fault_span: Option<std::ops::Range<usize>>,
+    diags: &mut Vec<Diagnostic>,
+) -> SourceSpec {
+    let spec = source_spec(
+        raw.source.as_ref(),
+        raw.window.as_ref(),
+        raw.prefer.as_ref(),
+        DUMP_KEY,
+        diags,
+    );
+    match (&spec.source, raw.source.as_ref(), raw.prefix.as_ref()) {
+        (BackupSource::Latest | BackupSource::Random, Some(s), None) => diags.push(
+            Diagnostic::new(format!(
+                "source `{}` needs `prefix`: where the dump job writes its dumps",
+                s.get_ref()
+            ))
+            .at(s.span())
+            .label("which dumps?")
+            .help("add e.g. `prefix = \"nightly/orders/\"`"),
+        ),
+        (BackupSource::New | BackupSource::Id(_), _, Some(p)) => diags.push(
+            Diagnostic::new("`prefix` applies only to source `latest` and `random`")
+                .at(p.span())
+                .label("not used by this source")
+                .help("remove `prefix`, or set `source = \"latest\"`"),
+        ),
+        _ => {}
+    }
+    if spec.is_existing()
+        && matches!(
+            fault,
+            Fault::DropTable(_) | Fault::Truncate(_) | Fault::DeleteRows { .. }
+        )
+        && let Some(span) = fault_span
+    {
+        diags.push(
+            Diagnostic::new("this fault needs `source = \"new\"`: an existing dump is older than the data it would put back")
+                .at(span)
+                .label("its undo would restore old rows")
+                .help("drill the existing dump with fault `none` or `stop-server`, or take a new dump"),
+        );
+    }
+    spec
 }
 
 /// `[targets.canary]`.

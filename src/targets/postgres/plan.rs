@@ -62,20 +62,34 @@ impl PgTarget {
                 life,
             ));
         }
-        p.push(action(
-            Stage::Backup,
-            Effect::Read,
-            "pg_dump -Fc --snapshot (+ row counts, checksums)",
-            db.clone(),
-            None,
-        ));
-        p.push(action(
-            Stage::Backup,
-            Effect::Create,
-            "s3:CreateMultipartUpload, s3:UploadPart, s3:CompleteMultipartUpload",
-            format!("s3://{}/{key}", self.bucket),
-            if self.keep { None } else { life },
-        ));
+        if self.dump.is_existing() {
+            p.push(action(
+                Stage::Backup,
+                Effect::Read,
+                "s3:ListObjectsV2, s3:HeadObject (declared SHA-256)",
+                self.dump.describe(&format!(
+                    "dump in s3://{}/{}",
+                    self.bucket,
+                    self.dump_prefix.as_deref().unwrap_or("")
+                )),
+                None,
+            ));
+        } else {
+            p.push(action(
+                Stage::Backup,
+                Effect::Read,
+                "pg_dump -Fc --snapshot (+ row counts, checksums)",
+                db.clone(),
+                None,
+            ));
+            p.push(action(
+                Stage::Backup,
+                Effect::Create,
+                "s3:CreateMultipartUpload, s3:UploadPart, s3:CompleteMultipartUpload",
+                format!("s3://{}/{key}", self.bucket),
+                if self.keep { None } else { life },
+            ));
+        }
         if let Some(f) = self.fault() {
             p.push(action(
                 Stage::Fault,

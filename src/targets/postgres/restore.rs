@@ -37,7 +37,11 @@ impl PgTarget {
 
         let target = self.restore.with_database(&db);
         let streamed = restore_dump(&s3, &manifest.bucket, &manifest.key, &target, &db).await?;
-        if streamed.sha256 != manifest.sha256 || streamed.bytes != manifest.size {
+        let sha_differs = manifest
+            .sha256
+            .as_ref()
+            .is_some_and(|want| *want != streamed.sha256);
+        if sha_differs || streamed.bytes != manifest.size {
             return Err(StageError::Failed(format!(
                 "the dump read back from s3://{}/{} differs from the backup: {} bytes with SHA-256 {}, expected {} bytes with {}",
                 manifest.bucket,
@@ -45,7 +49,7 @@ impl PgTarget {
                 streamed.bytes,
                 streamed.sha256,
                 manifest.size,
-                manifest.sha256
+                manifest.sha256.as_deref().unwrap_or("no SHA-256 declared")
             )));
         }
         // An undo after a crash uses this copy only if it is complete.
@@ -56,10 +60,15 @@ impl PgTarget {
                 StageError::Environment(format!("cannot write {}: {e}", marker.display()))
             })?;
         out.detail = format!(
-            "streamed {} from s3://{}/{} into pg_restore for database {db} (SHA-256 verified)",
+            "streamed {} from s3://{}/{} into pg_restore for database {db} ({})",
             human_bytes(streamed.bytes),
             manifest.bucket,
-            manifest.key
+            manifest.key,
+            if manifest.sha256.is_some() {
+                "SHA-256 verified"
+            } else {
+                "no SHA-256 declared: integrity not verified"
+            }
         );
         Ok(out
             .fact("database", &db)

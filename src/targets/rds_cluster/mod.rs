@@ -15,6 +15,7 @@ use super::common::compare::tags_text;
 use super::common::rds::{cleanup_wait, is_kept, release_kept, snapshot_tags, tagged};
 use super::common::rds_compare::{Comparer, user_tags};
 use super::common::rds_sql::{RawSql, SqlConfig, data_checks};
+use super::common::source::choose;
 use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
 use crate::aws::rds::wait;
@@ -23,6 +24,8 @@ use firedrill_core::ResourceType;
 use firedrill_core::ScratchResource;
 use firedrill_core::input::Spanned;
 use firedrill_core::options::TargetInput;
+use firedrill_core::recovery::{RecoveryPoint, SourceSpec};
+use firedrill_core::source_keys::{IdShape, RawSource, source_spec};
 use firedrill_core::validate::{db_identifier, dr_region};
 use firedrill_core::{
     DeleteOutcome, FaultSpec, PlannedAction, Preflight, StageError, StageOutput, Tagged, Validation,
@@ -52,6 +55,14 @@ firedrill_core::named_enum! {
         None = "none",
     }
 }
+/// What a cluster recovery point id looks like: a DB cluster snapshot
+/// identifier, including `rds:` (automated) and `awsbackup:` names.
+const CLUSTER_SNAPSHOT_ID: IdShape = IdShape {
+    what: "DB cluster snapshot",
+    example: "rds:orders-2026-01-31-03-00",
+    accepts: |v| v.contains(':') || v.contains('-'),
+};
+
 /// Writer class when the source has no instance to copy it from.
 const DEFAULT_WRITER_CLASS: &str = "db.r6g.large";
 
@@ -61,6 +72,10 @@ const DEFAULT_WRITER_CLASS: &str = "db.r6g.large";
 pub struct RawRdsCluster {
     /// The DB cluster identifier the drill protects.
     pub cluster: Spanned<String>,
+    /// Where the backup comes from: a new cluster snapshot (default) or an
+    /// existing one (`latest`, `random` or its identifier).
+    #[serde(default)]
+    pub backup: RawSource,
     pub fault: Option<firedrill_core::options::RawFaultAction>,
     #[serde(default)]
     pub restore: RawRestore,
@@ -109,7 +124,15 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
     if let Some(r) = &raw.restore.dr_region {
         dr_region(r, home, diags);
     }
+    let source = source_spec(
+        raw.backup.source.as_ref(),
+        raw.backup.window.as_ref(),
+        raw.backup.prefer.as_ref(),
+        CLUSTER_SNAPSHOT_ID,
+        diags,
+    );
     Some(Box::new(RdsCluster {
+        source,
         name,
         cluster: raw.cluster.into_inner(),
         failover,
@@ -138,6 +161,8 @@ struct State {
 /// A validated `rds-cluster` target.
 #[derive(Debug)]
 pub struct RdsCluster {
+    /// A new cluster snapshot, or an existing one chosen in the backup stage.
+    source: SourceSpec,
     name: String,
     cluster: String,
     failover: bool,
@@ -151,6 +176,32 @@ pub struct RdsCluster {
 }
 
 impl RdsCluster {
+    /// The backup stage for an existing cluster snapshot: list the
+    /// cluster's available snapshots (not firedrill's own) and choose.
+    async fn choose_existing(
+        &mut self,
+        cx: &StageContext,
+        mut out: StageOutput,
+    ) -> Result<StageOutput, StageError> {
+        let snaps = api::cluster_snapshots_of(cx.clients.rds(), &self.cluster).await?;
+        let points = super::common::rds::recovery_points(&snaps);
+        let chosen = choose(
+            cx,
+            &self.source,
+            &points,
+            &self.resource(),
+            "available cluster snapshot",
+            &mut out,
+        )?;
+        let snap = snaps
+            .into_iter()
+            .find(|s| s.id == chosen.point.id)
+            .ok_or_else(|| StageError::Failed("the chosen snapshot vanished".into()))?;
+        out = out.fact("snapshot", &snap.id);
+        self.state.snapshot = Some((snap.id, snap.arn));
+        Ok(out)
+    }
+
     fn source(&self) -> Result<&DbCluster, StageError> {
         self.state
             .source
@@ -211,13 +262,24 @@ impl Target for RdsCluster {
                 self.resource(),
                 None,
             ),
-            a(
-                Stage::Backup,
-                Effect::Create,
-                "rds:CreateDBClusterSnapshot, rds:DescribeDBClusterSnapshots",
-                format!("rds:cluster-snapshot:{}", scratch("snap")),
-                life,
-            ),
+            if self.source.is_existing() {
+                a(
+                    Stage::Backup,
+                    Effect::Read,
+                    "rds:DescribeDBClusterSnapshots",
+                    self.source
+                        .describe(&format!("cluster snapshot of {}", self.cluster)),
+                    None,
+                )
+            } else {
+                a(
+                    Stage::Backup,
+                    Effect::Create,
+                    "rds:CreateDBClusterSnapshot, rds:DescribeDBClusterSnapshots",
+                    format!("rds:cluster-snapshot:{}", scratch("snap")),
+                    life,
+                )
+            },
         ];
         if let Some(f) = self.fault() {
             p.push(a(
@@ -315,6 +377,9 @@ impl Target for RdsCluster {
             let src = self.source()?;
             self.state.baseline = Some(sql.capture(&src.engine, src.endpoint.as_deref()).await);
         }
+        if self.source.is_existing() {
+            return self.choose_existing(cx, out).await;
+        }
         let id = cx.scratch_name("snap");
         let entry = cx.intend(resource_in(cx, RT_SNAPSHOT, &id, cx.clients.region()))?;
         let request_id = api::create_cluster_snapshot(
@@ -372,6 +437,18 @@ impl Target for RdsCluster {
         arn: &firedrill_core::iam::ArnContext,
     ) -> Vec<firedrill_core::iam::Permission> {
         self.iam_permissions(arn)
+    }
+
+    async fn recovery_points(
+        &self,
+        clients: &Clients,
+    ) -> Option<Result<Vec<RecoveryPoint>, StageError>> {
+        Some(
+            api::cluster_snapshots_of(clients.rds(), &self.cluster)
+                .await
+                .map(|s| super::common::rds::recovery_points(&s))
+                .map_err(Into::into),
+        )
     }
 
     fn undo(&self) -> firedrill_core::UndoPlan {

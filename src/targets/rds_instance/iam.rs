@@ -24,7 +24,7 @@ impl RdsInstance {
                 A::RdsCreateDbSnapshot,
                 Scope::CreateTagged(vec![db.clone(), snapshot.clone()]),
             )),
-            BackupMethod::LatestAutomated => {}
+            BackupMethod::LatestAutomated | BackupMethod::Existing => {}
             BackupMethod::PointInTime(_) => out.push(Permission::new(
                 A::RdsRestoreDbInstanceToPointInTime,
                 created(vec![db.clone(), scratch(arn, "db")]),
@@ -34,6 +34,11 @@ impl RdsInstance {
             // Automated snapshots are named `rds:<instance>-<time>`.
             let automated = arn.rds(&format!("snapshot:rds:{}-*", self.instance));
             let mut from = vec![scratch(arn, "db"), snapshot.clone(), automated.clone()];
+            if matches!(self.backup, BackupMethod::Existing) {
+                // The recovery point is chosen at run time among the
+                // instance's manual, automated and AWS Backup snapshots.
+                from.push(arn.rds("snapshot:*"));
+            }
             if self.restore_source {
                 from.push(db.clone());
             }

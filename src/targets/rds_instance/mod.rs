@@ -16,6 +16,7 @@ use schemars::JsonSchema;
 
 use firedrill_core::input::Spanned;
 use firedrill_core::options::{RawFaultAction, TargetInput};
+use firedrill_core::recovery::{RecoveryPoint, SourceSpec};
 use firedrill_core::validate;
 use firedrill_core::{
     DeleteOutcome, Diagnostic, Effect, FaultSpec, PlannedAction, Preflight, ResourceType,
@@ -28,6 +29,7 @@ use super::common::rds::{is_kept, release_kept, snapshot_tags, tagged};
 use super::common::rds_compare::{Comparer, opt, user_tags};
 use super::common::rds_sql as sql;
 use super::common::rds_undo;
+use super::common::source::choose;
 use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
 use crate::aws::rds::{self as api, DbInstance, RestoreInstance, RestorePoint, wait};
@@ -57,6 +59,7 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
     let raw: RawRdsInstance = firedrill_core::options::deserialize_kind_options(input, diags)?;
     validate::db_identifier(&raw.instance, "instance", diags);
     let backup = options::backup_method(&raw.backup, diags);
+    let source = options::source(&raw.backup, options::DB_SNAPSHOT_ID, diags);
     let fault = options::fault(raw.fault.as_ref(), diags);
     options::storage_type(raw.restore.storage_type.as_ref(), diags);
     if let Some(r) = &raw.restore.dr_region {
@@ -84,6 +87,7 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
         );
     }
     Some(Box::new(RdsInstance {
+        source,
         name,
         instance: raw.instance.into_inner(),
         backup,
@@ -142,6 +146,8 @@ pub struct RdsInstance {
     name: String,
     instance: String,
     backup: BackupMethod,
+    /// For `BackupMethod::Existing`: how the snapshot is chosen.
+    source: SourceSpec,
     fault: Fault,
     /// Start a stopped instance again after validation (default true).
     revert: bool,
@@ -304,6 +310,14 @@ impl Target for RdsInstance {
                 self.resource(),
                 None,
             )),
+            BackupMethod::Existing => p.push(action(
+                Stage::Backup,
+                Effect::Read,
+                "rds:DescribeDBSnapshots",
+                self.source
+                    .describe(&format!("DB snapshot of {}", self.instance)),
+                None,
+            )),
         }
         if let Some(f) = self.fault() {
             let (effect, call) = match self.fault {
@@ -453,6 +467,24 @@ impl Target for RdsInstance {
                 }
                 self.state.snapshot = Some((snap.id, snap.arn));
             }
+            BackupMethod::Existing => {
+                let snaps = api::snapshots_of_instance(rds, &self.instance).await?;
+                let points = super::common::rds::recovery_points(&snaps);
+                let chosen = choose(
+                    cx,
+                    &self.source,
+                    &points,
+                    &self.resource(),
+                    "available DB snapshot",
+                    &mut out,
+                )?;
+                let snap = snaps
+                    .into_iter()
+                    .find(|s| s.id == chosen.point.id)
+                    .ok_or_else(|| StageError::Failed("the chosen snapshot vanished".into()))?;
+                out = out.fact("snapshot", &snap.id);
+                self.state.snapshot = Some((snap.id, snap.arn));
+            }
             BackupMethod::PointInTime(point) => {
                 let src = api::describe_instance(rds, &self.instance).await?;
                 let latest = src.and_then(|s| s.latest_restorable_time);
@@ -514,6 +546,18 @@ impl Target for RdsInstance {
         self.undo_plan()
     }
 
+    async fn recovery_points(
+        &self,
+        clients: &Clients,
+    ) -> Option<Result<Vec<RecoveryPoint>, StageError>> {
+        Some(
+            api::snapshots_of_instance(clients.rds(), &self.instance)
+                .await
+                .map(|s| super::common::rds::recovery_points(&s))
+                .map_err(Into::into),
+        )
+    }
+
     async fn restore(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         let region = self.restore_region(cx).to_string();
         let home = region == cx.clients.region();
@@ -536,7 +580,7 @@ impl Target for RdsInstance {
                 },
                 api::restore_to_point_in_time(&rds, &self.instance, point, &settings).await?,
             ),
-            BackupMethod::Snapshot | BackupMethod::LatestAutomated => {
+            BackupMethod::Snapshot | BackupMethod::LatestAutomated | BackupMethod::Existing => {
                 let snap = if home {
                     self.state.snapshot.as_ref().map(|(id, _)| id.clone())
                 } else {

@@ -9,6 +9,8 @@ use crate::aws::rds::RestorePoint;
 use firedrill_core::Diagnostic;
 use firedrill_core::input::Spanned;
 use firedrill_core::options::RawFaultAction;
+use firedrill_core::recovery::SourceSpec;
+use firedrill_core::source_keys::{IdShape, source_spec};
 use firedrill_core::validate::one_of;
 
 /// `kind = "rds-instance"`.
@@ -43,6 +45,14 @@ pub struct RawBackup {
     pub method: Option<Spanned<String>>,
     /// For `point-in-time`: an RFC 3339 time or `latest` (default).
     pub restore_time: Option<Spanned<String>>,
+    /// An existing snapshot instead of `method`: `latest`, `random` or a
+    /// snapshot identifier (automated, manual or `awsbackup:` ones).
+    pub source: Option<Spanned<String>>,
+    /// For `latest` and `random`: only snapshots created within this long
+    /// before the drill, `1d` to `365d`.
+    pub window: Option<Spanned<String>>,
+    /// For `random`: `unproven` prefers a snapshot no earlier drill proved.
+    pub prefer: Option<Spanned<String>>,
 }
 
 /// `[targets.restore]`: settings of the scratch instance. Unset keys copy
@@ -75,6 +85,8 @@ pub enum BackupMethod {
     Snapshot,
     LatestAutomated,
     PointInTime(RestorePoint),
+    /// An existing snapshot chosen by `source` in the backup stage.
+    Existing,
 }
 
 firedrill_core::named_enum! {
@@ -107,8 +119,49 @@ const STORAGE_TYPES: &[&str] = &[
     "aurora-iopt1",
 ];
 
+/// What an RDS recovery point id looks like: a DB snapshot identifier,
+/// including `rds:` (automated) and `awsbackup:` names.
+pub const DB_SNAPSHOT_ID: IdShape = IdShape {
+    what: "DB snapshot",
+    example: "rds:orders-db-2026-01-31-03-00",
+    accepts: |v| {
+        let name = v
+            .strip_prefix("rds:")
+            .or_else(|| v.strip_prefix("awsbackup:"))
+            .unwrap_or(v);
+        v.contains(':')
+            || v.contains('-') && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    },
+};
+
+/// Validate `source`, `window` and `prefer`; a source other than `new`
+/// replaces `method`, which may then not be set.
+pub fn source(raw: &RawBackup, what: IdShape, diags: &mut Vec<Diagnostic>) -> SourceSpec {
+    let spec = source_spec(
+        raw.source.as_ref(),
+        raw.window.as_ref(),
+        raw.prefer.as_ref(),
+        what,
+        diags,
+    );
+    if spec.is_existing()
+        && let Some(m) = &raw.method
+    {
+        diags.push(
+            Diagnostic::new("`method` and `source` both say where the backup comes from")
+                .at(m.span())
+                .label("conflicts with `source`")
+                .help("remove `method` to restore an existing snapshot, or remove `source`"),
+        );
+    }
+    spec
+}
+
 /// Validate the backup method and its restore time.
 pub fn backup_method(raw: &RawBackup, diags: &mut Vec<Diagnostic>) -> BackupMethod {
+    if raw.source.as_ref().is_some_and(|s| s.get_ref() != "new") {
+        return BackupMethod::Existing;
+    }
     let method = match raw
         .method
         .as_ref()

@@ -205,6 +205,7 @@ async fn stage_outputs_carry_observed_moment_and_a_bound_containing_the_truth() 
         stage_timeout: Duration::from_hours(1),
         expires_at: time::OffsetDateTime::UNIX_EPOCH + Duration::from_hours(6),
         cancel: CancellationToken::new(),
+        recovery: firedrill_core::recovery::ChoiceInputs::default(),
     };
     let mut t = target();
     t.preflight(&cx).await.unwrap();

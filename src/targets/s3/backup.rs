@@ -30,6 +30,7 @@ impl S3Target {
                 self.state.backup_ledger_id = Some(id);
                 Some(name)
             }
+            BackupMethod::PointInTime => return self.point_in_time_backup(cx, out).await,
             BackupMethod::Versioning | BackupMethod::None => None,
         };
         let path = self.file(cx, "manifest");

@@ -98,7 +98,7 @@ impl S3Target {
         self.write_victims(&cx.run_dir.join(&file), keys)?;
         let source = match self.backup {
             BackupMethod::Copy => self.state.backup_bucket.clone().map(Source::Backup),
-            BackupMethod::Versioning => Some(Source::Versions),
+            BackupMethod::Versioning | BackupMethod::PointInTime => Some(Source::Versions),
             BackupMethod::None => None,
         };
         let protects: Vec<u64> = self.state.backup_ledger_id.into_iter().collect();

@@ -9,6 +9,7 @@ mod fault;
 mod iam;
 mod manifest;
 mod options;
+mod pitr;
 mod plan;
 mod restore;
 mod revert;
@@ -22,7 +23,7 @@ use async_trait::async_trait;
 use schemars::JsonSchema;
 use time::OffsetDateTime;
 
-use self::options::{BackupMethod, Fault, RawS3};
+use self::options::{BackupMethod, Fault, RawS3, RestoreTime};
 use super::{KindSpec, StageContext, Target};
 use crate::aws::s3 as api;
 use crate::canary::CanarySink;
@@ -58,8 +59,13 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
     let backup = options::backup_method(&raw.backup, diags);
     let fault = options::fault(raw.fault.as_ref(), diags);
     options::check_data_loss(raw.fault.as_ref(), fault, backup, diags);
-    let canary = firedrill_core::validate::canary_plan(&raw.canary, diags);
+    let restore_time = options::restore_time(&raw.backup, backup, diags);
+    // Canaries are written during the drill: a point in time before it
+    // cannot hold them, so the recovery point's age is the RPO instead.
+    let canary = firedrill_core::validate::canary_plan(&raw.canary, diags)
+        .filter(|_| backup != BackupMethod::PointInTime);
     Some(Box::new(S3Target {
+        restore_time,
         name,
         bucket: raw.bucket.into_inner(),
         prefix: raw.prefix.filter(|p| !p.is_empty()),
@@ -88,11 +94,15 @@ struct State {
     restore_bucket: Option<String>,
     fault_at: Option<OffsetDateTime>,
     run_id: String,
+    /// For `point-in-time`: the time T the bucket is restored to.
+    point_in_time: Option<OffsetDateTime>,
 }
 
 /// A validated `s3-bucket` target.
 #[derive(Debug)]
 pub struct S3Target {
+    /// For `point-in-time`: when the bucket is restored to.
+    restore_time: RestoreTime,
     name: String,
     bucket: String,
     prefix: Option<String>,
@@ -183,12 +193,15 @@ impl Target for S3Target {
                 self.name
             )));
         }
-        if self.backup == BackupMethod::Versioning
-            && !api::versioning_enabled(s3, &self.bucket).await?
+        if matches!(
+            self.backup,
+            BackupMethod::Versioning | BackupMethod::PointInTime
+        ) && !api::versioning_enabled(s3, &self.bucket).await?
         {
             return Err(StageError::Environment(format!(
-                "bucket `{}` does not have versioning enabled, but the backup method is `versioning` (hint: enable versioning or use `method = \"copy\"`)",
-                self.bucket
+                "bucket `{}` does not have versioning enabled, but the backup method is `{}` (hint: enable versioning or use `method = \"copy\"`)",
+                self.bucket,
+                self.backup.as_str()
             )));
         }
         let tags: BTreeMap<String, String> = api::bucket_tags(s3, &self.bucket)

@@ -31,7 +31,59 @@ pub struct RawBackup {
     /// `copy` (default): manifest plus a copy into a scratch backup bucket.
     /// `versioning`: manifest with version ids; restore from versions.
     /// `none`: manifest only; the restore can only use what survived.
+    /// `point-in-time`: restore a versioned bucket as it was at
+    /// `restore_time` (every key at its version current then).
     pub method: Option<Spanned<String>>,
+    /// For `point-in-time`: an RFC 3339 time, or `latest` (default: the
+    /// time of the backup stage).
+    pub restore_time: Option<Spanned<String>>,
+}
+
+/// When a point-in-time restore puts the bucket back to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoreTime {
+    /// The time of the backup stage: every key's current version.
+    Latest,
+    At(time::OffsetDateTime),
+}
+
+/// Validate `restore_time`: only with `point-in-time`, RFC 3339 or `latest`.
+pub fn restore_time(
+    raw: &RawBackup,
+    method: BackupMethod,
+    diags: &mut Vec<Diagnostic>,
+) -> RestoreTime {
+    let Some(t) = &raw.restore_time else {
+        return RestoreTime::Latest;
+    };
+    if method != BackupMethod::PointInTime {
+        diags.push(
+            Diagnostic::new("`restore_time` applies only to `method = \"point-in-time\"`")
+                .at(t.span())
+                .label("not used by this backup method")
+                .help("remove `restore_time`, or set `method = \"point-in-time\"`"),
+        );
+        return RestoreTime::Latest;
+    }
+    let v = t.get_ref();
+    if v == "latest" {
+        return RestoreTime::Latest;
+    }
+    match time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339) {
+        Ok(at) => RestoreTime::At(at),
+        Err(e) => {
+            diags.push(
+                Diagnostic::new(format!(
+                    "`restore_time` `{}` is not an RFC 3339 time: {e}",
+                    firedrill_core::input::clip(v)
+                ))
+                .at(t.span())
+                .label("not a time")
+                .help("write e.g. `restore_time = \"2026-01-31T12:00:00Z\"`, or `\"latest\"`"),
+            );
+            RestoreTime::Latest
+        }
+    }
 }
 
 /// `[targets.fault]`.
@@ -73,6 +125,7 @@ firedrill_core::named_enum! {
         Copy = "copy",
         Versioning = "versioning",
         None = "none",
+        PointInTime = "point-in-time",
     }
 }
 

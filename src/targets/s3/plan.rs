@@ -26,15 +26,19 @@ impl S3Target {
             (BackupMethod::Copy, true) => UndoPlan::Revert(format!(
                 "put {what} still damaged back from the backup bucket; objects written since are left as they are"
             )),
-            (BackupMethod::Versioning, true) => UndoPlan::Revert(format!(
-                "put {what} still damaged back from their pre-fault versions; objects written since are left as they are"
-            )),
+            (BackupMethod::Versioning | BackupMethod::PointInTime, true) => {
+                UndoPlan::Revert(format!(
+                    "put {what} still damaged back from their pre-fault versions; objects written since are left as they are"
+                ))
+            }
             (BackupMethod::Copy, false) => UndoPlan::Retain(format!(
                 "revert = false: {what} stay damaged and the backup bucket is retained, tagged firedrill:retained"
             )),
-            (BackupMethod::Versioning, false) => UndoPlan::Nothing(format!(
-                "revert = false: {what} stay damaged; their pre-fault versions stay in the bucket's history"
-            )),
+            (BackupMethod::Versioning | BackupMethod::PointInTime, false) => {
+                UndoPlan::Nothing(format!(
+                    "revert = false: {what} stay damaged; their pre-fault versions stay in the bucket's history"
+                ))
+            }
         }
     }
 
@@ -84,7 +88,12 @@ impl S3Target {
         p.push(PlannedAction {
             stage: Stage::Backup,
             effect: Effect::Read,
-            api_call: "s3:ListObjectsV2, s3:GetObject (SHA-256 manifest)".into(),
+            api_call: if self.backup == BackupMethod::PointInTime {
+                "s3:ListObjectVersions, s3:GetObject (SHA-256 manifest of the versions current at the restore time)"
+            } else {
+                "s3:ListObjectsV2, s3:GetObject (SHA-256 manifest)"
+            }
+            .into(),
             resource: self.resource(),
             scratch_lifetime: None,
         });

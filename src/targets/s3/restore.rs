@@ -67,6 +67,35 @@ impl S3Target {
                 .await?;
                 source_desc = format!("what survived in {}", self.resource());
             }
+            BackupMethod::PointInTime => {
+                // The versions the backup stage found current at T, from
+                // its manifest (in key order).
+                let path = self
+                    .state
+                    .manifest
+                    .clone()
+                    .ok_or_else(|| StageError::Failed("no manifest".into()))?;
+                let entries: Vec<(String, String)> = super::manifest::read(&path)
+                    .map_err(|e| StageError::Failed(format!("cannot read the manifest: {e}")))?
+                    .filter_map(|e| e.ok().and_then(|e| Some((e.key, e.version_id?))))
+                    .collect();
+                for chunk in entries.chunks(1000) {
+                    copy_all(
+                        chunk
+                            .iter()
+                            .map(|(k, v)| (self.bucket.clone(), k.clone(), Some(v.clone())))
+                            .collect(),
+                    )
+                    .await?;
+                }
+                source_desc = format!(
+                    "versions of {} current at {}",
+                    self.resource(),
+                    self.state
+                        .point_in_time
+                        .map_or_else(String::new, |t| t.to_string())
+                );
+            }
             BackupMethod::Versioning => {
                 // Newest version written before the fault's second: S3 keeps
                 // whole-second modification times, so anything stamped in the
