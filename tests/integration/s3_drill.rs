@@ -125,7 +125,11 @@ async fn rpo_objective_shorter_than_canary_interval_is_missed() {
     assert!(t["rpo"]["value_ms"].as_u64().unwrap() >= 900, "{t:#}");
     assert_eq!(t["rpo"]["method"], "canary");
     assert_eq!(t["rto"]["met"], true, "the restore itself worked");
-    assert_eq!(t["canary"]["lost_writes"], 1, "{t:#}");
+    // The one write made after the backup is lost; a write still in flight
+    // while the backup listed the bucket may be lost too (on a loaded
+    // machine it often is), so the count is 1 or 2, never 0.
+    let lost = t["canary"]["lost_writes"].as_u64().unwrap();
+    assert!((1..=2).contains(&lost), "{t:#}");
     assert!(
         t["findings"]
             .as_array()
