@@ -11,7 +11,7 @@ FIREDRILL_PG_URL ?= postgres://firedrill@127.0.0.1:$(FIREDRILL_PG_PORT)/postgres
 export CARGO_TARGET_DIR FIREDRILL_PG_PORT FIREDRILL_PG_PASSWORD FIREDRILL_PG_URL
 
 .PHONY: help emulators emulators-down postgres postgres-down chromium pushgateway pushgateway-down target-dir \
-	build seed-demo demo test lint down
+	build seed-demo demo test lint down image image-test validate-deploy
 
 help:
 	@echo "make emulators       start LocalStack (s3, ec2, sts) and moto (rds) on 127.0.0.1"
@@ -22,6 +22,9 @@ help:
 	@echo "make demo            emulators + postgres + build + seed, then run scenarios/quickstart.toml"
 	@echo "make test            emulators + postgres + chromium, then the test suite"
 	@echo "make lint            cargo fmt --all --check and clippy -D warnings"
+	@echo "make image           build the container image (buildah, no Docker daemon)"
+	@echo "make image-test      build the image and run the quickstart drill inside it"
+	@echo "make validate-deploy validate the Kubernetes and GitHub Actions recipes offline"
 	@echo "make down            stop emulators, postgres and the pushgateway"
 
 emulators:
@@ -70,6 +73,21 @@ test: emulators postgres chromium pushgateway target-dir
 	else \
 		cargo test --workspace --no-fail-fast; \
 	fi
+	scripts/validate-deploy
+	$(MAKE) --no-print-directory image-test
+
+image: target-dir
+	scripts/build-image
+
+# The smoke test packs the debug binary the suite already built (stripped),
+# so that `make test` does not compile a second profile; `make image` builds
+# the optimised one.
+image-test: emulators target-dir
+	FIREDRILL_IMAGE_PROFILE=$${FIREDRILL_IMAGE_PROFILE:-dev} scripts/build-image
+	scripts/image-smoke
+
+validate-deploy: target-dir
+	scripts/validate-deploy
 
 lint: target-dir
 	cargo fmt --all --check
