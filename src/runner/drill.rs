@@ -58,7 +58,13 @@ pub(crate) async fn drill(
     let mut trace = Trace::default();
     let mut canaries = start_canaries(spec, &cx).await;
 
-    run_stages(&mut rec, spec, &cx, &mut canaries, &mut trace).await;
+    run_stages(&mut rec, shared, spec, &cx, &mut canaries, &mut trace).await;
+    // Dependants waiting on this target stop waiting now, whatever happened.
+    let why = match trace.validation.as_ref().and_then(failed_check) {
+        Some(check) => format!("validation check `{check}` failed"),
+        None => rec.not_recovered_because(),
+    };
+    shared.board.failed(cx.target_index, &why);
     revert(&mut rec, shared, &spec.name, &cx).await;
     let retained = cleanup_stage(&mut rec, shared, &spec.name, &cx).await;
 
@@ -137,6 +143,7 @@ async fn start_canaries(spec: &TargetSpec, cx: &StageContext) -> Option<Canaries
 /// everything before it completed; the rest are recorded as skipped.
 async fn run_stages(
     rec: &mut Recorder<'_>,
+    shared: &RunShared,
     spec: &mut TargetSpec,
     cx: &StageContext,
     canaries: &mut Option<Canaries>,
@@ -165,6 +172,9 @@ async fn run_stages(
             ));
         }
     }
+    if rec.ok() {
+        wait_for_dependencies(rec, shared, cx).await;
+    }
     if rec.ok()
         && target.dr_region().is_some()
         && let Ok(t) = rec.stage(cx, Stage::Copy, target.copy(cx)).await
@@ -181,6 +191,9 @@ async fn run_stages(
     {
         trace.validate_end = Some(t.end);
         trace.span_error += t.error;
+        if failed_check(&t.value).is_none() {
+            shared.board.recovered(cx.target_index, t.end);
+        }
         trace.validation = Some(t.value);
     }
     let has_copy = target.dr_region().is_some();
@@ -188,6 +201,32 @@ async fn run_stages(
         &[Stage::Fault, Stage::Copy, Stage::Restore, Stage::Validate],
         |s| s == Stage::Copy && !has_copy,
     );
+}
+
+/// The first validation check that failed, by name.
+fn failed_check(v: &Validation) -> Option<&str> {
+    v.checks
+        .iter()
+        .find(|c| c.status == firedrill_core::CheckStatus::Failed)
+        .map(|c| c.name.as_str())
+}
+
+/// Hold the recovery stages until every target this one depends on is
+/// restored and validated; when one is not, skip them with the reason.
+async fn wait_for_dependencies(rec: &mut Recorder<'_>, shared: &RunShared, cx: &StageContext) {
+    if !shared.board.has_dependencies(cx.target_index) {
+        return;
+    }
+    if let Err(blocked) = shared.board.wait(cx.target_index, &cx.cancel).await {
+        let reason = blocked.reason();
+        if matches!(blocked, super::schedule::Blocked::Dependency { .. }) {
+            rec.note(Finding::error(
+                "depends.not-recovered",
+                format!("restore not attempted: {reason}"),
+            ));
+        }
+        rec.block(reason);
+    }
 }
 
 /// Let the canaries written after the backup land (the writes a disaster

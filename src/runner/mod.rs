@@ -9,6 +9,7 @@ mod drill;
 pub mod guards;
 mod preflight;
 mod record;
+mod schedule;
 mod summary;
 
 use std::path::{Path, PathBuf};
@@ -81,6 +82,8 @@ pub(crate) struct RunShared {
     pub abort: Abort,
     /// Abort the whole run when one target fails.
     pub abort_on_failure: bool,
+    /// Which targets are recovered, for the targets that depend on them.
+    pub board: schedule::Board,
 }
 
 /// A new run id: UTC time plus randomness, lowercase and DNS-safe, so that
@@ -133,6 +136,10 @@ impl Setup {
             events: events.clone(),
             abort: Abort::new(options.cancel.clone()),
             abort_on_failure: scenario.run.abort_on_failure,
+            board: schedule::Board::new(
+                scenario.targets.iter().map(|t| t.name.clone()).collect(),
+                scenario.dependency_indices(),
+            ),
         });
         Ok(Self {
             expires_at: started.utc + scenario.run.scratch_ttl,
@@ -272,15 +279,25 @@ async fn drill_all(
 ) -> (Vec<TargetReport>, bool) {
     let semaphore = Arc::new(Semaphore::new(concurrency(scenario, options)));
     let mut tasks = tokio::task::JoinSet::new();
-    let targets = std::mem::take(&mut scenario.targets);
-    for (index, mut spec) in targets.into_iter().enumerate() {
+    let order = schedule::launch_order(&scenario.levels());
+    let mut targets: Vec<Option<_>> = std::mem::take(&mut scenario.targets)
+        .into_iter()
+        .map(Some)
+        .collect();
+    for index in order {
+        let Some(mut spec) = targets[index].take() else {
+            continue;
+        };
         let cx = setup.context(scenario, options, index, &spec.name);
         let pre = preflights[index]
             .take()
             .expect("preflight recorded for every target");
-        let (shared, semaphore) = (setup.shared.clone(), semaphore.clone());
+        let shared = setup.shared.clone();
+        // Permits are taken here, level by level: a target then only waits
+        // for dependencies that already hold theirs.
+        let permit = semaphore.clone().acquire_owned().await;
         tasks.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
+            let _permit = permit;
             let result = drill::drill(&shared, &mut spec, cx, pre).await;
             (index, result)
         });

@@ -73,5 +73,34 @@ pub struct TargetSpec {
     pub kind: &'static str,
     /// Per-target objectives; the scenario's when absent.
     pub objectives: Objectives,
+    /// Targets restored and validated before this one's restore starts.
+    pub depends_on: Vec<String>,
     pub target: Box<dyn Target>,
+}
+
+impl Scenario {
+    /// For each target (by index), the indices of the targets it depends on.
+    pub fn dependency_indices(&self) -> Vec<Vec<usize>> {
+        self.targets
+            .iter()
+            .map(|t| {
+                t.depends_on
+                    .iter()
+                    .filter_map(|d| self.targets.iter().position(|o| &o.name == d))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The recovery order: target indices by level (validation has ruled
+    /// out cycles; should one slip through, every target is one level).
+    pub fn levels(&self) -> Vec<Vec<usize>> {
+        super::depends::levels(&self.dependency_indices())
+            .unwrap_or_else(|_| vec![(0..self.targets.len()).collect()])
+    }
+
+    /// Whether any target waits for another.
+    pub fn has_dependencies(&self) -> bool {
+        self.targets.iter().any(|t| !t.depends_on.is_empty())
+    }
 }

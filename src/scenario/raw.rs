@@ -117,4 +117,7 @@ pub struct RawTargetCommon {
     pub name: Spanned<String>,
     pub kind: Spanned<String>,
     pub objectives: Option<RawTargetObjectives>,
+    /// Targets that must be restored and validated before this one's restore starts.
+    #[serde(default)]
+    pub depends_on: Vec<Spanned<String>>,
 }

@@ -442,6 +442,7 @@ fn parse_targets(
         rpo: Duration::from_hours(1),
     });
     let mut names = BTreeSet::new();
+    let mut declared = Vec::new();
     let mut out = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let shared = Shared {
@@ -449,10 +450,11 @@ fn parse_targets(
             fallback,
             home_region,
         };
-        if let Some(t) = parse_target(item, &shared, &mut names, diags) {
+        if let Some(t) = parse_target(item, &shared, &mut names, &mut declared, diags) {
             out.push(t);
         }
     }
+    super::depends::check(&declared, diags);
     out
 }
 
@@ -469,6 +471,7 @@ fn parse_target(
     item: TomlSpanned<DeValue<'_>>,
     shared: &Shared<'_>,
     names: &mut BTreeSet<String>,
+    declared: &mut Vec<super::depends::Declared>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<TargetSpec> {
     let item_span = item.span();
@@ -502,6 +505,15 @@ fn parse_target(
                 .help("give every target its own name; reports and scratch resources use it"),
         );
     }
+    let depends_on: Vec<String> = common
+        .depends_on
+        .iter()
+        .map(|d| d.get_ref().clone())
+        .collect();
+    declared.push(super::depends::Declared {
+        name: common.name.get_ref().clone(),
+        depends_on: common.depends_on,
+    });
     let kind = kind_of(&common.kind, diags)?;
     let own = common.objectives.as_ref();
     let objectives = Objectives {
@@ -519,6 +531,7 @@ fn parse_target(
         name: common.name.into_inner(),
         kind: kind.name,
         objectives,
+        depends_on,
         target,
     })
 }

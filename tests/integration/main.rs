@@ -9,6 +9,7 @@ mod chaos_answers;
 mod chaos_proxy;
 mod concurrency;
 mod crash_matrix;
+mod depends;
 mod ec2;
 mod evidence;
 mod guards;

@@ -287,3 +287,26 @@ fn fuzz_regressions_and_seeds_never_panic() {
         }
     }
 }
+
+#[test]
+fn unknown_dependency_is_located_and_suggested() {
+    let out = validate("depends-unknown");
+    assert!(out.contains("depends-unknown.toml:20:15"), "{out}");
+    assert!(out.contains("did you mean `orders-db`?"), "{out}");
+    assert!(out.contains("depends on `cache`, which is not a target"), "{out}");
+    assert!(out.contains("2 errors found"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn dependency_cycles_are_spelled_out() {
+    let out = validate("depends-cycle");
+    assert!(
+        out.contains("dependency cycle: `orders-db` → `api` → `site` → `orders-db`"),
+        "{out}"
+    );
+    assert!(out.contains("depends-cycle.toml:15:15"), "{out}");
+    assert!(out.contains("dependency cycle: `worker` → `worker`"), "{out}");
+    assert!(out.contains("2 errors found"), "{out}");
+    insta::assert_snapshot!(out);
+}
