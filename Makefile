@@ -18,7 +18,7 @@ help:
 	@echo "make emulators-down  stop them"
 	@echo "make postgres        start the private PostgreSQL on 127.0.0.1:$(FIREDRILL_PG_PORT)"
 	@echo "make postgres-down   stop it"
-	@echo "make demo            emulators + postgres + build + seed, then run scenarios/quickstart.toml"
+	@echo "make demo            emulators + postgres + build + seed, then run the quickstart, postgres and application demos"
 	@echo "make test            emulators + postgres + chromium, then the test suite"
 	@echo "make lint            cargo fmt --all --check and clippy -D warnings"
 	@echo "make down            stop emulators and postgres"
@@ -52,6 +52,8 @@ demo: emulators postgres build
 	. localstack/env && localstack/seed-postgres-demo
 	. localstack/env && "$(CARGO_TARGET_DIR)/debug/firedrill" run scenarios/quickstart.toml --yes --format html --format markdown --format junit
 	. localstack/env && "$(CARGO_TARGET_DIR)/debug/firedrill" run scenarios/postgres-demo.toml --yes --format html --format markdown --format junit
+	. localstack/env && localstack/seed-app-demo
+	. localstack/env && "$(CARGO_TARGET_DIR)/debug/firedrill" run scenarios/app-demo.toml --yes --format html --format markdown --format junit
 
 test: emulators postgres chromium target-dir
 	. localstack/env && \

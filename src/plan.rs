@@ -89,11 +89,7 @@ pub fn build(scenario: &Scenario) -> Plan {
     services.sort_by_key(|s| s.as_str());
     services.dedup();
     let levels = if scenario.has_dependencies() {
-        scenario
-            .levels()
-            .iter()
-            .map(|l| l.iter().map(|&i| scenario.targets[i].name.clone()).collect())
-            .collect()
+        scenario.level_names()
     } else {
         Vec::new()
     };

@@ -99,6 +99,10 @@ pub(crate) fn report() -> Report {
         },
         api_calls: BTreeMap::new(),
         controls: vec!["SOC2-A1.3".into(), "ISO27001-A.8.13".into()],
+        levels: Vec::new(),
+        gates: Vec::new(),
+        hooks: Vec::new(),
+        app_rto: None,
     }
 }
 
@@ -213,6 +217,7 @@ fn orders(objectives: Objectives) -> TargetReport {
             method: MeasureMethod::Canary,
         }),
         retained: Vec::new(),
+        critical: true,
     }
 }
 
@@ -304,5 +309,6 @@ fn archive() -> TargetReport {
         }),
         rpo: None,
         retained: Vec::new(),
+        critical: true,
     }
 }

@@ -2,8 +2,11 @@
 //! Reporters never call AWS; the runner never formats output.
 
 mod api_calls;
+pub(crate) mod app_timeline;
+pub(crate) mod app_view;
 pub mod artifacts;
 mod events;
+pub mod gates;
 #[cfg(test)]
 pub(crate) mod fixture;
 #[cfg(test)]
@@ -27,6 +30,7 @@ pub use model::{
 };
 
 pub use events::Event;
+pub use gates::{AppRtoReport, CapturedOutput, GateAttempt, GateReport};
 
 /// Receives every event of a run.
 pub trait Reporter: Send {

@@ -51,6 +51,18 @@ pub struct Report {
     /// Compliance control ids (catalogue ids) this drill gives evidence for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub controls: Vec<String>,
+    /// The recovery order by target name, when targets depend on others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<Vec<String>>,
+    /// Checks of the recovered application (`[[gates]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<super::gates::GateReport>,
+    /// Scenario hooks (`[[hooks]]`), each a timed record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<StageRecord>,
+    /// First fault → every critical gate passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_rto: Option<super::gates::AppRtoReport>,
 }
 
 /// Where a report came from. Never holds secrets: endpoint URLs have their
@@ -203,6 +215,18 @@ pub struct TargetReport {
     /// copy of the damaged data.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retained: Vec<RetainedCopy>,
+    /// `critical = false`: reported without deciding the run's verdict.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub critical: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl TargetReport {

@@ -43,6 +43,8 @@ pub(crate) struct View {
     /// Requests, retries and throttling per service, on one line.
     pub api_calls: Option<String>,
     pub artifacts: Vec<ArtifactRef>,
+    /// Recovery levels, gates, scenario hooks and the application RTO.
+    pub app: Option<super::app_view::AppView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -240,6 +242,7 @@ pub(crate) fn build(report: &Report, artifacts: &[ArtifactRef]) -> View {
         provenance: provenance_view(report, request_ids),
         cleanup: cleanup_line(&report.cleanup),
         api_calls: super::api_calls::line(&report.api_calls),
+        app: super::app_view::build(report),
         artifacts: artifacts.to_vec(),
     }
 }
@@ -268,7 +271,7 @@ fn target_view(t: &super::TargetReport) -> TargetView {
     }
 }
 
-fn stage_view(s: &firedrill_core::StageRecord) -> StageView {
+pub(crate) fn stage_view(s: &firedrill_core::StageRecord) -> StageView {
     StageView {
         stage: s.stage.to_string(),
         outcome: s.outcome.to_string(),

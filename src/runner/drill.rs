@@ -12,6 +12,8 @@ use firedrill_core::timing::Moment;
 use firedrill_core::{Finding, RetainedCopy, Stage, StageError, StageOutput, Validation, Verdict};
 
 use super::RunShared;
+use super::hooks;
+use crate::scenario::hooks::HookPoint;
 use super::record::{AsStageOutput, Recorder};
 use crate::canary::{CanarySink, CanaryWriter};
 use crate::cleanup::{self, CleanupSummary};
@@ -52,19 +54,33 @@ pub(crate) async fn drill(
     spec: &mut TargetSpec,
     cx: StageContext,
     preflight: firedrill_core::StageRecord,
+    mut permit: Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> DrillResult {
+    let _not_left_waiting = shared.board.guard(cx.target_index);
     let emulated = spec.target.services().iter().all(|s| cx.emulated(*s));
     let mut rec = Recorder::new(shared, &spec.name, preflight, emulated);
     let mut trace = Trace::default();
     let mut canaries = start_canaries(spec, &cx).await;
 
-    run_stages(&mut rec, shared, spec, &cx, &mut canaries, &mut trace).await;
+    run_stages(&mut rec, shared, spec, &cx, &mut canaries, &mut trace, &mut permit).await;
     // Dependants waiting on this target stop waiting now, whatever happened.
     let why = match trace.validation.as_ref().and_then(failed_check) {
         Some(check) => format!("validation check `{check}` failed"),
         None => rec.not_recovered_because(),
     };
     shared.board.failed(cx.target_index, &why);
+    // The application is checked on the restored resources: they stay until
+    // every gate is over. The permit goes back meanwhile, so that targets
+    // still to drill (and the gates waiting for them) can proceed.
+    if shared.has_gates {
+        drop(permit);
+        tokio::select! {
+            () = shared.gates_done.cancelled() => {}
+            () = cx.cancel.cancelled() => {}
+        }
+    }
+    // Its failure is recorded, but cleanup runs whatever happens.
+    hooks::target_point(&mut rec, shared, &spec.hooks, HookPoint::BeforeCleanup, &cx).await;
     revert(&mut rec, shared, &spec.name, &cx).await;
     let retained = cleanup_stage(&mut rec, shared, &spec.name, &cx).await;
 
@@ -115,6 +131,7 @@ pub(crate) async fn drill(
         rto: assessment.rto,
         rpo: assessment.rpo,
         retained,
+        critical: spec.critical,
     };
     shared.events.emit(&Event::TargetFinished {
         report: Box::new(report.clone()),
@@ -148,6 +165,7 @@ async fn run_stages(
     cx: &StageContext,
     canaries: &mut Option<Canaries>,
     trace: &mut Trace,
+    permit: &mut Option<tokio::sync::OwnedSemaphorePermit>,
 ) {
     let target = &mut spec.target;
     if let Ok(t) = rec.stage(cx, Stage::Backup, target.backup(cx)).await {
@@ -155,6 +173,12 @@ async fn run_stages(
     }
     if let Some(c) = canaries.as_mut() {
         trace.canary_writes = stop_canaries(rec, cx, c).await;
+    }
+    if rec.ok() {
+        hooks::target_point(rec, shared, &spec.hooks, HookPoint::BeforeFault, cx).await;
+    }
+    if shared.outage.is_some() {
+        meet_for_outage(shared, cx, permit).await;
     }
     // Never inject a fault without a usable backup.
     if rec.ok() {
@@ -164,6 +188,9 @@ async fn run_stages(
             .await
         {
             trace.fault_at = Some(t.start);
+            if target.fault().is_some() {
+                shared.board.fault_injected(t.start);
+            }
         }
         if target.fault().is_none() && rec.ok() {
             rec.note(Finding::info(
@@ -175,6 +202,9 @@ async fn run_stages(
     if rec.ok() {
         wait_for_dependencies(rec, shared, cx).await;
     }
+    if permit.is_none() && rec.ok() {
+        *permit = shared.semaphore.clone().acquire_owned().await.ok();
+    }
     if rec.ok()
         && target.dr_region().is_some()
         && let Ok(t) = rec.stage(cx, Stage::Copy, target.copy(cx)).await
@@ -185,14 +215,22 @@ async fn run_stages(
         && let Ok(t) = rec.stage(cx, Stage::Restore, target.restore(cx)).await
     {
         trace.span_error += t.error;
+        hooks::target_point(rec, shared, &spec.hooks, HookPoint::AfterRestore, cx).await;
     }
     if rec.ok()
         && let Ok(t) = rec.stage(cx, Stage::Validate, target.validate(cx)).await
     {
         trace.validate_end = Some(t.end);
         trace.span_error += t.error;
-        if failed_check(&t.value).is_none() {
-            shared.board.recovered(cx.target_index, t.end);
+        let hooks_ok =
+            hooks::target_point(rec, shared, &spec.hooks, HookPoint::AfterValidate, cx).await;
+        if hooks_ok && failed_check(&t.value).is_none() {
+            let restored = target
+                .restored()
+                .with("name", &spec.name)
+                .with("kind", spec.kind)
+                .with("resource", target.resource());
+            shared.board.recovered(cx.target_index, t.end, restored);
         }
         trace.validation = Some(t.value);
     }
@@ -201,6 +239,25 @@ async fn run_stages(
         &[Stage::Fault, Stage::Copy, Stage::Restore, Stage::Validate],
         |s| s == Stage::Copy && !has_copy,
     );
+}
+
+/// Outage mode: give the permit back, and wait until every target is at
+/// this point (its backup taken, or failed), so that all faults land at
+/// once. The permit is taken again only once the dependencies are
+/// recovered: a target never holds one while it waits.
+async fn meet_for_outage(
+    shared: &RunShared,
+    cx: &StageContext,
+    permit: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+) {
+    let Some(barrier) = &shared.outage else {
+        return;
+    };
+    permit.take();
+    tokio::select! {
+        _ = barrier.wait() => {}
+        () = cx.cancel.cancelled() => {}
+    }
 }
 
 /// The first validation check that failed, by name.

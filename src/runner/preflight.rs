@@ -212,6 +212,7 @@ pub(super) fn refused_reports(
                 rto: None,
                 rpo: None,
                 retained: Vec::new(),
+                critical: spec.critical,
             }
         })
         .collect()

@@ -231,6 +231,15 @@ impl<'a> Recorder<'a> {
         }
     }
 
+    /// Record a stage run outside [`Recorder::stage`] (a hook).
+    pub fn record(&mut self, record: StageRecord) {
+        self.shared.events.emit(&Event::StageFinished {
+            target: self.target.clone(),
+            record: record.clone(),
+        });
+        self.stages.push(record);
+    }
+
     /// Record as skipped each of `stages` that did not run, unless
     /// `optional` says it was never due.
     pub fn skip_missing(&mut self, stages: &[Stage], optional: impl Fn(Stage) -> bool) {

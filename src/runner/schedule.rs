@@ -6,16 +6,20 @@
 //! [`launch_order`]), so a waiting target only ever waits for targets that
 //! already hold a permit: no deadlock, whatever `max_concurrency` is.
 
+use std::sync::Arc;
+
 use firedrill_core::timing::Moment;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+
+use crate::targets::Restored;
 
 /// Where one target's recovery stands, as its dependants see it.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Recovery {
     Pending,
-    /// Restored and validated at this moment.
-    Recovered(Moment),
+    /// Restored and validated at this moment; what it offers gates.
+    Recovered(Moment, Arc<Restored>),
     /// Will not be recovered in this run, and why.
     Failed(String),
 }
@@ -44,6 +48,8 @@ pub(crate) struct Board {
     names: Vec<String>,
     deps: Vec<Vec<usize>>,
     states: Vec<watch::Sender<Recovery>>,
+    /// The earliest fault of the run, where the application RTO starts.
+    first_fault: std::sync::Mutex<Option<Moment>>,
 }
 
 impl Board {
@@ -56,12 +62,60 @@ impl Board {
             names,
             deps,
             states,
+            first_fault: std::sync::Mutex::new(None),
         }
     }
 
+    /// A fault was injected at `at`.
+    pub fn fault_injected(&self, at: Moment) {
+        let mut first = self
+            .first_fault
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if first.is_none_or(|f| f.since(at) > std::time::Duration::ZERO) {
+            *first = Some(at);
+        }
+    }
+
+    /// The earliest fault of the run, if any.
+    pub fn first_fault(&self) -> Option<Moment> {
+        *self
+            .first_fault
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reports target `index` as not recovered when dropped before it was
+    /// (a drill that crashed must not leave its dependants waiting).
+    pub fn guard(&self, index: usize) -> FailOnDrop<'_> {
+        FailOnDrop { board: self, index }
+    }
+
     /// Target `index` was restored and validated.
-    pub fn recovered(&self, index: usize, at: Moment) {
-        self.states[index].send_replace(Recovery::Recovered(at));
+    pub fn recovered(&self, index: usize, at: Moment, restored: Restored) {
+        self.states[index].send_replace(Recovery::Recovered(at, Arc::new(restored)));
+    }
+
+    /// How many targets the run has.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// The index of a target by name.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// Every target recovered so far, by name.
+    pub fn restored(&self) -> crate::gates::RestoredMap {
+        self.states
+            .iter()
+            .zip(&self.names)
+            .filter_map(|(s, n)| match &*s.borrow() {
+                Recovery::Recovered(_, r) => Some((n.clone(), r.clone())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Target `index` ended without being recovered; a no-op once it was.
@@ -88,8 +142,17 @@ impl Board {
         index: usize,
         cancel: &CancellationToken,
     ) -> Result<Option<Moment>, Blocked> {
+        self.wait_all(&self.deps[index], cancel).await
+    }
+
+    /// Wait until every one of `targets` is recovered.
+    pub async fn wait_all(
+        &self,
+        targets: &[usize],
+        cancel: &CancellationToken,
+    ) -> Result<Option<Moment>, Blocked> {
         let mut last: Option<Moment> = None;
-        for &d in &self.deps[index] {
+        for &d in targets {
             let mut rx = self.states[d].subscribe();
             let state = tokio::select! {
                 biased;
@@ -97,7 +160,7 @@ impl Board {
                 s = rx.wait_for(|s| *s != Recovery::Pending) => s.map(|s| s.clone()),
             };
             match state {
-                Ok(Recovery::Recovered(at)) => {
+                Ok(Recovery::Recovered(at, _)) => {
                     if last.is_none_or(|l| at.since(l) > std::time::Duration::ZERO) {
                         last = Some(at);
                     }
@@ -114,6 +177,18 @@ impl Board {
             }
         }
         Ok(last)
+    }
+}
+
+/// See [`Board::guard`].
+pub(crate) struct FailOnDrop<'a> {
+    board: &'a Board,
+    index: usize,
+}
+
+impl Drop for FailOnDrop<'_> {
+    fn drop(&mut self) {
+        self.board.failed(self.index, "its drill ended unexpectedly");
     }
 }
 
@@ -141,7 +216,7 @@ mod tests {
         );
         let cancel = CancellationToken::new();
         let clock = Clock::system();
-        board.recovered(0, clock.now());
+        board.recovered(0, clock.now(), Restored::default());
         board.failed(1, "restore failed");
         // A later failure report does not overwrite a recovery.
         board.failed(0, "cleanup failed");
@@ -175,7 +250,7 @@ mod tests {
         });
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
-        board.recovered(0, at);
+        board.recovered(0, at, Restored::default());
         assert_eq!(waiter.await.unwrap(), Ok(Some(at)));
 
         let board = Board::new(vec!["db".into(), "app".into()], vec![vec![], vec![0]]);

@@ -5,9 +5,12 @@
 //! shared vocabulary (`firedrill_core::diagnostics`).
 
 pub mod depends;
+pub mod gates;
+pub mod hooks;
 pub mod model;
 pub mod raw;
 pub mod schema;
+pub mod template;
 pub mod validate;
 
 pub use model::{RunSettings, Scenario, TargetSpec};

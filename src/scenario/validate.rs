@@ -118,12 +118,16 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
     let mut objectives = None;
     let mut run = None;
     let mut targets_value = None;
+    let mut gates_value = None;
+    let mut hooks_value = None;
     for (key, value) in root {
         match key.get_ref().as_ref() {
             "environment" => environment = Some(value),
             "objectives" => objectives = Some(value),
             "run" => run = Some(value),
             "targets" => targets_value = Some(value),
+            "gates" => gates_value = Some(value),
+            "hooks" => hooks_value = Some(value),
             k if TOP_LEVEL_KEYS.contains(&k) => {
                 header.insert(key, value);
             }
@@ -159,8 +163,9 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
         );
         None
     };
+    let mut app_rto = None;
     let objectives = if let Some(v) = objectives {
-        parse_objectives(v, diags)
+        parse_objectives(v, &mut app_rto, diags)
     } else {
         diags.push(
             Diagnostic::new("missing `[objectives]` table")
@@ -173,7 +178,7 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
         None => Some(RunSettings::default()),
     };
 
-    let targets = if let Some(v) = targets_value {
+    let mut targets = if let Some(v) = targets_value {
         let home = environment
             .as_ref()
             .map(|e: &Environment| e.region.as_str())
@@ -188,6 +193,17 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
         Vec::new()
     };
 
+    let referable = super::gates::referable(&targets);
+    let gates = gates_value.map_or_else(Vec::new, |v| super::gates::parse(v, &referable, diags));
+    let named: Vec<_> = referable.into_iter().map(|r| r.referable).collect();
+    let hooks = hooks_value.map_or_else(Vec::new, |v| {
+        super::hooks::validate(&super::hooks::parse_list(v, diags), &named, diags)
+    });
+    for (t, raw) in &mut targets {
+        t.hooks = super::hooks::validate(raw, &named, diags);
+    }
+    let targets: Vec<TargetSpec> = targets.into_iter().map(|(t, _)| t).collect();
+
     let header = header?;
     let source = ScenarioSource {
         path: path.to_path_buf(),
@@ -201,6 +217,7 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
         source,
         environment: environment?,
         objectives: objectives?,
+        app_rto,
         run: run?,
         controls: header
             .controls
@@ -211,12 +228,15 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
             })
             .collect(),
         targets,
+        gates,
+        hooks,
     })
 }
 
 /// `[objectives]`, one key at a time so a bad `rto` does not hide a bad `rpo`.
 fn parse_objectives(
     value: TomlSpanned<DeValue<'_>>,
+    app_rto: &mut Option<Duration>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Objectives> {
     let span = value.span();
@@ -234,8 +254,12 @@ fn parse_objectives(
         let slot = match key.get_ref().as_ref() {
             "rto" => &mut rto,
             "rpo" => &mut rpo,
+            "app_rto" => {
+                *app_rto = section::<HumanDuration>(v, diags).map(|d| d.0);
+                continue;
+            }
             k => {
-                diags.push(unknown_key(k, key.span(), &["rto", "rpo"]));
+                diags.push(unknown_key(k, key.span(), &["rto", "rpo", "app_rto"]));
                 continue;
             }
         };
@@ -393,7 +417,23 @@ fn validate_run(raw: RawRun, diags: &mut Vec<Diagnostic>) -> RunSettings {
         Some(t) => *t.get_ref(),
         None => defaults.regression_threshold,
     };
+    let outage = match &raw.mode {
+        None => false,
+        Some(m) if m.get_ref() == "independent" => false,
+        Some(m) if m.get_ref() == "outage" => true,
+        Some(m) => {
+            let d = Diagnostic::new(format!("unknown run mode `{}`", m.get_ref()))
+                .at(m.span())
+                .label("not a run mode");
+            diags.push(match did_you_mean(m.get_ref(), &["independent", "outage"]) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help("use `independent` (each target on its own) or `outage` (every fault at one instant)"),
+            });
+            false
+        }
+    };
     RunSettings {
+        outage,
         regression_threshold,
         max_duration: raw.max_duration.map(|d| d.0),
         max_concurrency,
@@ -408,7 +448,7 @@ fn parse_targets(
     objectives: Option<Objectives>,
     home_region: Option<&str>,
     diags: &mut Vec<Diagnostic>,
-) -> Vec<TargetSpec> {
+) -> Vec<(TargetSpec, Vec<super::hooks::RawHook>)> {
     let span = value.span();
     let DeValue::Array(items) = value.into_inner() else {
         diags.push(
@@ -473,7 +513,7 @@ fn parse_target(
     names: &mut BTreeSet<String>,
     declared: &mut Vec<super::depends::Declared>,
     diags: &mut Vec<Diagnostic>,
-) -> Option<TargetSpec> {
+) -> Option<(TargetSpec, Vec<super::hooks::RawHook>)> {
     let item_span = item.span();
     let DeValue::Table(table) = item.into_inner() else {
         diags.push(
@@ -527,13 +567,18 @@ fn parse_target(
         table: TomlSpanned::new(item_span, DeValue::Table(rest)),
     };
     let target = (kind.parse)(input, diags)?;
-    Some(TargetSpec {
-        name: common.name.into_inner(),
-        kind: kind.name,
-        objectives,
-        depends_on,
-        target,
-    })
+    Some((
+        TargetSpec {
+            name: common.name.into_inner(),
+            kind: kind.name,
+            objectives,
+            depends_on,
+            critical: common.critical.unwrap_or(true),
+            hooks: Vec::new(),
+            target,
+        },
+        common.hooks,
+    ))
 }
 
 /// The registered kind a target names, or an "unknown kind" diagnostic.

@@ -22,6 +22,7 @@ pub mod ec2_instance;
 pub mod postgres;
 pub mod rds_cluster;
 pub mod rds_instance;
+mod restored;
 pub mod s3;
 
 use std::fmt;
@@ -44,6 +45,7 @@ use crate::canary::CanarySink;
 use crate::ledger::{FaultRecord, Ledger};
 
 pub use context::StageContext;
+pub use restored::Restored;
 
 /// Validates a kind's keys into a target, pushing diagnostics on error.
 pub type ParseFn = fn(TargetInput<'_>, &mut Vec<Diagnostic>) -> Option<Box<dyn Target>>;
@@ -182,4 +184,21 @@ pub trait Target: Send + Sync + fmt::Debug {
     /// How the configured fault is undone (or what is kept when it cannot
     /// be), for the plan and the reports.
     fn undo(&self) -> UndoPlan;
+
+    /// Fields of the restored resource that gate and hook templates may
+    /// name, beyond `name`, `kind` and `resource` (checked at validation).
+    fn restored_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Whether `sql` gates can query the restored resource.
+    fn queryable(&self) -> bool {
+        false
+    }
+
+    /// The restored resource's fields (every one of
+    /// [`Target::restored_fields`]), after a successful restore.
+    fn restored(&self) -> Restored {
+        Restored::default()
+    }
 }

@@ -12,6 +12,7 @@ mod crash_matrix;
 mod depends;
 mod ec2;
 mod evidence;
+mod gates;
 mod guards;
 mod kill_loop;
 mod layering;

@@ -310,3 +310,16 @@ fn dependency_cycles_are_spelled_out() {
     assert!(out.contains("2 errors found"), "{out}");
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn gate_templates_name_known_targets_and_fields() {
+    let out = validate("gate-template");
+    assert!(out.contains("gate-template.toml:19:7"), "{out}");
+    assert!(out.contains("names `sight`, which is not a target"), "{out}");
+    assert!(out.contains("did you mean `site`?"), "{out}");
+    assert!(out.contains("target `site` has no field `buckt`"), "{out}");
+    assert!(out.contains("did you mean `bucket`?"), "{out}");
+    assert!(out.contains("`query` belongs to `sql` gates"), "{out}");
+    assert!(out.contains("target `site` is not a database"), "{out}");
+    insta::assert_snapshot!(out);
+}

@@ -24,6 +24,13 @@ impl S3Target {
         let mut out = StageOutput::default().emulated(cx.emulated(Service::S3));
         let (restore_bucket, _) = self.scratch_bucket(cx, "restore", &mut out).await?;
         self.state.restore_bucket = Some(restore_bucket.clone());
+        self.state.restore_url = Some(match cx.clients.environment().endpoint(Service::S3) {
+            Some(e) => format!("{}/{restore_bucket}", e.trim_end_matches('/')),
+            None => format!(
+                "https://{restore_bucket}.s3.{}.amazonaws.com",
+                cx.clients.region()
+            ),
+        });
         // Copies run page by page as the listing arrives, PARALLEL at a
         // time: memory stays bounded whatever the bucket's size.
         let copied = std::sync::atomic::AtomicU64::new(0);
