@@ -110,7 +110,10 @@ pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "plan for scenario {}:", plan.scenario);
     if !plan.levels.is_empty() {
-        let _ = writeln!(out, "  recovery order (each level once the one before is validated):");
+        let _ = writeln!(
+            out,
+            "  recovery order (each level once the one before is validated):"
+        );
         for (i, level) in plan.levels.iter().enumerate() {
             let _ = writeln!(out, "    level {i}: {}", level.join(", "));
         }

@@ -22,7 +22,11 @@ pub struct Invocation {
 }
 
 /// How a run ended: its captured output, or why it never ran.
-pub async fn run(inv: &Invocation, limit: Duration, secrets: &[String]) -> Result<CapturedOutput, String> {
+pub async fn run(
+    inv: &Invocation,
+    limit: Duration,
+    secrets: &[String],
+) -> Result<CapturedOutput, String> {
     let mut cmd = tokio::process::Command::new(&inv.program);
     cmd.args(&inv.args)
         .envs(inv.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -123,15 +127,23 @@ mod tests {
     #[tokio::test]
     async fn output_is_captured_bounded_and_redacted() {
         let secrets = vec!["hunter22".to_string()];
-        let out = run(&sh("echo $GATE_VALUE; echo pw=hunter22 >&2; exit 3"), Duration::from_secs(10), &secrets)
-            .await
-            .unwrap();
+        let out = run(
+            &sh("echo $GATE_VALUE; echo pw=hunter22 >&2; exit 3"),
+            Duration::from_secs(10),
+            &secrets,
+        )
+        .await
+        .unwrap();
         assert_eq!(out.exit_code, Some(3));
         assert_eq!(out.stdout, "from-env\n");
         assert_eq!(out.stderr, "pw=***\n");
-        let big = run(&sh("head -c 200000 /dev/zero | tr '\\0' x"), Duration::from_secs(10), &[])
-            .await
-            .unwrap();
+        let big = run(
+            &sh("head -c 200000 /dev/zero | tr '\\0' x"),
+            Duration::from_secs(10),
+            &[],
+        )
+        .await
+        .unwrap();
         assert_eq!(big.stdout.len(), MAX_CAPTURE);
         assert!(big.truncated);
     }
@@ -139,11 +151,22 @@ mod tests {
     #[tokio::test]
     async fn a_hung_program_is_killed_at_its_limit() {
         let started = std::time::Instant::now();
-        let out = run(&sh("sleep 30"), Duration::from_millis(300), &[]).await.unwrap();
+        let out = run(&sh("sleep 30"), Duration::from_millis(300), &[])
+            .await
+            .unwrap();
         assert!(out.timed_out);
         assert_eq!(out.exit_code, None);
         assert!(started.elapsed() < Duration::from_secs(5));
-        let missing = Invocation { program: "no-such-program-x".into(), args: vec![], env: vec![] };
-        assert!(run(&missing, Duration::from_secs(1), &[]).await.unwrap_err().starts_with("cannot run `no-such-program-x`"));
+        let missing = Invocation {
+            program: "no-such-program-x".into(),
+            args: vec![],
+            env: vec![],
+        };
+        assert!(
+            run(&missing, Duration::from_secs(1), &[])
+                .await
+                .unwrap_err()
+                .starts_with("cannot run `no-such-program-x`")
+        );
     }
 }

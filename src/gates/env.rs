@@ -14,7 +14,13 @@ pub fn field(restored: &RestoredMap, target: &str, field: &str) -> Option<String
 pub fn variable_name(target: &str, field: &str) -> String {
     let up = |s: &str| {
         s.chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
             .collect::<String>()
     };
     format!("FIREDRILL_TARGET_{}_{}", up(target), up(field))
@@ -47,7 +53,13 @@ mod tests {
 
     #[test]
     fn variable_names_are_shell_safe() {
-        assert_eq!(variable_name("orders-db", "host"), "FIREDRILL_TARGET_ORDERS_DB_HOST");
-        assert_eq!(variable_name("site", "password_env"), "FIREDRILL_TARGET_SITE_PASSWORD_ENV");
+        assert_eq!(
+            variable_name("orders-db", "host"),
+            "FIREDRILL_TARGET_ORDERS_DB_HOST"
+        );
+        assert_eq!(
+            variable_name("site", "password_env"),
+            "FIREDRILL_TARGET_SITE_PASSWORD_ENV"
+        );
     }
 }

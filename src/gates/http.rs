@@ -93,8 +93,8 @@ pub fn judge(gate: &HttpGate, status: u16, body: &str) -> Result<String, String>
         proven.push(format!("body matches /{}/", re.as_str()));
     }
     if let Some((pointer, want)) = &gate.json {
-        let value: serde_json::Value = serde_json::from_str(body)
-            .map_err(|e| format!("the body is not JSON ({e})"))?;
+        let value: serde_json::Value =
+            serde_json::from_str(body).map_err(|e| format!("the body is not JSON ({e})"))?;
         match value.pointer(pointer) {
             Some(v) if json_equal(v, want) => proven.push(format!("{pointer} = {v}")),
             Some(v) => return Err(format!("{pointer} is {v}, expected {want}")),
@@ -141,8 +141,16 @@ mod tests {
             judge(&g, 503, "starting").unwrap_err(),
             "status 503, expected 200 (body: starting)"
         );
-        assert!(judge(&g, 200, "count: 3").unwrap_err().contains("does not contain"));
-        assert!(judge(&g, 200, "orders count: x").unwrap_err().contains("does not match"));
+        assert!(
+            judge(&g, 200, "count: 3")
+                .unwrap_err()
+                .contains("does not contain")
+        );
+        assert!(
+            judge(&g, 200, "orders count: x")
+                .unwrap_err()
+                .contains("does not match")
+        );
 
         let mut g = gate();
         g.json = Some(("/orders/0/id".into(), serde_json::json!(42)));
@@ -150,8 +158,16 @@ mod tests {
             judge(&g, 200, r#"{"orders":[{"id":42.0}]}"#).unwrap(),
             "status 200, /orders/0/id = 42.0"
         );
-        assert!(judge(&g, 200, r#"{"orders":[{"id":7}]}"#).unwrap_err().contains("is 7, expected 42"));
-        assert!(judge(&g, 200, r#"{"orders":[]}"#).unwrap_err().contains("nothing at"));
+        assert!(
+            judge(&g, 200, r#"{"orders":[{"id":7}]}"#)
+                .unwrap_err()
+                .contains("is 7, expected 42")
+        );
+        assert!(
+            judge(&g, 200, r#"{"orders":[]}"#)
+                .unwrap_err()
+                .contains("nothing at")
+        );
         assert!(judge(&g, 200, "<html>").unwrap_err().contains("not JSON"));
     }
 }

@@ -37,11 +37,19 @@ pub struct Attempt {
 
 impl Attempt {
     pub fn passed(detail: String) -> Self {
-        Self { passed: true, detail, output: None }
+        Self {
+            passed: true,
+            detail,
+            output: None,
+        }
     }
 
     pub fn failed(detail: String) -> Self {
-        Self { passed: false, detail, output: None }
+        Self {
+            passed: false,
+            detail,
+            output: None,
+        }
     }
 }
 
@@ -110,37 +118,45 @@ pub async fn run(
     let mut count = 0usize;
     let mut last_failed_start: Option<Moment> = None;
     loop {
-        let elapsed = clock.now().since(start);
-        let remaining = spec.deadline.saturating_sub(elapsed);
-        let at = clock.now();
+        let remaining = spec.deadline.saturating_sub(clock.now().since(start));
         let one = attempt(spec, restored, client.as_ref(), &secrets, remaining);
-        let result = tokio::select! {
-            biased;
-            () = cancel.cancelled() => None,
-            r = tokio::time::timeout(remaining.max(Duration::from_millis(1)), one) => Some(r),
-        };
-        let end = clock.now();
-        let Some(result) = result else {
+        let Some(Timed { a, hung, at, end }) = timed(one, remaining, spec, clock, cancel).await else {
+            let detail = "the drill was aborted".to_string();
             return GateRun {
-                report: report(spec, Outcome::Cancelled, "the drill was aborted".into(), Some(start), attempts, count, None, None),
+                report: report(spec, Outcome::Cancelled, detail, Some(start), attempts, count, None, None),
                 pass: None,
             };
         };
-        let (a, hung) = match result {
-            Ok(a) => (a, false),
-            Err(_) => (Attempt::failed(format!("no answer within the {} deadline", human(spec.deadline))), true),
-        };
+        // A command killed at the deadline did not answer either.
+        let hung = hung || a.output.as_ref().is_some_and(|o| o.timed_out);
         count += 1;
-        keep(&mut attempts, count, GateAttempt {
-            at: at.utc,
-            duration: end.since(at),
-            passed: a.passed,
-            detail: a.detail.clone(),
-        });
+        keep(
+            &mut attempts,
+            count,
+            GateAttempt {
+                at: at.utc,
+                duration: end.since(at),
+                passed: a.passed,
+                detail: a.detail.clone(),
+            },
+        );
         if a.passed {
-            let detail = format!("passed at attempt {count}, {} after its targets were recovered: {}", human(end.since(start)), a.detail);
+            let detail = format!(
+                "passed at attempt {count}, {} after its targets were recovered: {}",
+                human(end.since(start)),
+                a.detail
+            );
             return GateRun {
-                report: report(spec, Outcome::Passed, detail, Some(start), attempts, count, Some(end), a.output),
+                report: report(
+                    spec,
+                    Outcome::Passed,
+                    detail,
+                    Some(start),
+                    attempts,
+                    count,
+                    Some(end),
+                    a.output,
+                ),
                 pass: Some(GatePass {
                     passed: end,
                     earliest: last_failed_start.unwrap_or(at),
@@ -150,10 +166,27 @@ pub async fn run(
         last_failed_start = Some(at);
         let elapsed = clock.now().since(start);
         if hung || elapsed + spec.interval >= spec.deadline {
-            let outcome = if hung { Outcome::TimedOut } else { Outcome::Failed };
-            let detail = format!("did not pass within {} ({count} attempt(s)); last: {}", human(spec.deadline), a.detail);
+            let outcome = if hung {
+                Outcome::TimedOut
+            } else {
+                Outcome::Failed
+            };
+            let detail = format!(
+                "did not pass within {} ({count} attempt(s)); last: {}",
+                human(spec.deadline),
+                a.detail
+            );
             return GateRun {
-                report: report(spec, outcome, detail, Some(start), attempts, count, None, a.output),
+                report: report(
+                    spec,
+                    outcome,
+                    detail,
+                    Some(start),
+                    attempts,
+                    count,
+                    None,
+                    a.output,
+                ),
                 pass: None,
             };
         }
@@ -163,6 +196,40 @@ pub async fn run(
             () = clock.sleep(spec.interval) => {}
         }
     }
+}
+
+/// One attempt, raced against its remaining time and cancellation.
+struct Timed {
+    a: Attempt,
+    /// No answer before the deadline.
+    hung: bool,
+    at: Moment,
+    end: Moment,
+}
+
+async fn timed(
+    one: impl std::future::Future<Output = Attempt>,
+    remaining: Duration,
+    spec: &GateSpec,
+    clock: &Clock,
+    cancel: &CancellationToken,
+) -> Option<Timed> {
+    let at = clock.now();
+    let result = tokio::select! {
+        biased;
+        () = cancel.cancelled() => return None,
+        r = tokio::time::timeout(remaining.max(Duration::from_millis(1)), one) => r,
+    };
+    let end = clock.now();
+    Some(match result {
+        Ok(a) => Timed { a, hung: false, at, end },
+        Err(_) => Timed {
+            a: Attempt::failed(format!("no answer within the {} deadline", human(spec.deadline))),
+            hung: true,
+            at,
+            end,
+        },
+    })
 }
 
 /// Keep the first attempts and a window of the latest ones.
@@ -181,12 +248,18 @@ async fn attempt(
     secrets: &[String],
     remaining: Duration,
 ) -> Attempt {
-    let fill = |t: &crate::scenario::template::Template| t.render(|target, field| env::field(restored, target, field));
+    let fill = |t: &crate::scenario::template::Template| {
+        t.render(|target, field| env::field(restored, target, field))
+    };
     let mut a = match &spec.check {
         GateCheck::Http(h) => {
             let req = http::Request {
                 url: fill(&h.url),
-                headers: h.headers.iter().map(|(k, v)| (k.clone(), fill(v))).collect(),
+                headers: h
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), fill(v)))
+                    .collect(),
                 body: h.body.as_ref().map(fill),
             };
             match client {
@@ -216,8 +289,12 @@ async fn attempt(
                 Ok(out) => Attempt {
                     passed: false,
                     detail: match out.exit_code {
-                        Some(code) => format!("`{}` exited {code}: {}", inv.program, last_line(&out)),
-                        None if out.timed_out => format!("`{}` was killed at the deadline", inv.program),
+                        Some(code) => {
+                            format!("`{}` exited {code}: {}", inv.program, last_line(&out))
+                        }
+                        None if out.timed_out => {
+                            format!("`{}` was killed at the deadline", inv.program)
+                        }
                         None => format!("`{}` was killed by a signal", inv.program),
                     },
                     output: Some(out),
@@ -232,6 +309,10 @@ async fn attempt(
 
 /// The last line a program printed (stderr first), for one-line details.
 fn last_line(out: &CapturedOutput) -> String {
-    let text = if out.stderr.trim().is_empty() { &out.stdout } else { &out.stderr };
+    let text = if out.stderr.trim().is_empty() {
+        &out.stdout
+    } else {
+        &out.stderr
+    };
     firedrill_core::input::clip(text.trim().lines().last().unwrap_or(""))
 }

@@ -54,7 +54,11 @@ fn level_bands(report: &Report) -> Vec<Band> {
                 start,
                 end,
                 class: "level-band",
-                title: format!("level {i} ({}): recovered in {}", level.join(", "), human((end - start).unsigned_abs())),
+                title: format!(
+                    "level {i} ({}): recovered in {}",
+                    level.join(", "),
+                    human((end - start).unsigned_abs())
+                ),
                 ticks: Vec::new(),
             });
         }
@@ -76,8 +80,15 @@ fn gate_bands(report: &Report) -> Vec<Band> {
                 label: format!("gate {}", g.name),
                 start,
                 end,
-                class: if g.outcome == firedrill_core::Outcome::Passed { "gate-pass" } else { "gate-fail" },
-                title: format!("gate {}: {} after {} attempt(s)", g.name, g.outcome, g.attempt_count),
+                class: if g.outcome == firedrill_core::Outcome::Passed {
+                    "gate-pass"
+                } else {
+                    "gate-fail"
+                },
+                title: format!(
+                    "gate {}: {} after {} attempt(s)",
+                    g.name, g.outcome, g.attempt_count
+                ),
                 ticks: g.attempts.iter().map(|a| (a.at, a.passed)).collect(),
             })
         })
@@ -103,7 +114,11 @@ pub(crate) fn app_timeline_svg(report: &Report) -> String {
         .chain(first_fault)
         .min()
         .unwrap_or(report.started_at);
-    let end = bands.iter().map(|b| b.end).max().unwrap_or(report.finished_at);
+    let end = bands
+        .iter()
+        .map(|b| b.end)
+        .max()
+        .unwrap_or(report.finished_at);
     let total = secs(origin, end).max(0.001);
     let plot = WIDTH - LABEL - RIGHT;
     let x = |t: OffsetDateTime| LABEL + plot * (secs(origin, t) / total).clamp(0.0, 1.0);
@@ -150,7 +165,11 @@ pub(crate) fn app_timeline_svg(report: &Report) -> String {
             let _ = write!(
                 svg,
                 "<line class=\"attempt {}\" x1=\"{tx:.1}\" y1=\"{:.1}\" x2=\"{tx:.1}\" y2=\"{:.1}\"/>",
-                if *passed { "attempt-pass" } else { "attempt-fail" },
+                if *passed {
+                    "attempt-pass"
+                } else {
+                    "attempt-fail"
+                },
                 y + 2.0,
                 y + ROW - 2.0
             );

@@ -61,7 +61,10 @@ pub(crate) fn build(report: &Report) -> Option<AppView> {
             .levels
             .iter()
             .enumerate()
-            .map(|(level, targets)| LevelView { level, targets: targets.clone() })
+            .map(|(level, targets)| LevelView {
+                level,
+                targets: targets.clone(),
+            })
             .collect(),
         gates: report.gates.iter().map(gate_view).collect(),
         hooks: report.hooks.iter().map(super::view::stage_view).collect(),
@@ -129,7 +132,15 @@ pub(crate) fn gate_view(g: &GateReport) -> GateView {
                 detail: a.detail.clone(),
             })
             .collect(),
-        stdout: g.output.as_ref().map(|o| o.stdout.clone()).unwrap_or_default(),
-        stderr: g.output.as_ref().map(|o| o.stderr.clone()).unwrap_or_default(),
+        stdout: g
+            .output
+            .as_ref()
+            .map(|o| o.stdout.clone())
+            .unwrap_or_default(),
+        stderr: g
+            .output
+            .as_ref()
+            .map(|o| o.stderr.clone())
+            .unwrap_or_default(),
     }
 }

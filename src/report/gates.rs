@@ -46,10 +46,18 @@ pub struct GateReport {
     pub after: Vec<String>,
     pub outcome: Outcome,
     pub detail: String,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub started_at: Option<OffsetDateTime>,
     /// When the passing attempt ended.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub passed_at: Option<OffsetDateTime>,
     #[serde(with = "millis", rename = "interval_ms")]
     pub interval: Duration,
@@ -72,7 +80,12 @@ pub struct AppRtoReport {
     /// The true value lies within `value - error ..= value`.
     #[serde(with = "millis", rename = "error_ms")]
     pub error: Duration,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "millis::option", rename = "objective_ms")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "millis::option",
+        rename = "objective_ms"
+    )]
     pub objective: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub met: Option<bool>,

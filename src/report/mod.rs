@@ -6,11 +6,11 @@ pub(crate) mod app_timeline;
 pub(crate) mod app_view;
 pub mod artifacts;
 mod events;
-pub mod gates;
 #[cfg(test)]
 pub(crate) mod fixture;
 #[cfg(test)]
 mod format_tests;
+pub mod gates;
 pub mod html;
 pub mod json;
 pub mod junit;

@@ -176,7 +176,12 @@ fn write_application<W: Write>(report: &Report, out: &mut W) -> io::Result<()> {
         )?;
     }
     for h in &report.hooks {
-        writeln!(out, "scenario hook: {} — {}", h.outcome, truncate(&h.detail, 100))?;
+        writeln!(
+            out,
+            "scenario hook: {} — {}",
+            h.outcome,
+            truncate(&h.detail, 100)
+        )?;
     }
     if let Some(line) = super::app_view::app_rto_line(report) {
         writeln!(out, "application RTO: {line}")?;

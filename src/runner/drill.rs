@@ -13,12 +13,12 @@ use firedrill_core::{Finding, RetainedCopy, Stage, StageError, StageOutput, Vali
 
 use super::RunShared;
 use super::hooks;
-use crate::scenario::hooks::HookPoint;
 use super::record::{AsStageOutput, Recorder};
 use crate::canary::{CanarySink, CanaryWriter};
 use crate::cleanup::{self, CleanupSummary};
 use crate::report::{Event, TargetReport};
 use crate::scenario::TargetSpec;
+use crate::scenario::hooks::HookPoint;
 use crate::targets::{RevertContext, StageContext};
 
 /// Result of one target's drill.
@@ -62,7 +62,16 @@ pub(crate) async fn drill(
     let mut trace = Trace::default();
     let mut canaries = start_canaries(spec, &cx).await;
 
-    run_stages(&mut rec, shared, spec, &cx, &mut canaries, &mut trace, &mut permit).await;
+    run_stages(
+        &mut rec,
+        shared,
+        spec,
+        &cx,
+        &mut canaries,
+        &mut trace,
+        &mut permit,
+    )
+    .await;
     // Dependants waiting on this target stop waiting now, whatever happened.
     let why = match trace.validation.as_ref().and_then(failed_check) {
         Some(check) => format!("validation check `{check}` failed"),

@@ -12,10 +12,10 @@ use firedrill_core::{Finding, Outcome};
 
 use super::RunShared;
 use super::hooks::HookRun;
-use crate::scenario::hooks::{HookPoint, HookSpec};
 use crate::gates::{self, GateRun};
 use crate::report::{AppRtoReport, GateReport, TargetReport};
 use crate::scenario::gates::GateSpec;
+use crate::scenario::hooks::{HookPoint, HookSpec};
 use crate::targets::StageContext;
 
 /// What the application checks of a run produced.
@@ -57,20 +57,33 @@ pub(super) async fn run_all(
     app.gates = if hooks_failed {
         gates
             .iter()
-            .map(|g| gates::skipped(g, Outcome::Skipped, "skipped: a scenario hook failed".into()))
+            .map(|g| {
+                gates::skipped(
+                    g,
+                    Outcome::Skipped,
+                    "skipped: a scenario hook failed".into(),
+                )
+            })
             .collect()
     } else {
         futures::future::join_all(gates.iter().map(|g| one(&shared, g, &cx))).await
     };
-    app.hooks
-        .extend(super::hooks::run_point(&shared, &hooks, HookPoint::BeforeCleanup, "scenario", &cx).await);
+    app.hooks.extend(
+        super::hooks::run_point(&shared, &hooks, HookPoint::BeforeCleanup, "scenario", &cx).await,
+    );
     shared.gates_done.cancel();
     app
 }
 
 async fn one(shared: &RunShared, spec: &GateSpec, cx: &StageContext) -> GateRun {
-    let after: Vec<usize> = spec.after.iter().filter_map(|n| shared.board.index_of(n)).collect();
-    shared.events.emit(&crate::report::Event::GateStarted { gate: spec.name.clone() });
+    let after: Vec<usize> = spec
+        .after
+        .iter()
+        .filter_map(|n| shared.board.index_of(n))
+        .collect();
+    shared.events.emit(&crate::report::Event::GateStarted {
+        gate: spec.name.clone(),
+    });
     let run = match shared.board.wait_all(&after, &cx.cancel).await {
         Ok(_) => gates::run(spec, &shared.board.restored(), &cx.clock, &cx.cancel).await,
         Err(super::schedule::Blocked::Cancelled) => {
@@ -91,11 +104,23 @@ fn write_log(run_dir: &std::path::Path, g: &GateReport) -> std::io::Result<()> {
     let slug: String = g
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let dir = run_dir.join("gates");
     std::fs::create_dir_all(&dir)?;
-    let mut text = format!("gate {} ({}): {} — {}\n", g.name, g.kind.as_str(), g.outcome, g.detail);
+    let mut text = format!(
+        "gate {} ({}): {} — {}\n",
+        g.name,
+        g.kind.as_str(),
+        g.outcome,
+        g.detail
+    );
     for a in &g.attempts {
         text.push_str(&format!(
             "{} {:>8} {} {}\n",
@@ -106,7 +131,10 @@ fn write_log(run_dir: &std::path::Path, g: &GateReport) -> std::io::Result<()> {
         ));
     }
     if let Some(o) = &g.output {
-        text.push_str(&format!("--- exit code {:?} ---\n--- stdout ---\n{}\n--- stderr ---\n{}\n", o.exit_code, o.stdout, o.stderr));
+        text.push_str(&format!(
+            "--- exit code {:?} ---\n--- stdout ---\n{}\n--- stderr ---\n{}\n",
+            o.exit_code, o.stdout, o.stderr
+        ));
     }
     std::fs::write(dir.join(format!("{slug}.log")), text)
 }

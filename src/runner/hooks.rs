@@ -39,10 +39,18 @@ pub(super) async fn run_point(
     out
 }
 
-async fn one(shared: &RunShared, h: &HookSpec, n: usize, owner: &str, cx: &StageContext) -> HookRun {
+async fn one(
+    shared: &RunShared,
+    h: &HookSpec,
+    n: usize,
+    owner: &str,
+    cx: &StageContext,
+) -> HookRun {
     let restored = shared.board.restored();
     let secrets = env::secrets(&restored);
-    let fill = |t: &crate::scenario::template::Template| t.render(|target, field| env::field(&restored, target, field));
+    let fill = |t: &crate::scenario::template::Template| {
+        t.render(|target, field| env::field(&restored, target, field))
+    };
     let inv = command::Invocation {
         program: fill(&h.program),
         args: h.args.iter().map(fill).collect(),
@@ -62,10 +70,22 @@ async fn one(shared: &RunShared, h: &HookSpec, n: usize, owner: &str, cx: &Stage
     let log = format!("hooks/{owner}.{}.{n}.log", h.when.as_str());
     let (outcome, detail, output) = match result {
         Ok(o) if o.exit_code == Some(0) => (Outcome::Passed, format!("{what} exited 0"), Some(o)),
-        Ok(o) if o.timed_out => (Outcome::TimedOut, format!("{what} was killed after {}", firedrill_core::timing::human(h.timeout)), Some(o)),
+        Ok(o) if o.timed_out => (
+            Outcome::TimedOut,
+            format!(
+                "{what} was killed after {}",
+                firedrill_core::timing::human(h.timeout)
+            ),
+            Some(o),
+        ),
         Ok(o) => (
             Outcome::Failed,
-            format!("{what} exited {}: {}", o.exit_code.map_or("by a signal".to_string(), |c| c.to_string()), tail(&o)),
+            format!(
+                "{what} exited {}: {}",
+                o.exit_code
+                    .map_or("by a signal".to_string(), |c| c.to_string()),
+                tail(&o)
+            ),
             Some(o),
         ),
         Err(e) => (Outcome::Failed, format!("{what}: {e}"), None),
@@ -77,7 +97,10 @@ async fn one(shared: &RunShared, h: &HookSpec, n: usize, owner: &str, cx: &Stage
         emulated: false,
         detail: detail.clone(),
         request_ids: Vec::new(),
-        facts: std::collections::BTreeMap::from([("when".to_string(), h.when.as_str().to_string())]),
+        facts: std::collections::BTreeMap::from([(
+            "when".to_string(),
+            h.when.as_str().to_string(),
+        )]),
     };
     if let Some(o) = &output {
         if write_log(cx, &log, o).is_ok() {
@@ -90,7 +113,11 @@ async fn one(shared: &RunShared, h: &HookSpec, n: usize, owner: &str, cx: &Stage
 
 /// The last lines a program printed, for the finding.
 fn tail(o: &CapturedOutput) -> String {
-    let text = if o.stderr.trim().is_empty() { &o.stdout } else { &o.stderr };
+    let text = if o.stderr.trim().is_empty() {
+        &o.stdout
+    } else {
+        &o.stderr
+    };
     let lines: Vec<&str> = text.trim().lines().collect();
     lines[lines.len().saturating_sub(5)..].join(" | ")
 }
@@ -100,7 +127,13 @@ fn write_log(cx: &StageContext, rel: &str, o: &CapturedOutput) -> std::io::Resul
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, format!("exit code: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}", o.exit_code, o.stdout, o.stderr))
+    std::fs::write(
+        path,
+        format!(
+            "exit code: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            o.exit_code, o.stdout, o.stderr
+        ),
+    )
 }
 
 /// Run a target's hooks of `point` as stages of its drill; a failure stops

@@ -335,7 +335,10 @@ async fn drill_all(
     )
     .await;
     if let Some(f) = before.iter().find_map(|r| r.finding.as_ref()) {
-        setup.shared.abort.abort(format!("a scenario hook failed: {}", f.message));
+        setup
+            .shared
+            .abort
+            .abort(format!("a scenario hook failed: {}", f.message));
     }
     let gate_task = tokio::spawn(gates::run_all(
         setup.shared.clone(),

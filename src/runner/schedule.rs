@@ -28,7 +28,10 @@ pub(crate) enum Recovery {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Blocked {
     /// A dependency was not recovered: "`orders-db` did not recover (validate failed)".
-    Dependency { name: String, why: String },
+    Dependency {
+        name: String,
+        why: String,
+    },
     Cancelled,
 }
 
@@ -188,7 +191,8 @@ pub(crate) struct FailOnDrop<'a> {
 
 impl Drop for FailOnDrop<'_> {
     fn drop(&mut self) {
-        self.board.failed(self.index, "its drill ended unexpectedly");
+        self.board
+            .failed(self.index, "its drill ended unexpectedly");
     }
 }
 

@@ -89,10 +89,16 @@ pub(super) fn report(o: Outcome<'_>) -> Report {
             v => v,
         })
         .collect();
-    for t in targets.iter().filter(|t| !t.critical && t.verdict == Verdict::Failed) {
+    for t in targets
+        .iter()
+        .filter(|t| !t.critical && t.verdict == Verdict::Failed)
+    {
         findings.push(Finding::warning(
             "target.not-critical-failed",
-            format!("target `{}` failed; it is not critical, so the run's verdict does not count it", t.name),
+            format!(
+                "target `{}` failed; it is not critical, so the run's verdict does not count it",
+                t.name
+            ),
         ));
     }
     let errors = findings.iter().filter(|f| f.is_error()).count();

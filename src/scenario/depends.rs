@@ -30,7 +30,11 @@ pub fn levels(deps: &[Vec<usize>]) -> Result<Vec<Vec<usize>>, Vec<usize>> {
         let current = out.len();
         let ready: Vec<usize> = (0..n)
             .filter(|&i| level[i].is_none())
-            .filter(|&i| deps[i].iter().all(|&d| level.get(d).copied().flatten().is_some_and(|l| l < current)))
+            .filter(|&i| {
+                deps[i]
+                    .iter()
+                    .all(|&d| level.get(d).copied().flatten().is_some_and(|l| l < current))
+            })
             .collect();
         if ready.is_empty() {
             return Err(find_cycle(deps, &level));
@@ -115,9 +119,11 @@ pub fn check(declared: &[Declared], diags: &mut Vec<Diagnostic>) {
         if let Some(e) = entry {
             diag = diag.at(e.span()).label("this entry closes the cycle");
         }
-        diags.push(diag.help(
-            "a target cannot wait for itself: remove one `depends_on` entry of the cycle",
-        ));
+        diags.push(
+            diag.help(
+                "a target cannot wait for itself: remove one `depends_on` entry of the cycle",
+            ),
+        );
         for &i in &cycle {
             deps[i].clear();
         }
@@ -130,13 +136,25 @@ mod tests {
 
     #[test]
     fn levels_table() {
-        type Case = (&'static str, Vec<Vec<usize>>, Result<Vec<Vec<usize>>, Vec<usize>>);
+        type Case = (
+            &'static str,
+            Vec<Vec<usize>>,
+            Result<Vec<Vec<usize>>, Vec<usize>>,
+        );
         let table: Vec<Case> = vec![
             ("empty", vec![], Ok(vec![])),
             ("one alone", vec![vec![]], Ok(vec![vec![0]])),
             ("independent", vec![vec![], vec![]], Ok(vec![vec![0, 1]])),
-            ("chain", vec![vec![], vec![0], vec![1]], Ok(vec![vec![0], vec![1], vec![2]])),
-            ("reverse chain", vec![vec![1], vec![2], vec![]], Ok(vec![vec![2], vec![1], vec![0]])),
+            (
+                "chain",
+                vec![vec![], vec![0], vec![1]],
+                Ok(vec![vec![0], vec![1], vec![2]]),
+            ),
+            (
+                "reverse chain",
+                vec![vec![1], vec![2], vec![]],
+                Ok(vec![vec![2], vec![1], vec![0]]),
+            ),
             (
                 "diamond",
                 vec![vec![], vec![0], vec![0], vec![1, 2]],
@@ -147,11 +165,23 @@ mod tests {
                 vec![vec![], vec![0], vec![0, 1]],
                 Ok(vec![vec![0], vec![1], vec![2]]),
             ),
-            ("duplicate entry", vec![vec![], vec![0, 0]], Ok(vec![vec![0], vec![1]])),
+            (
+                "duplicate entry",
+                vec![vec![], vec![0, 0]],
+                Ok(vec![vec![0], vec![1]]),
+            ),
             ("self", vec![vec![0]], Err(vec![0])),
             ("two", vec![vec![1], vec![0]], Err(vec![0, 1])),
-            ("three", vec![vec![], vec![2], vec![3], vec![1]], Err(vec![1, 2, 3])),
-            ("tail into cycle", vec![vec![1], vec![2], vec![1]], Err(vec![1, 2])),
+            (
+                "three",
+                vec![vec![], vec![2], vec![3], vec![1]],
+                Err(vec![1, 2, 3]),
+            ),
+            (
+                "tail into cycle",
+                vec![vec![1], vec![2], vec![1]],
+                Err(vec![1, 2]),
+            ),
         ];
         for (name, deps, want) in table {
             assert_eq!(levels(&deps), want, "{name}");

@@ -268,9 +268,12 @@ fn gate(raw: RawGate, targets: &[GateTarget], diags: &mut Vec<Diagnostic>) -> Op
     let deadline = raw.deadline.map_or(DEFAULT_DEADLINE, |d| d.0);
     if interval.is_zero() || interval > deadline {
         diags.push(
-            Diagnostic::new(format!("gate `{}`: `interval` must be above zero and at most the deadline", raw.name.get_ref()))
-                .at(raw.name.span())
-                .help("e.g. `deadline = \"30s\"` with `interval = \"500ms\"`"),
+            Diagnostic::new(format!(
+                "gate `{}`: `interval` must be above zero and at most the deadline",
+                raw.name.get_ref()
+            ))
+            .at(raw.name.span())
+            .help("e.g. `deadline = \"30s\"` with `interval = \"500ms\"`"),
         );
     }
     if diags.len() > before {
@@ -294,7 +297,10 @@ fn foreign_keys(raw: &RawGate, kind: GateKindName, diags: &mut Vec<Diagnostic>) 
         ("headers", raw.headers.values().next().map(Spanned::span)),
         ("body", raw.body.as_ref().map(Spanned::span)),
         ("status", raw.status.as_ref().map(Spanned::span)),
-        ("body_contains", raw.body_contains.as_ref().map(Spanned::span)),
+        (
+            "body_contains",
+            raw.body_contains.as_ref().map(Spanned::span),
+        ),
         ("body_regex", raw.body_regex.as_ref().map(Spanned::span)),
         ("json_pointer", raw.json_pointer.as_ref().map(Spanned::span)),
         ("json_equals", raw.json_equals.as_ref().map(Spanned::span)),
@@ -340,13 +346,10 @@ fn required<'a, T>(
 ) -> Option<&'a Spanned<T>> {
     if v.is_none() {
         diags.push(
-            Diagnostic::new(format!(
-                "gate `{}` has no `{key}`",
-                raw.name.get_ref()
-            ))
-            .at(raw.name.span())
-            .label("in this gate")
-            .help(format!("add {example}")),
+            Diagnostic::new(format!("gate `{}` has no `{key}`", raw.name.get_ref()))
+                .at(raw.name.span())
+                .label("in this gate")
+                .help(format!("add {example}")),
         );
     }
     v
@@ -416,7 +419,14 @@ fn http(raw: &RawGate, targets: &[Referable], diags: &mut Vec<Diagnostic>) -> Op
                     Diagnostic::new("invalid `body_regex`")
                         .at(r.span())
                         .label("not a regular expression")
-                        .help(e.to_string().lines().last().unwrap_or("").trim().to_string()),
+                        .help(
+                            e.to_string()
+                                .lines()
+                                .last()
+                                .unwrap_or("")
+                                .trim()
+                                .to_string(),
+                        ),
                 );
             })
             .ok()
@@ -441,9 +451,12 @@ fn json_check(raw: &RawGate, diags: &mut Vec<Diagnostic>) -> Option<(String, ser
         (Some(p), Some(v)) => {
             if !(p.get_ref().is_empty() || p.get_ref().starts_with('/')) {
                 diags.push(
-                    Diagnostic::new(format!("`json_pointer` `{}` is not a JSON pointer", p.get_ref()))
-                        .at(p.span())
-                        .help("a JSON pointer starts with `/`, e.g. \"/orders/0/id\""),
+                    Diagnostic::new(format!(
+                        "`json_pointer` `{}` is not a JSON pointer",
+                        p.get_ref()
+                    ))
+                    .at(p.span())
+                    .help("a JSON pointer starts with `/`, e.g. \"/orders/0/id\""),
                 );
             }
             let value = serde_json::to_value(v.get_ref()).unwrap_or(serde_json::Value::Null);
@@ -469,23 +482,46 @@ fn json_check(raw: &RawGate, diags: &mut Vec<Diagnostic>) -> Option<(String, ser
 }
 
 fn sql_gate(raw: &RawGate, targets: &[GateTarget], diags: &mut Vec<Diagnostic>) -> Option<SqlGate> {
-    let target = required(raw, "target", raw.target.as_ref(), "`target = \"orders-db\"`", diags);
-    let query = required(raw, "query", raw.query.as_ref(), "`query = \"SELECT count(*) FROM orders\"`", diags);
+    let target = required(
+        raw,
+        "target",
+        raw.target.as_ref(),
+        "`target = \"orders-db\"`",
+        diags,
+    );
+    let query = required(
+        raw,
+        "query",
+        raw.query.as_ref(),
+        "`query = \"SELECT count(*) FROM orders\"`",
+        diags,
+    );
     let expect = required(raw, "expect", raw.expect.as_ref(), "`expect = 42`", diags);
     let (target, query, expect) = (target?, query?, expect?);
-    match targets.iter().find(|t| &t.referable.name == target.get_ref()) {
+    match targets
+        .iter()
+        .find(|t| &t.referable.name == target.get_ref())
+    {
         Some(t) if t.database => {}
         Some(_) => diags.push(
-            Diagnostic::new(format!("gate `{}`: target `{}` is not a database", raw.name.get_ref(), target.get_ref()))
-                .at(target.span())
-                .label("no database to query")
-                .help("name a `postgres` target, or use an `http` or `command` gate"),
+            Diagnostic::new(format!(
+                "gate `{}`: target `{}` is not a database",
+                raw.name.get_ref(),
+                target.get_ref()
+            ))
+            .at(target.span())
+            .label("no database to query")
+            .help("name a `postgres` target, or use an `http` or `command` gate"),
         ),
         None => {
             let names: Vec<&str> = targets.iter().map(|t| t.referable.name.as_str()).collect();
-            let d = Diagnostic::new(format!("gate `{}` queries `{}`, which is not a target of this scenario", raw.name.get_ref(), target.get_ref()))
-                .at(target.span())
-                .label("unknown target");
+            let d = Diagnostic::new(format!(
+                "gate `{}` queries `{}`, which is not a target of this scenario",
+                raw.name.get_ref(),
+                target.get_ref()
+            ))
+            .at(target.span())
+            .label("unknown target");
             diags.push(match did_you_mean(target.get_ref(), &names) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
                 None => d.help(format!("targets of this scenario: {}", names.join(", "))),
@@ -512,8 +548,18 @@ fn sql_gate(raw: &RawGate, targets: &[GateTarget], diags: &mut Vec<Diagnostic>) 
     })
 }
 
-fn command(raw: &RawGate, targets: &[Referable], diags: &mut Vec<Diagnostic>) -> Option<CommandGate> {
-    let program = required(raw, "program", raw.program.as_ref(), "`program = \"curl\"`", diags)?;
+fn command(
+    raw: &RawGate,
+    targets: &[Referable],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<CommandGate> {
+    let program = required(
+        raw,
+        "program",
+        raw.program.as_ref(),
+        "`program = \"curl\"`",
+        diags,
+    )?;
     let program = template::parse(program, targets, diags);
     let args: Vec<Option<Template>> = raw
         .args
@@ -598,9 +644,9 @@ fn after(
 }
 
 /// What the gates of a scenario may name: each target's fields.
-pub fn referable(targets: &[super::TargetSpec]) -> Vec<GateTarget> {
+pub fn referable<'a>(targets: impl IntoIterator<Item = &'a super::TargetSpec>) -> Vec<GateTarget> {
     targets
-        .iter()
+        .into_iter()
         .map(|t| GateTarget {
             referable: Referable {
                 name: t.name.clone(),

@@ -80,20 +80,23 @@ pub struct HookSpec {
 }
 
 /// Parse the scenario's `[[hooks]]`.
-pub fn parse_list(
-    value: TomlSpanned<DeValue<'_>>,
-    diags: &mut Vec<Diagnostic>,
-) -> Vec<RawHook> {
+pub fn parse_list(value: TomlSpanned<DeValue<'_>>, diags: &mut Vec<Diagnostic>) -> Vec<RawHook> {
     section::<Vec<RawHook>>(value, diags).unwrap_or_default()
 }
 
 /// Validate hooks against the targets their templates may name.
-pub fn validate(raw: &[RawHook], targets: &[Referable], diags: &mut Vec<Diagnostic>) -> Vec<HookSpec> {
+pub fn validate(
+    raw: &[RawHook],
+    targets: &[Referable],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<HookSpec> {
     raw.iter().filter_map(|h| hook(h, targets, diags)).collect()
 }
 
 fn hook(raw: &RawHook, targets: &[Referable], diags: &mut Vec<Diagnostic>) -> Option<HookSpec> {
-    let when = HookPoint::ALL.into_iter().find(|p| p.as_str() == raw.when.get_ref());
+    let when = HookPoint::ALL
+        .into_iter()
+        .find(|p| p.as_str() == raw.when.get_ref());
     if when.is_none() {
         let names: Vec<&str> = HookPoint::ALL.iter().map(|p| p.as_str()).collect();
         let d = Diagnostic::new(format!("unknown hook point `{}`", raw.when.get_ref()))

@@ -4,6 +4,7 @@
 //! collects every error with its span; the diagnostics that render them are
 //! shared vocabulary (`firedrill_core::diagnostics`).
 
+pub mod app;
 pub mod depends;
 pub mod gates;
 pub mod hooks;

@@ -83,6 +83,8 @@ pub struct RawObjectives {
     pub rto: HumanDuration,
     /// Recovery point objective, e.g. `"30s"`.
     pub rpo: HumanDuration,
+    /// Application RTO: first fault → every critical gate passed.
+    pub app_rto: Option<HumanDuration>,
 }
 
 /// Per-target objectives: either may be left to the scenario's.

@@ -126,19 +126,23 @@ fn placeholder(
     let parts: Vec<&str> = expr.split('.').collect();
     let [root, target, field] = parts.as_slice() else {
         diags.push(
-            Diagnostic::new(format!("placeholder `{{{{ {expr} }}}}` is not `targets.<name>.<field>`"))
-                .at(value.span())
-                .label("unsupported placeholder")
-                .help("write e.g. `{{ targets.orders-db.endpoint }}`"),
+            Diagnostic::new(format!(
+                "placeholder `{{{{ {expr} }}}}` is not `targets.<name>.<field>`"
+            ))
+            .at(value.span())
+            .label("unsupported placeholder")
+            .help("write e.g. `{{ targets.orders-db.endpoint }}`"),
         );
         return None;
     };
     if *root != "targets" {
         diags.push(
-            Diagnostic::new(format!("placeholder `{{{{ {expr} }}}}` must start with `targets.`"))
-                .at(value.span())
-                .label("unsupported placeholder")
-                .help("only the restored targets can be named: `{{ targets.<name>.<field> }}`"),
+            Diagnostic::new(format!(
+                "placeholder `{{{{ {expr} }}}}` must start with `targets.`"
+            ))
+            .at(value.span())
+            .label("unsupported placeholder")
+            .help("only the restored targets can be named: `{{ targets.<name>.<field> }}`"),
         );
         return None;
     }
@@ -155,7 +159,7 @@ fn placeholder(
         });
         return None;
     };
-    if !t.fields.contains(field) {
+    if !t.fields.iter().any(|f| f == field) {
         let d = Diagnostic::new(format!(
             "target `{target}` has no field `{field}` for templates"
         ))
@@ -225,17 +229,36 @@ mod tests {
     #[test]
     fn unknown_targets_fields_and_shapes_are_errors() {
         let table = [
-            ("{{ targets.orders.host }}", "names `orders`", Some("did you mean `orders-db`?")),
-            ("{{ targets.orders-db.hots }}", "has no field `hots`", Some("did you mean `host`?")),
+            (
+                "{{ targets.orders.host }}",
+                "names `orders`",
+                Some("did you mean `orders-db`?"),
+            ),
+            (
+                "{{ targets.orders-db.hots }}",
+                "has no field `hots`",
+                Some("did you mean `host`?"),
+            ),
             ("{{ env.HOME }}", "is not `targets.<name>.<field>`", None),
-            ("{{ secrets.orders-db.password }}", "must start with `targets.`", None),
+            (
+                "{{ secrets.orders-db.password }}",
+                "must start with `targets.`",
+                None,
+            ),
             ("{{ targets.orders-db.host", "unclosed", None),
         ];
         for (text, message, help) in table {
             let mut diags = Vec::new();
-            assert!(parse(&spanned(text), &targets(), &mut diags).is_none(), "{text}");
+            assert!(
+                parse(&spanned(text), &targets(), &mut diags).is_none(),
+                "{text}"
+            );
             assert_eq!(diags.len(), 1, "{text}");
-            assert!(diags[0].message.contains(message), "{text}: {}", diags[0].message);
+            assert!(
+                diags[0].message.contains(message),
+                "{text}: {}",
+                diags[0].message
+            );
             if let Some(h) = help {
                 assert_eq!(diags[0].help.as_deref(), Some(h), "{text}");
             }

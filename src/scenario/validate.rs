@@ -178,7 +178,7 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
         None => Some(RunSettings::default()),
     };
 
-    let mut targets = if let Some(v) = targets_value {
+    let targets = if let Some(v) = targets_value {
         let home = environment
             .as_ref()
             .map(|e: &Environment| e.region.as_str())
@@ -193,16 +193,7 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
         Vec::new()
     };
 
-    let referable = super::gates::referable(&targets);
-    let gates = gates_value.map_or_else(Vec::new, |v| super::gates::parse(v, &referable, diags));
-    let named: Vec<_> = referable.into_iter().map(|r| r.referable).collect();
-    let hooks = hooks_value.map_or_else(Vec::new, |v| {
-        super::hooks::validate(&super::hooks::parse_list(v, diags), &named, diags)
-    });
-    for (t, raw) in &mut targets {
-        t.hooks = super::hooks::validate(raw, &named, diags);
-    }
-    let targets: Vec<TargetSpec> = targets.into_iter().map(|(t, _)| t).collect();
+    let (targets, gates, hooks) = super::app::parse(targets, gates_value, hooks_value, diags);
 
     let header = header?;
     let source = ScenarioSource {

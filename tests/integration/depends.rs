@@ -5,7 +5,9 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::support::{Workspace, buckets_containing, drop_bucket, emulator_environment, s3, seed_bucket, unique};
+use crate::support::{
+    Workspace, buckets_containing, drop_bucket, emulator_environment, s3, seed_bucket, unique,
+};
 
 fn target(name: &str, bucket: &str, extra: &str) -> String {
     format!(
@@ -34,7 +36,11 @@ fn at(v: &serde_json::Value) -> OffsetDateTime {
 #[tokio::test]
 async fn depends_on_restore_starts_after_the_dependency_validated() {
     let s3 = s3().await;
-    let (db, site, app) = (unique("fd-dep-db"), unique("fd-dep-site"), unique("fd-dep-app"));
+    let (db, site, app) = (
+        unique("fd-dep-db"),
+        unique("fd-dep-site"),
+        unique("fd-dep-app"),
+    );
     for b in [&db, &site, &app] {
         seed_bucket(&s3, b, 6).await;
     }
@@ -53,7 +59,11 @@ async fn depends_on_restore_starts_after_the_dependency_validated() {
     assert!(plan.stdout.contains("level 1: site\n"), "{}", plan.stdout);
     assert!(plan.stdout.contains("level 2: app\n"), "{}", plan.stdout);
 
-    ws.firedrill().args(["run", "--yes"]).arg(&file).run().code(0);
+    ws.firedrill()
+        .args(["run", "--yes"])
+        .arg(&file)
+        .run()
+        .code(0);
     let report = ws.report("dep-order");
     assert_eq!(report["verdict"], "passed", "{report:#}");
     let pairs = [("db", "site"), ("site", "app"), ("db", "app")];
@@ -88,7 +98,11 @@ async fn depends_on_failed_dependency_skips_dependants_and_cleans_up() {
         emulator_environment(),
     );
     let file = ws.scenario("dep-fail", &text);
-    ws.firedrill().args(["run", "--yes"]).arg(&file).run().code(1);
+    ws.firedrill()
+        .args(["run", "--yes"])
+        .arg(&file)
+        .run()
+        .code(1);
     let report = ws.report("dep-fail");
     assert_eq!(report["verdict"], "failed");
     for s in ["restore", "validate"] {
@@ -121,7 +135,10 @@ async fn depends_on_failed_dependency_skips_dependants_and_cleans_up() {
     assert_eq!(stage(&report, "app", "cleanup")["outcome"], "passed");
     assert_eq!(report["cleanup"]["complete"], true);
     let run_id = report["run_id"].as_str().unwrap();
-    assert!(buckets_containing(&s3, run_id).await.is_empty(), "scratch left behind");
+    assert!(
+        buckets_containing(&s3, run_id).await.is_empty(),
+        "scratch left behind"
+    );
     let mut after = crate::support::keys(&s3, &app).await;
     after.sort();
     assert_eq!(after, app_keys, "the dependant's fault was undone");

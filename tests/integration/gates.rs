@@ -9,10 +9,16 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::support::{Workspace, buckets_containing, drop_bucket, emulator_environment, s3, seed_bucket, unique};
+use crate::support::{
+    Workspace, buckets_containing, drop_bucket, emulator_environment, s3, seed_bucket, unique,
+};
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn gate<'a>(report: &'a Value, name: &str) -> &'a Value {
@@ -118,7 +124,10 @@ args = ["-c", "kill $(cat {pid})"]
     let ran = ws.firedrill().args(["run", "--yes"]).arg(&file).run();
     let report = ws.report("gates");
     ran.code(0);
-    assert_eq!(report["verdict"], "passed", "non-critical gates do not fail the run");
+    assert_eq!(
+        report["verdict"], "passed",
+        "non-critical gates do not fail the run"
+    );
 
     let served = gate(&report, "restored object served");
     assert_eq!(served["outcome"], "passed", "{served:#}");
@@ -132,7 +141,10 @@ args = ["-c", "kill $(cat {pid})"]
         .unwrap()
         .to_string();
     assert!(
-        served["attempts"][0]["detail"].as_str().unwrap().contains(&format!("/{restored_bucket}/data/item-0000.txt")),
+        served["attempts"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/{restored_bucket}/data/item-0000.txt")),
         "the URL template was filled with the restored bucket: {served:#}"
     );
 
@@ -142,12 +154,18 @@ args = ["-c", "kill $(cat {pid})"]
     assert!(attempts.len() >= 3, "retried until ready: {slow:#}");
     assert_eq!(attempts[0]["passed"], false);
     let waited = at(&slow["passed_at"]) - at(&slow["started_at"]);
-    assert!(waited.as_seconds_f64() >= 1.5, "passed only once the service listened: {waited}");
+    assert!(
+        waited.as_seconds_f64() >= 1.5,
+        "passed only once the service listened: {waited}"
+    );
 
     let wrong = gate(&report, "wrong status");
     assert_eq!(wrong["outcome"], "failed", "{wrong:#}");
     assert!(wrong["attempt_count"].as_u64().unwrap() >= 2);
-    assert!(wrong["detail"].as_str().unwrap().contains("expected 200"), "{wrong:#}");
+    assert!(
+        wrong["detail"].as_str().unwrap().contains("expected 200"),
+        "{wrong:#}"
+    );
 
     let hung = gate(&report, "hung command");
     assert_eq!(hung["outcome"], "timed-out", "{hung:#}");
@@ -157,14 +175,25 @@ args = ["-c", "kill $(cat {pid})"]
     assert_eq!(env["outcome"], "passed", "{env:#}");
     assert_eq!(env["output"]["stdout"], format!("{restored_bucket}\n"));
 
-    let findings: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    let findings: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
     assert!(findings.contains(&"gate.failed"), "{findings:?}");
     let app = &report["app_rto"];
     assert_eq!(app["met"], true, "{report:#}");
     assert_eq!(app["gates"], 3);
-    assert!(app["error_ms"].as_u64().unwrap() >= 250, "the slow gate's retry interval bounds the error: {app:#}");
+    assert!(
+        app["error_ms"].as_u64().unwrap() >= 250,
+        "the slow gate's retry interval bounds the error: {app:#}"
+    );
     assert!(ws.run_dir("gates").join("gates/slow-service.log").exists());
-    assert!(!port_open(port), "the before_cleanup hook stopped the service");
+    assert!(
+        !port_open(port),
+        "the before_cleanup hook stopped the service"
+    );
     assert_eq!(report["cleanup"]["complete"], true);
     let run_id = report["run_id"].as_str().unwrap();
     assert!(buckets_containing(&s3, run_id).await.is_empty());
@@ -200,14 +229,25 @@ args = ["-c", "pw=$(printenv \"$FIREDRILL_TARGET_DB_PASSWORD_ENV\"); env | grep 
     ran.code(0);
     let sql = gate(&report, "orders restored");
     assert_eq!(sql["outcome"], "passed", "{sql:#}");
-    assert!(sql["detail"].as_str().unwrap().contains("\"2000\" as expected") || sql["detail"].as_str().unwrap().contains("2000"), "{sql:#}");
+    assert!(
+        sql["detail"]
+            .as_str()
+            .unwrap()
+            .contains("\"2000\" as expected")
+            || sql["detail"].as_str().unwrap().contains("2000"),
+        "{sql:#}"
+    );
     let cmd = gate(&report, "password only by password_env");
     assert_eq!(cmd["outcome"], "passed", "{cmd:#}");
     assert_eq!(cmd["output"]["stdout"], "password is ***\n");
     let dir = ws.run_dir("gate-sql");
     for f in crate::support::files_under(&dir) {
         let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
-        assert!(!text.contains(&password), "the password is in {}", f.display());
+        assert!(
+            !text.contains(&password),
+            "the password is in {}",
+            f.display()
+        );
     }
     let run_id = report["run_id"].as_str().unwrap();
     assert!(crate::postgres::databases_of_run(run_id).await.is_empty());
@@ -229,18 +269,45 @@ async fn gates_failing_hook_fails_the_drill_with_its_output() {
         emulator_environment()
     );
     let file = ws.scenario("hook-fail", &text);
-    ws.firedrill().args(["run", "--yes"]).arg(&file).run().code(1);
+    ws.firedrill()
+        .args(["run", "--yes"])
+        .arg(&file)
+        .run()
+        .code(1);
     let report = ws.report("hook-fail");
     assert_eq!(report["verdict"], "failed");
     let t = &report["targets"][0];
-    let hook = t["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "hook").expect("hook stage");
+    let hook = t["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "hook")
+        .expect("hook stage");
     assert_eq!(hook["outcome"], "failed", "{hook:#}");
     assert!(hook["timing"]["duration_ms"].is_u64());
-    assert!(hook["detail"].as_str().unwrap().contains("cache refused to start"), "{hook:#}");
-    let validate = t["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "validate").unwrap();
+    assert!(
+        hook["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cache refused to start"),
+        "{hook:#}"
+    );
+    let validate = t["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "validate")
+        .unwrap();
     assert_eq!(validate["outcome"], "skipped");
-    let log = ws.run_dir("hook-fail").join("hooks/data.after_restore.0.log");
-    assert!(std::fs::read_to_string(&log).unwrap().contains("warming data"), "hook output kept");
+    let log = ws
+        .run_dir("hook-fail")
+        .join("hooks/data.after_restore.0.log");
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("warming data"),
+        "hook output kept"
+    );
     assert_eq!(report["cleanup"]["complete"], true);
     let mut after = crate::support::keys(&s3, &bucket).await;
     after.sort();
@@ -261,22 +328,45 @@ async fn gates_outage_mode_injects_every_fault_within_one_poll_interval() {
         emulator_environment()
     );
     for (i, b) in buckets.iter().enumerate() {
-        let depends = if i == 0 { String::new() } else { format!("depends_on = [\"t{}\"]\n", i - 1) };
+        let depends = if i == 0 {
+            String::new()
+        } else {
+            format!("depends_on = [\"t{}\"]\n", i - 1)
+        };
         text.push_str(&format!(
             "\n[[targets]]\nname = \"t{i}\"\nkind = \"s3-bucket\"\nbucket = \"{b}\"\n{depends}[targets.fault]\naction = \"delete-share\"\nshare = 0.5\n"
         ));
     }
     let file = ws.scenario("outage", &text);
-    ws.firedrill().args(["run", "--yes"]).arg(&file).run().code(0);
+    ws.firedrill()
+        .args(["run", "--yes"])
+        .arg(&file)
+        .run()
+        .code(0);
     let report = ws.report("outage");
     let stage = |t: &Value, name: &str| -> Value {
-        t["stages"].as_array().unwrap().iter().find(|s| s["stage"] == name).unwrap().clone()
+        t["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == name)
+            .unwrap()
+            .clone()
     };
     let targets = report["targets"].as_array().unwrap();
-    let faults: Vec<OffsetDateTime> = targets.iter().map(|t| at(&stage(t, "fault")["timing"]["started_at"])).collect();
-    let backups: Vec<OffsetDateTime> = targets.iter().map(|t| at(&stage(t, "backup")["timing"]["finished_at"])).collect();
+    let faults: Vec<OffsetDateTime> = targets
+        .iter()
+        .map(|t| at(&stage(t, "fault")["timing"]["started_at"]))
+        .collect();
+    let backups: Vec<OffsetDateTime> = targets
+        .iter()
+        .map(|t| at(&stage(t, "backup")["timing"]["finished_at"]))
+        .collect();
     let spread = *faults.iter().max().unwrap() - *faults.iter().min().unwrap();
-    assert!(spread.as_seconds_f64() < 1.0, "faults spread over {spread}: {faults:?}");
+    assert!(
+        spread.as_seconds_f64() < 1.0,
+        "faults spread over {spread}: {faults:?}"
+    );
     assert!(
         faults.iter().min().unwrap() >= backups.iter().max().unwrap(),
         "no fault before every backup was taken"

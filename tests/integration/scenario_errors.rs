@@ -293,7 +293,10 @@ fn unknown_dependency_is_located_and_suggested() {
     let out = validate("depends-unknown");
     assert!(out.contains("depends-unknown.toml:20:15"), "{out}");
     assert!(out.contains("did you mean `orders-db`?"), "{out}");
-    assert!(out.contains("depends on `cache`, which is not a target"), "{out}");
+    assert!(
+        out.contains("depends on `cache`, which is not a target"),
+        "{out}"
+    );
     assert!(out.contains("2 errors found"), "{out}");
     insta::assert_snapshot!(out);
 }
@@ -306,7 +309,10 @@ fn dependency_cycles_are_spelled_out() {
         "{out}"
     );
     assert!(out.contains("depends-cycle.toml:15:15"), "{out}");
-    assert!(out.contains("dependency cycle: `worker` → `worker`"), "{out}");
+    assert!(
+        out.contains("dependency cycle: `worker` → `worker`"),
+        "{out}"
+    );
     assert!(out.contains("2 errors found"), "{out}");
     insta::assert_snapshot!(out);
 }
@@ -315,7 +321,10 @@ fn dependency_cycles_are_spelled_out() {
 fn gate_templates_name_known_targets_and_fields() {
     let out = validate("gate-template");
     assert!(out.contains("gate-template.toml:19:7"), "{out}");
-    assert!(out.contains("names `sight`, which is not a target"), "{out}");
+    assert!(
+        out.contains("names `sight`, which is not a target"),
+        "{out}"
+    );
     assert!(out.contains("did you mean `site`?"), "{out}");
     assert!(out.contains("target `site` has no field `buckt`"), "{out}");
     assert!(out.contains("did you mean `bucket`?"), "{out}");

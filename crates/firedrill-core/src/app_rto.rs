@@ -79,30 +79,84 @@ mod tests {
         let (first_try, first_pass) = (at(30), at(31));
         let bound = Duration::from_secs(2);
         let s = Duration::from_secs;
-        let table: Vec<(&str, Option<Moment>, Vec<Option<GatePass>>, Option<Duration>, Option<AppRto>)> = vec![
-            ("no fault", None, vec![Some(GatePass { passed: p12, earliest: e10 })], None, None),
+        let table: Vec<(
+            &str,
+            Option<Moment>,
+            Vec<Option<GatePass>>,
+            Option<Duration>,
+            Option<AppRto>,
+        )> = vec![
+            (
+                "no fault",
+                None,
+                vec![Some(GatePass {
+                    passed: p12,
+                    earliest: e10,
+                })],
+                None,
+                None,
+            ),
             ("no critical gate", Some(t0), vec![], None, None),
-            ("a critical gate never passed", Some(t0), vec![Some(GatePass { passed: p12, earliest: e10 }), None], None, None),
+            (
+                "a critical gate never passed",
+                Some(t0),
+                vec![
+                    Some(GatePass {
+                        passed: p12,
+                        earliest: e10,
+                    }),
+                    None,
+                ],
+                None,
+                None,
+            ),
             (
                 "one gate after a failed attempt",
                 Some(t0),
-                vec![Some(GatePass { passed: p12, earliest: e10 })],
+                vec![Some(GatePass {
+                    passed: p12,
+                    earliest: e10,
+                })],
                 Some(s(60)),
-                Some(AppRto { value: s(12), error: s(2) + bound, met: Some(true) }),
+                Some(AppRto {
+                    value: s(12),
+                    error: s(2) + bound,
+                    met: Some(true),
+                }),
             ),
             (
                 "the last gate decides, the latest earliest bounds",
                 Some(t0),
-                vec![Some(GatePass { passed: p12, earliest: e10 }), Some(GatePass { passed: p21, earliest: e20 })],
+                vec![
+                    Some(GatePass {
+                        passed: p12,
+                        earliest: e10,
+                    }),
+                    Some(GatePass {
+                        passed: p21,
+                        earliest: e20,
+                    }),
+                ],
                 Some(s(20)),
-                Some(AppRto { value: s(21), error: s(1) + bound, met: Some(false) }),
+                Some(AppRto {
+                    value: s(21),
+                    error: s(1) + bound,
+                    met: Some(false),
+                }),
             ),
             (
                 "passed at the first attempt",
                 Some(t0),
-                vec![Some(GatePass { passed: first_pass, earliest: first_try })],
+                vec![Some(GatePass {
+                    passed: first_pass,
+                    earliest: first_try,
+                })],
                 None,
-                Some(AppRto { value: s(31), error: s(1) + bound, met: None }),
+                Some(AppRto {
+                    value: s(31),
+                    error: s(1) + bound,
+                    met: None,
+                }),
             ),
         ];
         for (name, fault, gates, objective, want) in table {

@@ -300,7 +300,15 @@ impl Target for PgTarget {
     }
 
     fn restored_fields(&self) -> &'static [&'static str] {
-        &["host", "port", "user", "database", "endpoint", "url", "password_env"]
+        &[
+            "host",
+            "port",
+            "user",
+            "database",
+            "endpoint",
+            "url",
+            "password_env",
+        ]
     }
 
     fn queryable(&self) -> bool {

@@ -233,7 +233,10 @@ impl Target for S3Target {
 
     fn restored(&self) -> super::Restored {
         super::Restored::default()
-            .with("bucket", self.state.restore_bucket.as_deref().unwrap_or_default())
+            .with(
+                "bucket",
+                self.state.restore_bucket.as_deref().unwrap_or_default(),
+            )
             .with("source_bucket", &self.bucket)
             .with("url", self.state.restore_url.as_deref().unwrap_or_default())
     }
