@@ -17,8 +17,10 @@ pub type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<
 
 /// A client for gates: http and https (system roots), no proxy.
 pub fn client() -> Result<HttpsClient, String> {
+    // The provider is named: with more than one compiled in, rustls
+    // would not pick one by itself.
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
         .map_err(|e| format!("cannot load the system's TLS roots: {e}"))?
         .https_or_http()
         .enable_http1()

@@ -120,10 +120,20 @@ pub async fn run(
     loop {
         let remaining = spec.deadline.saturating_sub(clock.now().since(start));
         let one = attempt(spec, restored, client.as_ref(), &secrets, remaining);
-        let Some(Timed { a, hung, at, end }) = timed(one, remaining, spec, clock, cancel).await else {
+        let Some(Timed { a, hung, at, end }) = timed(one, remaining, spec, clock, cancel).await
+        else {
             let detail = "the drill was aborted".to_string();
             return GateRun {
-                report: report(spec, Outcome::Cancelled, detail, Some(start), attempts, count, None, None),
+                report: report(
+                    spec,
+                    Outcome::Cancelled,
+                    detail,
+                    Some(start),
+                    attempts,
+                    count,
+                    None,
+                    None,
+                ),
                 pass: None,
             };
         };
@@ -222,9 +232,17 @@ async fn timed(
     };
     let end = clock.now();
     Some(match result {
-        Ok(a) => Timed { a, hung: false, at, end },
+        Ok(a) => Timed {
+            a,
+            hung: false,
+            at,
+            end,
+        },
         Err(_) => Timed {
-            a: Attempt::failed(format!("no answer within the {} deadline", human(spec.deadline))),
+            a: Attempt::failed(format!(
+                "no answer within the {} deadline",
+                human(spec.deadline)
+            )),
             hung: true,
             at,
             end,

@@ -89,7 +89,16 @@ pub(crate) async fn drill(
         }
     }
     // Its failure is recorded, but cleanup runs whatever happens.
-    hooks::target_point(&mut rec, shared, &spec.hooks, HookPoint::BeforeCleanup, &cx).await;
+    let own = restored_of(spec.target.as_ref(), &spec.name, spec.kind);
+    hooks::target_point(
+        &mut rec,
+        shared,
+        &spec.hooks,
+        HookPoint::BeforeCleanup,
+        &cx,
+        &own,
+    )
+    .await;
     revert(&mut rec, shared, &spec.name, &cx).await;
     let retained = cleanup_stage(&mut rec, shared, &spec.name, &cx).await;
 
@@ -184,7 +193,8 @@ async fn run_stages(
         trace.canary_writes = stop_canaries(rec, cx, c).await;
     }
     if rec.ok() {
-        hooks::target_point(rec, shared, &spec.hooks, HookPoint::BeforeFault, cx).await;
+        let own = restored_of(target.as_ref(), &spec.name, spec.kind);
+        hooks::target_point(rec, shared, &spec.hooks, HookPoint::BeforeFault, cx, &own).await;
     }
     if shared.outage.is_some() {
         meet_for_outage(shared, cx, permit).await;
@@ -224,21 +234,25 @@ async fn run_stages(
         && let Ok(t) = rec.stage(cx, Stage::Restore, target.restore(cx)).await
     {
         trace.span_error += t.error;
-        hooks::target_point(rec, shared, &spec.hooks, HookPoint::AfterRestore, cx).await;
+        let own = restored_of(target.as_ref(), &spec.name, spec.kind);
+        hooks::target_point(rec, shared, &spec.hooks, HookPoint::AfterRestore, cx, &own).await;
     }
     if rec.ok()
         && let Ok(t) = rec.stage(cx, Stage::Validate, target.validate(cx)).await
     {
         trace.validate_end = Some(t.end);
         trace.span_error += t.error;
-        let hooks_ok =
-            hooks::target_point(rec, shared, &spec.hooks, HookPoint::AfterValidate, cx).await;
+        let restored = restored_of(target.as_ref(), &spec.name, spec.kind);
+        let hooks_ok = hooks::target_point(
+            rec,
+            shared,
+            &spec.hooks,
+            HookPoint::AfterValidate,
+            cx,
+            &restored,
+        )
+        .await;
         if hooks_ok && failed_check(&t.value).is_none() {
-            let restored = target
-                .restored()
-                .with("name", &spec.name)
-                .with("kind", spec.kind)
-                .with("resource", target.resource());
             shared.board.recovered(cx.target_index, t.end, restored);
         }
         trace.validation = Some(t.value);
@@ -267,6 +281,20 @@ async fn meet_for_outage(
         _ = barrier.wait() => {}
         () = cx.cancel.cancelled() => {}
     }
+}
+
+/// What a target offers gates and hooks: its kind's fields plus `name`,
+/// `kind` and `resource`.
+fn restored_of(
+    target: &dyn crate::targets::Target,
+    name: &str,
+    kind: &str,
+) -> crate::targets::Restored {
+    target
+        .restored()
+        .with("name", name)
+        .with("kind", kind)
+        .with("resource", target.resource())
 }
 
 /// The first validation check that failed, by name.

@@ -45,7 +45,8 @@ pub(super) async fn run_all(
         let every: Vec<usize> = (0..shared.board.len()).collect();
         if shared.board.wait_all(&every, &cx.cancel).await.is_ok() {
             for point in [HookPoint::AfterRestore, HookPoint::AfterValidate] {
-                let runs = super::hooks::run_point(&shared, &hooks, point, "scenario", &cx).await;
+                let runs =
+                    super::hooks::run_point(&shared, &hooks, point, "scenario", &cx, None).await;
                 hooks_failed |= runs.iter().any(|r| r.finding.is_some());
                 app.hooks.extend(runs);
                 if hooks_failed {
@@ -69,7 +70,15 @@ pub(super) async fn run_all(
         futures::future::join_all(gates.iter().map(|g| one(&shared, g, &cx))).await
     };
     app.hooks.extend(
-        super::hooks::run_point(&shared, &hooks, HookPoint::BeforeCleanup, "scenario", &cx).await,
+        super::hooks::run_point(
+            &shared,
+            &hooks,
+            HookPoint::BeforeCleanup,
+            "scenario",
+            &cx,
+            None,
+        )
+        .await,
     );
     shared.gates_done.cancel();
     app

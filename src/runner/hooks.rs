@@ -11,7 +11,7 @@ use super::record::Recorder;
 use crate::gates::{command, env};
 use crate::report::CapturedOutput;
 use crate::scenario::hooks::{HookPoint, HookSpec};
-use crate::targets::StageContext;
+use crate::targets::{Restored, StageContext};
 
 /// One hook run: its record and, when it failed, the finding.
 pub(super) struct HookRun {
@@ -26,10 +26,11 @@ pub(super) async fn run_point(
     point: HookPoint,
     owner: &str,
     cx: &StageContext,
+    own: Option<&Restored>,
 ) -> Vec<HookRun> {
     let mut out = Vec::new();
     for (n, h) in hooks.iter().filter(|h| h.when == point).enumerate() {
-        let run = one(shared, h, n, owner, cx).await;
+        let run = one(shared, h, n, owner, cx, own).await;
         let failed = run.finding.is_some();
         out.push(run);
         if failed {
@@ -45,8 +46,13 @@ async fn one(
     n: usize,
     owner: &str,
     cx: &StageContext,
+    own: Option<&Restored>,
 ) -> HookRun {
-    let restored = shared.board.restored();
+    // A target's own hooks see its fields even before it is recovered.
+    let mut restored = shared.board.restored();
+    if let Some(r) = own {
+        restored.insert(owner.to_string(), std::sync::Arc::new(r.clone()));
+    }
     let secrets = env::secrets(&restored);
     let fill = |t: &crate::scenario::template::Template| {
         t.render(|target, field| env::field(&restored, target, field))
@@ -144,12 +150,13 @@ pub(super) async fn target_point(
     hooks: &[HookSpec],
     point: HookPoint,
     cx: &StageContext,
+    own: &Restored,
 ) -> bool {
     if !hooks.iter().any(|h| h.when == point) {
         return true;
     }
     let mut ok = true;
-    for run in run_point(shared, hooks, point, &cx.target_name, cx).await {
+    for run in run_point(shared, hooks, point, &cx.target_name, cx, Some(own)).await {
         rec.started(Stage::Hook);
         if let Some(f) = run.finding {
             ok = false;

@@ -332,6 +332,7 @@ async fn drill_all(
         crate::scenario::hooks::HookPoint::BeforeFault,
         "scenario",
         &gate_cx,
+        None,
     )
     .await;
     if let Some(f) = before.iter().find_map(|r| r.finding.as_ref()) {

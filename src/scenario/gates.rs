@@ -364,7 +364,10 @@ fn http(raw: &RawGate, targets: &[Referable], diags: &mut Vec<Diagnostic>) -> Op
         diags,
     )?;
     let url_t = template::parse(url, targets, diags);
-    if !(url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://")) {
+    // A URL may start with a placeholder (`{{ targets.site.url }}`): its
+    // value is a URL the target builds.
+    let u = url.get_ref();
+    if !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("{{")) {
         diags.push(
             Diagnostic::new("a gate's `url` must start with http:// or https://")
                 .at(url.span())
