@@ -117,6 +117,8 @@ pub async fn run(
     let mut attempts: Vec<GateAttempt> = Vec::new();
     let mut count = 0usize;
     let mut last_failed_start: Option<Moment> = None;
+    // Whether any attempt got an answer (a wrong one is still an answer).
+    let mut answered = false;
     loop {
         let remaining = spec.deadline.saturating_sub(clock.now().since(start));
         let one = attempt(spec, restored, client.as_ref(), &secrets, remaining);
@@ -139,6 +141,7 @@ pub async fn run(
         };
         // A command killed at the deadline did not answer either.
         let hung = hung || a.output.as_ref().is_some_and(|o| o.timed_out);
+        answered |= !hung;
         count += 1;
         keep(
             &mut attempts,
@@ -176,10 +179,11 @@ pub async fn run(
         last_failed_start = Some(at);
         let elapsed = clock.now().since(start);
         if hung || elapsed + spec.interval >= spec.deadline {
-            let outcome = if hung {
-                Outcome::TimedOut
-            } else {
+            // Timed out: not one answer; failed: answers, none right.
+            let outcome = if answered {
                 Outcome::Failed
+            } else {
+                Outcome::TimedOut
             };
             let detail = format!(
                 "did not pass within {} ({count} attempt(s)); last: {}",

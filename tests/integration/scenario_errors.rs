@@ -332,7 +332,7 @@ fn gate_templates_name_known_targets_and_fields() {
     let f = flat(&out);
     assert!(out.contains("gate-template.toml:19:7"), "{out}");
     assert!(f.contains("names `sight`, which is not a target"), "{out}");
-    assert!(out.contains("did you mean `site`?"), "{out}");
+    assert!(f.contains("help: targets of this scenario: site"), "{out}");
     assert!(f.contains("target `site` has no field `buckt`"), "{out}");
     assert!(out.contains("did you mean `bucket`?"), "{out}");
     assert!(f.contains("`query` belongs to `sql` gates"), "{out}");
