@@ -46,26 +46,23 @@ pub async fn run(
         let status = child.wait().await;
         (o, e, status)
     };
-    let (timed_out, (stdout, stderr, status)) = match tokio::time::timeout(limit, reading).await {
-        Ok(r) => (false, r),
-        Err(_) => {
-            if let Some(pid) = pid {
-                kill_group(pid).await;
-            }
-            return Ok(CapturedOutput {
-                exit_code: None,
-                timed_out: true,
-                stdout: String::new(),
-                stderr: format!("killed after {}", firedrill_core::timing::human(limit)),
-                truncated: false,
-            });
+    let Ok((stdout, stderr, status)) = tokio::time::timeout(limit, Box::pin(reading)).await else {
+        if let Some(pid) = pid {
+            kill_group(pid).await;
         }
+        return Ok(CapturedOutput {
+            exit_code: None,
+            timed_out: true,
+            stdout: String::new(),
+            stderr: format!("killed after {}", firedrill_core::timing::human(limit)),
+            truncated: false,
+        });
     };
     let status = status.map_err(|e| format!("waiting for `{}`: {e}", inv.program))?;
     let ((stdout, t1), (stderr, t2)) = (stdout, stderr);
     Ok(CapturedOutput {
         exit_code: status.code(),
-        timed_out,
+        timed_out: false,
         stdout: redact(&stdout, secrets),
         stderr: redact(&stderr, secrets),
         truncated: t1 || t2,
@@ -88,7 +85,7 @@ async fn read_bounded<R: AsyncRead + Unpin>(r: Option<R>) -> (String, bool) {
         return (String::new(), false);
     };
     let mut kept = Vec::new();
-    let mut buf = [0u8; 8192];
+    let mut buf = vec![0u8; 8192];
     let mut truncated = false;
     loop {
         match r.read(&mut buf).await {

@@ -108,10 +108,10 @@ async fn one(
             h.when.as_str().to_string(),
         )]),
     };
-    if let Some(o) = &output {
-        if write_log(cx, &log, o).is_ok() {
-            record.facts.insert("output".into(), log);
-        }
+    if let Some(o) = &output
+        && write_log(cx, &log, o).is_ok()
+    {
+        record.facts.insert("output".into(), log);
     }
     let finding = (outcome != Outcome::Passed).then(|| Finding::error("hook.failed", detail));
     HookRun { record, finding }

@@ -18,6 +18,7 @@ pub struct Restored {
 }
 
 impl Restored {
+    #[must_use]
     pub fn with(mut self, field: &str, value: impl ToString) -> Self {
         self.values.insert(field.to_string(), value.to_string());
         self
