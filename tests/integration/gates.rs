@@ -38,20 +38,15 @@ fn port_open(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
-#[tokio::test]
-async fn gates_pass_fail_time_out_and_retry_until_ready() {
-    let s3 = s3().await;
-    let bucket = unique("fd-gate");
-    seed_bucket(&s3, &bucket, 4).await;
-    let port = free_port();
-    let ws = Workspace::new();
-    let pidfile = ws.path().join("service.pid");
+/// A scenario whose hook starts a service that answers 2 s after the
+/// target is validated, with gates that pass, fail, time out and retry.
+fn retry_scenario(bucket: &str, port: u16, pidfile: &std::path::Path) -> String {
     // The service answers only 2 s after the target is validated.
     let service = format!(
         "python3 -c 'import time, http.server as h; time.sleep(2); h.HTTPServer((\"127.0.0.1\", {port}), type(\"H\", (h.BaseHTTPRequestHandler,), {{\"do_GET\": lambda s: (s.send_response(200), s.end_headers(), s.wfile.write(b\"ready\")), \"log_message\": lambda *a: None}})).serve_forever()' >/dev/null 2>&1 & echo $! > {}",
         pidfile.display()
     );
-    let text = format!(
+    format!(
         r#"name = "gates"
 {env}
 [objectives]
@@ -117,9 +112,20 @@ program = "sh"
 args = ["-c", "kill $(cat {pid})"]
 "#,
         env = emulator_environment(),
-        service = toml::Value::String(service.clone()),
+        service = toml::Value::String(service),
         pid = pidfile.display(),
-    );
+    )
+}
+
+#[tokio::test]
+async fn gates_pass_fail_time_out_and_retry_until_ready() {
+    let s3 = s3().await;
+    let bucket = unique("fd-gate");
+    seed_bucket(&s3, &bucket, 4).await;
+    let port = free_port();
+    let ws = Workspace::new();
+    let pidfile = ws.path().join("service.pid");
+    let text = retry_scenario(&bucket, port, &pidfile);
     let file = ws.scenario("gates", &text);
     let ran = ws.firedrill().args(["run", "--yes"]).arg(&file).run();
     let report = ws.report("gates");
