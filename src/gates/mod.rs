@@ -118,7 +118,7 @@ pub async fn run(
     let mut count = 0usize;
     let mut last_failed_start: Option<Moment> = None;
     // Whether any attempt got an answer (a wrong one is still an answer).
-    let mut answered = false;
+    let mut answered: Option<String> = None;
     loop {
         let remaining = spec.deadline.saturating_sub(clock.now().since(start));
         let one = attempt(spec, restored, client.as_ref(), &secrets, remaining);
@@ -141,7 +141,9 @@ pub async fn run(
         };
         // A command killed at the deadline did not answer either.
         let hung = hung || a.output.as_ref().is_some_and(|o| o.timed_out);
-        answered |= !hung;
+        if !hung {
+            answered = Some(a.detail.clone());
+        }
         count += 1;
         keep(
             &mut attempts,
@@ -180,7 +182,7 @@ pub async fn run(
         let elapsed = clock.now().since(start);
         if hung || elapsed + spec.interval >= spec.deadline {
             // Timed out: not one answer; failed: answers, none right.
-            let outcome = if answered {
+            let outcome = if answered.is_some() {
                 Outcome::Failed
             } else {
                 Outcome::TimedOut
@@ -188,7 +190,7 @@ pub async fn run(
             let detail = format!(
                 "did not pass within {} ({count} attempt(s)); last: {}",
                 human(spec.deadline),
-                a.detail
+                answered.as_deref().unwrap_or(&a.detail)
             );
             return GateRun {
                 report: report(

@@ -144,3 +144,122 @@ pub(crate) fn gate_view(g: &GateReport) -> GateView {
             .unwrap_or_default(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use firedrill_core::Outcome;
+
+    use super::super::gates::{AppRtoReport, CapturedOutput, GateAttempt, GateReport};
+    use crate::scenario::gates::GateKindName;
+
+    fn app_report() -> super::Report {
+        let mut r = super::super::fixture::report();
+        let at = r.started_at + Duration::from_secs(30);
+        r.levels = vec![vec!["orders".into()], vec!["archive".into()]];
+        let attempt = |passed: bool, secs: u64| GateAttempt {
+            at: at + Duration::from_secs(secs),
+            duration: Duration::from_millis(40),
+            passed,
+            detail: if passed {
+                "status 200".into()
+            } else {
+                "connection refused".into()
+            },
+        };
+        r.gates = vec![
+            GateReport {
+                name: "orders API".into(),
+                kind: GateKindName::Http,
+                critical: true,
+                after: vec!["orders".into()],
+                outcome: Outcome::Passed,
+                detail: "passed at attempt 2".into(),
+                started_at: Some(at),
+                passed_at: Some(at + Duration::from_secs(2)),
+                interval: Duration::from_secs(1),
+                deadline: Duration::from_mins(1),
+                attempt_count: 2,
+                attempts: vec![attempt(false, 0), attempt(true, 1)],
+                output: None,
+            },
+            GateReport {
+                name: "smoke script".into(),
+                kind: GateKindName::Command,
+                critical: false,
+                after: vec!["archive".into()],
+                outcome: Outcome::Failed,
+                detail: "`smoke` exited 1".into(),
+                started_at: Some(at),
+                passed_at: None,
+                interval: Duration::from_secs(1),
+                deadline: Duration::from_secs(5),
+                attempt_count: 1,
+                attempts: vec![attempt(false, 0)],
+                output: Some(CapturedOutput {
+                    exit_code: Some(1),
+                    stdout: "smoke output".into(),
+                    ..CapturedOutput::default()
+                }),
+            },
+        ];
+        r.app_rto = Some(AppRtoReport {
+            value: Duration::from_secs(42),
+            error: Duration::from_millis(1040),
+            objective: Some(Duration::from_mins(3)),
+            met: Some(true),
+            emulated: true,
+            gates: 1,
+        });
+        r
+    }
+
+    /// Every format shows the levels, each gate's outcome and attempts, and
+    /// the application RTO.
+    #[test]
+    fn every_format_shows_levels_gates_and_the_app_rto() {
+        let r = app_report();
+        let render = |f: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| {
+            let mut out = Vec::new();
+            f(&mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let terminal = render(&|o| super::super::terminal::write(&r, o));
+        let markdown = render(&|o| super::super::markdown::write(&r, &[], o));
+        let html = render(&|o| super::super::html::write(&r, &[], o));
+        let junit = render(&|o| super::super::junit::write(&r, o));
+        let json = render(&|o| super::super::json::write(&r, o));
+        for (name, text) in [
+            ("terminal", &terminal),
+            ("markdown", &markdown),
+            ("html", &html),
+        ] {
+            assert!(text.contains("level 1"), "{name}: levels\n{text}");
+            assert!(text.contains("orders API"), "{name}: gate\n{text}");
+            assert!(text.contains("42.0s ±1.0s"), "{name}: app RTO\n{text}");
+        }
+        assert!(
+            terminal
+                .contains("gate smoke script (command, not critical): failed after 1 attempt(s)"),
+            "{terminal}"
+        );
+        assert!(
+            html.contains("class=\"level-band\"") && html.contains("attempt-pass"),
+            "the HTML timeline draws levels and attempts"
+        );
+        assert!(junit.contains("testsuite name=\"application\""), "{junit}");
+        assert!(
+            junit.contains("testcase name=\"gate orders API\""),
+            "{junit}"
+        );
+        assert!(
+            junit.contains("testcase name=\"application RTO\""),
+            "{junit}"
+        );
+        let back: super::Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.gates, r.gates);
+        assert_eq!(back.app_rto, r.app_rto);
+        assert_eq!(back.levels, r.levels);
+    }
+}
