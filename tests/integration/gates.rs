@@ -388,3 +388,52 @@ async fn gates_outage_mode_injects_every_fault_within_one_poll_interval() {
         drop_bucket(&s3, b).await;
     }
 }
+
+/// `kill -9` while a gate runs (the restored resources in use), then
+/// `firedrill reap`: nothing of the run is left and the fault is undone.
+#[tokio::test]
+async fn gates_kill_during_a_gate_then_reap_leaves_nothing_and_loses_nothing() {
+    use crate::signals::{Running, ledger_state, run_dir, signal, wait_until};
+    use std::time::Duration;
+
+    let s3 = s3().await;
+    let bucket = unique("fd-gkill");
+    let mut seeded = seed_bucket(&s3, &bucket, 8).await;
+    seeded.sort();
+    let ws = Workspace::new();
+    let marker = ws.path().join("gate-started");
+    let text = format!(
+        "name = \"gate-kill\"\n{}\n[objectives]\nrto = \"2m\"\nrpo = \"1m\"\n\n[[targets]]\nname = \"data\"\nkind = \"s3-bucket\"\nbucket = \"{bucket}\"\n[targets.fault]\naction = \"delete-share\"\nshare = 0.5\n\n[[gates]]\nname = \"slow check\"\nkind = \"command\"\nprogram = \"sh\"\nargs = [\"-c\", \"touch {}; sleep 15\"]\ndeadline = \"1m\"\n",
+        emulator_environment(),
+        marker.display()
+    );
+    let file = ws.scenario("gate-kill", &text);
+    let mut run = Running::start(&ws, &file, &[]);
+    wait_until("the gate started", Duration::from_secs(60), || {
+        marker.exists()
+    });
+    signal(&run.child, "KILL");
+    let (code, _) = run.wait(Duration::from_secs(10));
+    assert_eq!(code, -1, "killed by a signal");
+    let dir = run_dir(&ws, "gate-kill").unwrap();
+    let run_id = dir.file_name().unwrap().to_str().unwrap().to_string();
+    let (before, finished) = ledger_state(&dir);
+    assert!(
+        !finished && !before.is_empty(),
+        "killed with scratch resources in use"
+    );
+    assert!(!buckets_containing(&s3, &run_id).await.is_empty());
+
+    ws.firedrill().arg("reap").run().code(0);
+    let (after, finished) = ledger_state(&dir);
+    assert!(finished, "reap finished the run");
+    assert!(after.values().all(|r| r.2 == "deleted"), "{after:?}");
+    assert!(
+        buckets_containing(&s3, &run_id).await.is_empty(),
+        "scratch buckets survived reap"
+    );
+    let mut now = crate::support::keys(&s3, &bucket).await;
+    now.sort();
+    assert_eq!(now, seeded, "reap undid the fault: no data lost");
+    drop_bucket(&s3, &bucket).await;
+}
