@@ -409,7 +409,7 @@ async fn gates_kill_during_a_gate_then_reap_leaves_nothing_and_loses_nothing() {
     );
     let file = ws.scenario("gate-kill", &text);
     let mut run = Running::start(&ws, &file, &[]);
-    wait_until("the gate started", Duration::from_secs(60), || {
+    wait_until("the gate started", Duration::from_mins(1), || {
         marker.exists()
     });
     signal(&run.child, "KILL");
