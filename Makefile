@@ -19,8 +19,8 @@ help:
 	@echo "make postgres        start the private PostgreSQL on 127.0.0.1:$(FIREDRILL_PG_PORT)"
 	@echo "make postgres-down   stop it"
 	@echo "make pushgateway     start the private Prometheus Pushgateway on 127.0.0.1:59091"
-	@echo "make demo            emulators + postgres + build + seed, then run scenarios/quickstart.toml"
-	@echo "make test            emulators + postgres + chromium, then the test suite"
+	@echo "make demo            emulators + postgres + build + seed, then run the quickstart, postgres and application demos"
+	@echo "make test            emulators + postgres + chromium + pushgateway, then the test suite, the deploy recipes and the image"
 	@echo "make lint            cargo fmt --all --check and clippy -D warnings"
 	@echo "make image           build the container image (buildah, no Docker daemon)"
 	@echo "make image-test      build the image and run the quickstart drill inside it"
@@ -65,6 +65,8 @@ demo: emulators postgres build
 	. localstack/env && vol="$$(localstack/seed-existing-demo)" && \
 	sed "s/vol-0123456789abcdef0/$$vol/" scenarios/ebs-volume-random.toml > "$(CARGO_TARGET_DIR)/ebs-volume-random-demo.toml" && \
 	"$(CARGO_TARGET_DIR)/debug/firedrill" run "$(CARGO_TARGET_DIR)/ebs-volume-random-demo.toml" --yes --format html --format markdown
+	. localstack/env && localstack/seed-app-demo
+	. localstack/env && "$(CARGO_TARGET_DIR)/debug/firedrill" run scenarios/app-demo.toml --yes --format html --format markdown --format junit
 
 test: emulators postgres chromium pushgateway target-dir
 	. localstack/env && \

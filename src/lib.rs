@@ -19,6 +19,7 @@ pub mod cleanup;
 pub mod cli;
 pub mod controls;
 pub mod evidence;
+pub mod gates;
 pub mod history;
 pub mod iam;
 pub mod ledger;

@@ -34,6 +34,10 @@ pub struct Plan {
     pub scratch_resource_hours: f64,
     /// The client-side API rate limits the drill runs under (real AWS only).
     pub api_limits: Vec<String>,
+    /// The recovery order, by target name, when targets depend on others:
+    /// level 0 first; the targets of one level are recovered concurrently.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<Vec<String>>,
 }
 
 /// Placeholder run id shown in plans (the real one is made at run time).
@@ -84,8 +88,14 @@ pub fn build(scenario: &Scenario) -> Plan {
         .collect();
     services.sort_by_key(|s| s.as_str());
     services.dedup();
+    let levels = if scenario.has_dependencies() {
+        scenario.level_names()
+    } else {
+        Vec::new()
+    };
     Plan {
         scenario: scenario.name.clone(),
+        levels,
         targets,
         scratch_resource_hours: hours,
         api_limits: services
@@ -99,6 +109,15 @@ pub fn build(scenario: &Scenario) -> Plan {
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "plan for scenario {}:", plan.scenario);
+    if !plan.levels.is_empty() {
+        let _ = writeln!(
+            out,
+            "  recovery order (each level once the one before is validated):"
+        );
+        for (i, level) in plan.levels.iter().enumerate() {
+            let _ = writeln!(out, "    level {i}: {}", level.join(", "));
+        }
+    }
     for t in &plan.targets {
         let _ = writeln!(out, "  target {} ({}) {}", t.name, t.kind, t.resource);
         for a in &t.actions {

@@ -1,8 +1,8 @@
 //! Command line: parse arguments, set up tracing, dispatch, map outcomes to
 //! the documented exit codes. Each command lives in its own file.
 
-mod evidence_s3;
 mod coverage;
+mod evidence_s3;
 mod history;
 mod iam_policy;
 mod keygen;
@@ -111,7 +111,7 @@ pub fn run() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> u8 {
     match cli.command {
-        Command::Run(args) => run::run(&cli.reports_dir, args).await,
+        Command::Run(args) => Box::pin(run::run(&cli.reports_dir, args)).await,
         Command::Plan { file, json } => validate::plan(&file, json),
         Command::Validate { files } => validate::validate(&files),
         Command::Schema => {

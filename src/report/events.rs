@@ -27,6 +27,13 @@ pub enum Event {
     TargetFinished {
         report: Box<TargetReport>,
     },
+    /// A gate waits for its targets, then starts its attempts.
+    GateStarted {
+        gate: String,
+    },
+    GateFinished {
+        report: Box<super::GateReport>,
+    },
     /// The run is stopping early (abort condition, signal, max duration).
     Aborting {
         reason: String,

@@ -104,6 +104,10 @@ pub(crate) fn report() -> Report {
         api_calls: BTreeMap::new(),
         controls: vec!["SOC2-A1.3".into(), "ISO27001-A.8.13".into()],
         seed: Some(42),
+        levels: Vec::new(),
+        gates: Vec::new(),
+        hooks: Vec::new(),
+        app_rto: None,
     }
 }
 
@@ -220,6 +224,7 @@ fn orders(objectives: Objectives) -> TargetReport {
         retained: Vec::new(),
         recovery_point: None,
         last_proven: None,
+        critical: true,
     }
 }
 
@@ -338,5 +343,6 @@ fn archive() -> TargetReport {
             id: "snap-0archive000000000".into(),
             at: T0 - Duration::from_hours(24 * 30),
         }),
+        critical: true,
     }
 }

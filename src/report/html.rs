@@ -22,6 +22,7 @@ pub fn write<W: Write>(report: &Report, artifacts: &[ArtifactRef], out: W) -> io
             v => Value::from(minijinja::value::Serde(&v)),
             timeline_svg => Value::from_safe_string(timeline_svg(report)),
             objectives_svg => Value::from_safe_string(objectives_svg(report)),
+            app_svg => Value::from_safe_string(super::app_timeline::app_timeline_svg(report)),
         },
         out,
     )

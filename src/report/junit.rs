@@ -149,7 +149,63 @@ pub fn build(report: &Report) -> quick_junit::Report {
         suite.add_test_case(objective_case(&classname, t, "RPO", t.rpo.as_ref(), "rpo."));
         junit.add_test_suite(suite);
     }
+    if !report.gates.is_empty() {
+        junit.add_test_suite(application_suite(report));
+    }
     junit
+}
+
+/// The application's gates, a case each, and its RTO.
+fn application_suite(report: &Report) -> TestSuite {
+    let classname = format!("{}.application", report.scenario.name);
+    let mut suite = TestSuite::new("application");
+    for l in report.levels.iter().enumerate() {
+        suite.add_property(Property::new(format!("level.{}", l.0), l.1.join(",")));
+    }
+    for g in &report.gates {
+        let status = match g.outcome {
+            Outcome::Passed => TestCaseStatus::success(),
+            Outcome::Skipped => {
+                let mut st = TestCaseStatus::skipped();
+                st.set_message(g.detail.clone());
+                st
+            }
+            _ => {
+                let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                st.set_type(g.outcome.to_string());
+                st.set_message(g.detail.clone());
+                if let Some(o) = &g.output {
+                    st.set_description(format!("{}{}", o.stdout, o.stderr));
+                }
+                st
+            }
+        };
+        let mut case = TestCase::new(format!("gate {}", g.name), status);
+        case.set_classname(classname.clone());
+        if let (Some(s), Some(p)) = (g.started_at, g.passed_at) {
+            case.set_time((p - s).unsigned_abs());
+        }
+        case.add_property(Property::new("kind", g.kind.as_str()));
+        case.add_property(Property::new("critical", g.critical.to_string()));
+        case.add_property(Property::new("attempts", g.attempt_count.to_string()));
+        suite.add_test_case(case);
+    }
+    let status = match report.app_rto {
+        Some(a) if a.met != Some(false) => TestCaseStatus::success(),
+        _ => {
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            st.set_message(super::app_view::app_rto_line(report).unwrap_or_default());
+            st
+        }
+    };
+    let mut case = TestCase::new("application RTO", status);
+    case.set_classname(classname);
+    if let Some(a) = report.app_rto {
+        case.set_time(a.value);
+        case.add_property(Property::new("error_ms", a.error.as_millis().to_string()));
+    }
+    suite.add_test_case(case);
+    suite
 }
 
 /// Write `junit.xml`.

@@ -2,6 +2,8 @@
 //! Reporters never call AWS; the runner never formats output.
 
 mod api_calls;
+pub(crate) mod app_timeline;
+pub(crate) mod app_view;
 pub mod artifacts;
 pub(crate) mod coverage;
 mod events;
@@ -9,6 +11,7 @@ mod events;
 pub(crate) mod fixture;
 #[cfg(test)]
 mod format_tests;
+pub mod gates;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -30,6 +33,7 @@ pub use model::{
 };
 
 pub use events::Event;
+pub use gates::{AppRtoReport, CapturedOutput, GateAttempt, GateReport};
 
 /// Receives every event of a run.
 pub trait Reporter: Send {

@@ -56,6 +56,18 @@ pub struct Report {
     /// them); set when a target restored an existing recovery point.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// The recovery order by target name, when targets depend on others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<Vec<String>>,
+    /// Checks of the recovered application (`[[gates]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<super::gates::GateReport>,
+    /// Scenario hooks (`[[hooks]]`), each a timed record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<StageRecord>,
+    /// First fault → every critical gate passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_rto: Option<super::gates::AppRtoReport>,
 }
 
 /// Where a report came from. Never holds secrets: endpoint URLs have their
@@ -215,6 +227,18 @@ pub struct TargetReport {
     /// The last recovery point of this resource an earlier drill proved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_proven: Option<ProvenPoint>,
+    /// `critical = false`: reported without deciding the run's verdict.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub critical: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl TargetReport {

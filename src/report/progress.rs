@@ -98,6 +98,24 @@ impl Reporter for Progress {
                 }
                 self.line(&format!("  {} finished: {}", report.name, report.verdict))?;
             }
+            Event::GateStarted { gate } => {
+                self.line(&format!("  gate {gate}: waiting for its targets"))?;
+            }
+            Event::GateFinished { report } => {
+                let mark = if report.outcome == Outcome::Passed {
+                    "ok"
+                } else {
+                    "!!"
+                };
+                self.line(&format!(
+                    "  [{mark}] gate {} ({}): {} after {} attempt(s) — {}",
+                    report.name,
+                    report.kind.as_str(),
+                    report.outcome,
+                    report.attempt_count,
+                    report.detail
+                ))?;
+            }
             Event::Aborting { reason } => {
                 self.line(&format!("firedrill: aborting: {reason}; cleaning up"))?;
             }

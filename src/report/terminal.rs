@@ -35,6 +35,7 @@ pub fn write<W: Write>(report: &Report, mut out: W) -> io::Result<()> {
     writeln!(out, "{}", stage_table(report).with(Style::rounded()))?;
     writeln!(out, "{}", objective_table(report).with(Style::rounded()))?;
     write_recovery_points(report, &mut out)?;
+    write_application(report, &mut out)?;
     let findings = finding_lines(report);
     if !findings.is_empty() {
         writeln!(out, "findings:")?;
@@ -172,6 +173,43 @@ fn write_recovery_points<W: Write>(report: &Report, out: &mut W) -> io::Result<(
     }
     for l in lines {
         writeln!(out, "  - {l}")?;
+    }
+    Ok(())
+}
+
+/// Recovery levels, one line per gate, and the application RTO.
+fn write_application<W: Write>(report: &Report, out: &mut W) -> io::Result<()> {
+    if !report.levels.is_empty() {
+        let levels: Vec<String> = report
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| format!("level {i}: {}", l.join(", ")))
+            .collect();
+        writeln!(out, "recovery order: {}", levels.join(" → "))?;
+    }
+    for g in &report.gates {
+        writeln!(
+            out,
+            "gate {} ({}{}): {} after {} attempt(s) — {}",
+            g.name,
+            g.kind.as_str(),
+            if g.critical { "" } else { ", not critical" },
+            g.outcome,
+            g.attempt_count,
+            truncate(&g.detail, 100)
+        )?;
+    }
+    for h in &report.hooks {
+        writeln!(
+            out,
+            "scenario hook: {} — {}",
+            h.outcome,
+            truncate(&h.detail, 100)
+        )?;
+    }
+    if let Some(line) = super::app_view::app_rto_line(report) {
+        writeln!(out, "application RTO: {line}")?;
     }
     Ok(())
 }

@@ -47,6 +47,8 @@ pub(crate) struct View {
     pub seed: Option<u64>,
     /// Some target restored an existing recovery point or has one proven.
     pub recovery_points: bool,
+    /// Recovery levels, gates, scenario hooks and the application RTO.
+    pub app: Option<super::app_view::AppView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -248,6 +250,7 @@ pub(crate) fn build(report: &Report, artifacts: &[ArtifactRef]) -> View {
         provenance: provenance_view(report, request_ids),
         cleanup: cleanup_line(&report.cleanup),
         api_calls: super::api_calls::line(&report.api_calls),
+        app: super::app_view::build(report),
         artifacts: artifacts.to_vec(),
         seed: report.seed,
         recovery_points: report
@@ -283,7 +286,7 @@ fn target_view(t: &super::TargetReport) -> TargetView {
     }
 }
 
-fn stage_view(s: &firedrill_core::StageRecord) -> StageView {
+pub(crate) fn stage_view(s: &firedrill_core::StageRecord) -> StageView {
     StageView {
         stage: s.stage.to_string(),
         outcome: s.outcome.to_string(),

@@ -12,11 +12,13 @@ use firedrill_core::timing::Moment;
 use firedrill_core::{Finding, RetainedCopy, Stage, StageError, StageOutput, Validation, Verdict};
 
 use super::RunShared;
+use super::hooks;
 use super::record::{AsStageOutput, Recorder};
 use crate::canary::{CanarySink, CanaryWriter};
 use crate::cleanup::{self, CleanupSummary};
 use crate::report::{Event, TargetReport};
 use crate::scenario::TargetSpec;
+use crate::scenario::hooks::HookPoint;
 use crate::targets::{RevertContext, StageContext};
 
 /// Result of one target's drill.
@@ -52,13 +54,51 @@ pub(crate) async fn drill(
     spec: &mut TargetSpec,
     cx: StageContext,
     preflight: firedrill_core::StageRecord,
+    mut permit: Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> DrillResult {
+    let _not_left_waiting = shared.board.guard(cx.target_index);
     let emulated = spec.target.services().iter().all(|s| cx.emulated(*s));
     let mut rec = Recorder::new(shared, &spec.name, preflight, emulated);
     let mut trace = Trace::default();
     let mut canaries = start_canaries(spec, &cx).await;
 
-    run_stages(&mut rec, spec, &cx, &mut canaries, &mut trace).await;
+    run_stages(
+        &mut rec,
+        shared,
+        spec,
+        &cx,
+        &mut canaries,
+        &mut trace,
+        &mut permit,
+    )
+    .await;
+    // Dependants waiting on this target stop waiting now, whatever happened.
+    let why = match trace.validation.as_ref().and_then(failed_check) {
+        Some(check) => format!("validation check `{check}` failed"),
+        None => rec.not_recovered_because(),
+    };
+    shared.board.failed(cx.target_index, &why);
+    // The application is checked on the restored resources: they stay until
+    // every gate is over. The permit goes back meanwhile, so that targets
+    // still to drill (and the gates waiting for them) can proceed.
+    if shared.has_gates {
+        drop(permit);
+        tokio::select! {
+            () = shared.gates_done.cancelled() => {}
+            () = cx.cancel.cancelled() => {}
+        }
+    }
+    // Its failure is recorded, but cleanup runs whatever happens.
+    let own = restored_of(spec.target.as_ref(), &spec.name, spec.kind);
+    hooks::target_point(
+        &mut rec,
+        shared,
+        &spec.hooks,
+        HookPoint::BeforeCleanup,
+        &cx,
+        &own,
+    )
+    .await;
     revert(&mut rec, shared, &spec.name, &cx).await;
     let retained = cleanup_stage(&mut rec, shared, &spec.name, &cx).await;
 
@@ -115,6 +155,7 @@ pub(crate) async fn drill(
         retained,
         last_proven: cx.recovery.last_proven(&spec.target.resource()),
         recovery_point,
+        critical: spec.critical,
     };
     shared.events.emit(&Event::TargetFinished {
         report: Box::new(report.clone()),
@@ -143,10 +184,12 @@ async fn start_canaries(spec: &TargetSpec, cx: &StageContext) -> Option<Canaries
 /// everything before it completed; the rest are recorded as skipped.
 async fn run_stages(
     rec: &mut Recorder<'_>,
+    shared: &RunShared,
     spec: &mut TargetSpec,
     cx: &StageContext,
     canaries: &mut Option<Canaries>,
     trace: &mut Trace,
+    permit: &mut Option<tokio::sync::OwnedSemaphorePermit>,
 ) {
     let target = &mut spec.target;
     if let Ok(t) = rec.stage(cx, Stage::Backup, target.backup(cx)).await {
@@ -154,6 +197,13 @@ async fn run_stages(
     }
     if let Some(c) = canaries.as_mut() {
         trace.canary_writes = stop_canaries(rec, cx, c).await;
+    }
+    if rec.ok() {
+        let own = restored_of(target.as_ref(), &spec.name, spec.kind);
+        hooks::target_point(rec, shared, &spec.hooks, HookPoint::BeforeFault, cx, &own).await;
+    }
+    if shared.outage.is_some() {
+        meet_for_outage(shared, cx, permit).await;
     }
     // Never inject a fault without a usable backup.
     if rec.ok() {
@@ -163,6 +213,9 @@ async fn run_stages(
             .await
         {
             trace.fault_at = Some(t.start);
+            if target.fault().is_some() {
+                shared.board.fault_injected(t.start);
+            }
         }
         if target.fault().is_none() && rec.ok() {
             rec.note(Finding::info(
@@ -170,6 +223,12 @@ async fn run_stages(
                 "no fault configured: the drill restores from an intact source",
             ));
         }
+    }
+    if rec.ok() {
+        wait_for_dependencies(rec, shared, cx).await;
+    }
+    if permit.is_none() && rec.ok() {
+        *permit = shared.semaphore.clone().acquire_owned().await.ok();
     }
     if rec.ok()
         && target.dr_region().is_some()
@@ -181,12 +240,27 @@ async fn run_stages(
         && let Ok(t) = rec.stage(cx, Stage::Restore, target.restore(cx)).await
     {
         trace.span_error += t.error;
+        let own = restored_of(target.as_ref(), &spec.name, spec.kind);
+        hooks::target_point(rec, shared, &spec.hooks, HookPoint::AfterRestore, cx, &own).await;
     }
     if rec.ok()
         && let Ok(t) = rec.stage(cx, Stage::Validate, target.validate(cx)).await
     {
         trace.validate_end = Some(t.end);
         trace.span_error += t.error;
+        let restored = restored_of(target.as_ref(), &spec.name, spec.kind);
+        let hooks_ok = hooks::target_point(
+            rec,
+            shared,
+            &spec.hooks,
+            HookPoint::AfterValidate,
+            cx,
+            &restored,
+        )
+        .await;
+        if hooks_ok && failed_check(&t.value).is_none() {
+            shared.board.recovered(cx.target_index, t.end, restored);
+        }
         trace.validation = Some(t.value);
     }
     let has_copy = target.dr_region().is_some();
@@ -194,6 +268,65 @@ async fn run_stages(
         &[Stage::Fault, Stage::Copy, Stage::Restore, Stage::Validate],
         |s| s == Stage::Copy && !has_copy,
     );
+}
+
+/// Outage mode: give the permit back, and wait until every target is at
+/// this point (its backup taken, or failed), so that all faults land at
+/// once. The permit is taken again only once the dependencies are
+/// recovered: a target never holds one while it waits.
+async fn meet_for_outage(
+    shared: &RunShared,
+    cx: &StageContext,
+    permit: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+) {
+    let Some(barrier) = &shared.outage else {
+        return;
+    };
+    permit.take();
+    tokio::select! {
+        _ = barrier.wait() => {}
+        () = cx.cancel.cancelled() => {}
+    }
+}
+
+/// What a target offers gates and hooks: its kind's fields plus `name`,
+/// `kind` and `resource`.
+fn restored_of(
+    target: &dyn crate::targets::Target,
+    name: &str,
+    kind: &str,
+) -> crate::targets::Restored {
+    target
+        .restored()
+        .with("name", name)
+        .with("kind", kind)
+        .with("resource", target.resource())
+}
+
+/// The first validation check that failed, by name.
+fn failed_check(v: &Validation) -> Option<&str> {
+    v.checks
+        .iter()
+        .find(|c| c.status == firedrill_core::CheckStatus::Failed)
+        .map(|c| c.name.as_str())
+}
+
+/// Hold the recovery stages until every target this one depends on is
+/// restored and validated; when one is not, skip them with the reason.
+async fn wait_for_dependencies(rec: &mut Recorder<'_>, shared: &RunShared, cx: &StageContext) {
+    if !shared.board.has_dependencies(cx.target_index) {
+        return;
+    }
+    if let Err(blocked) = shared.board.wait(cx.target_index, &cx.cancel).await {
+        let reason = blocked.reason();
+        if matches!(blocked, super::schedule::Blocked::Dependency { .. }) {
+            rec.note(Finding::error(
+                "depends.not-recovered",
+                format!("restore not attempted: {reason}"),
+            ));
+        }
+        rec.block(reason);
+    }
 }
 
 /// Let the canaries written after the backup land (the writes a disaster

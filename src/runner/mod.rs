@@ -6,9 +6,12 @@
 
 mod abort;
 mod drill;
+mod gates;
 pub mod guards;
+mod hooks;
 mod preflight;
 mod record;
+mod schedule;
 mod summary;
 
 use std::collections::BTreeMap;
@@ -87,6 +90,18 @@ pub(crate) struct RunShared {
     pub abort: Abort,
     /// Abort the whole run when one target fails.
     pub abort_on_failure: bool,
+    /// Which targets are recovered, for the targets that depend on them.
+    pub board: schedule::Board,
+    /// The run has gates: targets keep their restored resources until
+    /// `gates_done`.
+    pub has_gates: bool,
+    /// Cancelled once every gate has finished.
+    pub gates_done: CancellationToken,
+    /// Targets drilled at once; in outage mode a target gives its permit
+    /// back while it waits for the others and for its dependencies.
+    pub semaphore: Arc<Semaphore>,
+    /// `mode = "outage"`: every target meets here before its fault.
+    pub outage: Option<tokio::sync::Barrier>,
 }
 
 /// A new run id: UTC time plus randomness, lowercase and DNS-safe, so that
@@ -143,6 +158,17 @@ impl Setup {
             events: events.clone(),
             abort: Abort::new(options.cancel.clone()),
             abort_on_failure: scenario.run.abort_on_failure,
+            board: schedule::Board::new(
+                scenario.targets.iter().map(|t| t.name.clone()).collect(),
+                scenario.dependency_indices(),
+            ),
+            has_gates: !scenario.gates.is_empty() || !scenario.hooks.is_empty(),
+            gates_done: CancellationToken::new(),
+            semaphore: Arc::new(Semaphore::new(concurrency(scenario, options))),
+            outage: scenario
+                .run
+                .outage
+                .then(|| tokio::sync::Barrier::new(scenario.targets.len())),
         });
         let history = crate::history::read(&options.reports_dir).unwrap_or_default();
         Ok(Self {
@@ -200,15 +226,22 @@ pub async fn run(
         run_dir: setup.run_dir.clone(),
     });
     watch_max_duration(&scenario, &options, &setup.shared.abort);
+    // Drilling takes the targets out of the scenario: name the levels first.
+    let levels = if scenario.has_dependencies() || !scenario.gates.is_empty() {
+        scenario.level_names()
+    } else {
+        Vec::new()
+    };
 
     // Preflight every target before anything is created: a missing bucket or
     // a refused guard must stop the drill while there is nothing to clean up.
     let gate = preflight::gate(&mut scenario, &options, &setup).await;
     let mut findings = gate.findings;
-    let (reports, environment_error) = if gate.refused {
+    let (reports, environment_error, app) = if gate.refused {
         (
             preflight::refused_reports(&scenario, gate.preflights, setup.started),
             true,
+            gates::AppRun::default(),
         )
     } else {
         drill_all(
@@ -236,6 +269,20 @@ pub async fn run(
         ))
         .await;
     let cleanup = summary::cleanup_report(&setup.ledger, &mut findings);
+    let gate_reports: Vec<_> = app.gates.iter().map(|r| r.report.clone()).collect();
+    findings.extend(gates::findings(&gate_reports));
+    findings.extend(app.hooks.iter().filter_map(|h| h.finding.clone()));
+    let hook_records: Vec<_> = app.hooks.iter().map(|h| h.record.clone()).collect();
+    let app_rto = if app.gates.is_empty() {
+        None
+    } else {
+        gates::app_rto(
+            &app.gates,
+            setup.shared.board.first_fault(),
+            &reports,
+            scenario.app_rto,
+        )
+    };
 
     let aborted = setup.shared.abort.reason();
     if let Some(reason) = &aborted {
@@ -260,6 +307,10 @@ pub async fn run(
         account_id: gate.account_id,
         cleanup,
         api_calls: setup.clients.api_stats(),
+        levels,
+        gates: gate_reports,
+        hooks: hook_records,
+        app_rto,
     });
     events.emit(&Event::RunFinished {
         report: Box::new(report.clone()),
@@ -292,11 +343,42 @@ async fn drill_all(
     setup: &Setup,
     mut preflights: Vec<Option<firedrill_core::StageRecord>>,
     findings: &mut Vec<Finding>,
-) -> (Vec<TargetReport>, bool) {
-    let semaphore = Arc::new(Semaphore::new(concurrency(scenario, options)));
+) -> (Vec<TargetReport>, bool, gates::AppRun) {
+    let semaphore = setup.shared.semaphore.clone();
     let mut tasks = tokio::task::JoinSet::new();
-    let targets = std::mem::take(&mut scenario.targets);
-    for (index, mut spec) in targets.into_iter().enumerate() {
+    let gate_cx = setup.context(scenario, options, usize::MAX, "gates", "gates");
+    // Scenario hooks before any fault: a failure stops the drill before
+    // anything is damaged.
+    let before = hooks::run_point(
+        &setup.shared,
+        &scenario.hooks,
+        crate::scenario::hooks::HookPoint::BeforeFault,
+        "scenario",
+        &gate_cx,
+        None,
+    )
+    .await;
+    if let Some(f) = before.iter().find_map(|r| r.finding.as_ref()) {
+        setup
+            .shared
+            .abort
+            .abort(format!("a scenario hook failed: {}", f.message));
+    }
+    let gate_task = tokio::spawn(gates::run_all(
+        setup.shared.clone(),
+        scenario.gates.clone(),
+        scenario.hooks.clone(),
+        gate_cx,
+    ));
+    let order = schedule::launch_order(&scenario.levels());
+    let mut targets: Vec<Option<_>> = std::mem::take(&mut scenario.targets)
+        .into_iter()
+        .map(Some)
+        .collect();
+    for index in order {
+        let Some(mut spec) = targets[index].take() else {
+            continue;
+        };
         let cx = setup.context(
             scenario,
             options,
@@ -307,10 +389,12 @@ async fn drill_all(
         let pre = preflights[index]
             .take()
             .expect("preflight recorded for every target");
-        let (shared, semaphore) = (setup.shared.clone(), semaphore.clone());
+        let shared = setup.shared.clone();
+        // Permits are taken here, level by level: a target then only waits
+        // for dependencies that already hold theirs.
+        let permit = semaphore.clone().acquire_owned().await;
         tasks.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
-            let result = drill::drill(&shared, &mut spec, cx, pre).await;
+            let result = drill::drill(&shared, &mut spec, cx, pre, permit.ok()).await;
             (index, result)
         });
     }
@@ -329,7 +413,22 @@ async fn drill_all(
             )),
         }
     }
-    (reports.into_iter().flatten().collect(), environment_error)
+    let mut app = match gate_task.await {
+        Ok(app) => app,
+        Err(e) => {
+            findings.push(Finding::error(
+                "runner.task-failed",
+                format!("the gates crashed: {e}"),
+            ));
+            gates::AppRun::default()
+        }
+    };
+    app.hooks.splice(0..0, before);
+    (
+        reports.into_iter().flatten().collect(),
+        environment_error,
+        app,
+    )
 }
 
 /// Targets drilled (and preflighted) at once.

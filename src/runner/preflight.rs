@@ -214,6 +214,7 @@ pub(super) fn refused_reports(
                 retained: Vec::new(),
                 recovery_point: None,
                 last_proven: None,
+                critical: spec.critical,
             }
         })
         .collect()

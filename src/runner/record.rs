@@ -44,6 +44,8 @@ pub(crate) struct Recorder<'a> {
     failed_at: Option<Stage>,
     /// Whether the environment, not the drill, caused a failure (exit 3).
     environment_error: bool,
+    /// Why the recovery stages may not run, though nothing of this target failed.
+    blocked: Option<String>,
 }
 
 impl<'a> Recorder<'a> {
@@ -61,12 +63,28 @@ impl<'a> Recorder<'a> {
             findings: Vec::new(),
             failed_at: None,
             environment_error: false,
+            blocked: None,
         }
     }
 
     /// No drill stage has failed so far.
     pub fn ok(&self) -> bool {
-        self.failed_at.is_none()
+        self.failed_at.is_none() && self.blocked.is_none()
+    }
+
+    /// The stages still due are skipped with this reason (a dependency
+    /// that was not recovered).
+    pub fn block(&mut self, reason: String) {
+        self.blocked.get_or_insert(reason);
+    }
+
+    /// Why this target was not recovered, for its dependants.
+    pub fn not_recovered_because(&self) -> String {
+        match (&self.blocked, self.failed_at) {
+            (Some(b), _) => format!("skipped: {b}"),
+            (None, Some(f)) => format!("{f} did not complete"),
+            (None, None) => "not validated".to_string(),
+        }
     }
 
     pub fn emulated(&self) -> bool {
@@ -213,6 +231,15 @@ impl<'a> Recorder<'a> {
         }
     }
 
+    /// Record a stage run outside [`Recorder::stage`] (a hook).
+    pub fn record(&mut self, record: StageRecord) {
+        self.shared.events.emit(&Event::StageFinished {
+            target: self.target.clone(),
+            record: record.clone(),
+        });
+        self.stages.push(record);
+    }
+
     /// Record as skipped each of `stages` that did not run, unless
     /// `optional` says it was never due.
     pub fn skip_missing(&mut self, stages: &[Stage], optional: impl Fn(Stage) -> bool) {
@@ -220,9 +247,10 @@ impl<'a> Recorder<'a> {
             if self.stages.iter().any(|r| r.stage == s) || optional(s) {
                 continue;
             }
-            let why = match self.failed_at {
-                Some(f) => format!("skipped: {f} did not complete"),
-                None => "skipped".to_string(),
+            let why = match (self.failed_at, &self.blocked) {
+                (Some(f), _) => format!("skipped: {f} did not complete"),
+                (None, Some(b)) => format!("skipped: {b}"),
+                (None, None) => "skipped".to_string(),
             };
             self.finish(s, Outcome::Skipped, None, StageOutput::new(why));
         }

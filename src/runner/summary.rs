@@ -67,6 +67,10 @@ pub(super) struct Outcome<'a> {
     pub cleanup: CleanupReport,
     /// The run's requests, retries and throttling answers per service.
     pub api_calls: BTreeMap<Service, ApiCallStats>,
+    pub levels: Vec<Vec<String>>,
+    pub gates: Vec<crate::report::GateReport>,
+    pub hooks: Vec<firedrill_core::StageRecord>,
+    pub app_rto: Option<crate::report::AppRtoReport>,
 }
 
 /// The report of a finished run.
@@ -78,7 +82,27 @@ pub(super) fn report(o: Outcome<'_>) -> Report {
         targets,
         ..
     } = o;
-    let verdicts: Vec<Verdict> = targets.iter().map(|t| t.verdict).collect();
+    // A non-critical target is reported, and warned about, but does not
+    // decide the verdict (an abort or environment error still does).
+    let verdicts: Vec<Verdict> = targets
+        .iter()
+        .map(|t| match t.verdict {
+            Verdict::Failed if !t.critical => Verdict::Passed,
+            v => v,
+        })
+        .collect();
+    for t in targets
+        .iter()
+        .filter(|t| !t.critical && t.verdict == Verdict::Failed)
+    {
+        findings.push(Finding::warning(
+            "target.not-critical-failed",
+            format!(
+                "target `{}` failed; it is not critical, so the run's verdict does not count it",
+                t.name
+            ),
+        ));
+    }
     let errors = findings.iter().filter(|f| f.is_error()).count();
     let verdict = run_verdict(&verdicts, o.aborted.is_some(), o.environment_error, errors);
     findings.extend(crate::history::regressions(
@@ -121,6 +145,10 @@ pub(super) fn report(o: Outcome<'_>) -> Report {
         api_calls: api_calls(o.api_calls),
         controls: scenario.controls.clone(),
         seed: o.seed,
+        levels: o.levels,
+        gates: o.gates,
+        hooks: o.hooks,
+        app_rto: o.app_rto,
     }
 }
 

@@ -4,11 +4,16 @@
 //! collects every error with its span; the diagnostics that render them are
 //! shared vocabulary (`firedrill_core::diagnostics`).
 
+pub mod app;
+pub mod depends;
 pub mod evidence;
+pub mod gates;
+pub mod hooks;
 pub mod model;
 pub mod notify;
 pub mod raw;
 pub mod schema;
+pub mod template;
 pub mod validate;
 
 pub use model::{RunSettings, Scenario, TargetSpec};

@@ -22,6 +22,8 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "targets",
     "notify",
     "evidence",
+    "gates",
+    "hooks",
 ];
 
 /// Scalars at the top of the file.
@@ -83,6 +85,8 @@ pub struct RawObjectives {
     pub rto: HumanDuration,
     /// Recovery point objective, e.g. `"30s"`.
     pub rpo: HumanDuration,
+    /// Application RTO: first fault → every critical gate passed.
+    pub app_rto: Option<HumanDuration>,
 }
 
 /// Per-target objectives: either may be left to the scenario's.
@@ -105,6 +109,9 @@ pub struct RawRun {
     pub scratch_ttl: Option<HumanDuration>,
     /// Deadline for any single wait, e.g. a restore becoming available (default 1h).
     pub stage_timeout: Option<HumanDuration>,
+    /// `independent` (default): each target drilled on its own; `outage`:
+    /// every fault at one instant, then recovery in dependency order.
+    pub mode: Option<Spanned<String>>,
     /// Abort the whole drill (no further faults, clean up) as soon as one target fails.
     pub abort_on_failure: Option<bool>,
     /// Warn when a target's RTO grew by more than this share over the median
@@ -119,4 +126,13 @@ pub struct RawTargetCommon {
     pub name: Spanned<String>,
     pub kind: Spanned<String>,
     pub objectives: Option<RawTargetObjectives>,
+    /// Targets that must be restored and validated before this one's restore starts.
+    #[serde(default)]
+    pub depends_on: Vec<Spanned<String>>,
+    /// A non-critical target is reported without failing the application
+    /// verdict (default true).
+    pub critical: Option<bool>,
+    /// Commands run at fixed points of this target's drill.
+    #[serde(default)]
+    pub hooks: Vec<super::hooks::RawHook>,
 }

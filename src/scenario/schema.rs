@@ -17,6 +17,8 @@ pub fn scenario_schema() -> Value {
     let target_objectives = RawTargetObjectives::json_schema(&mut generator);
     let notify = RawNotify::json_schema(&mut generator);
     let evidence = RawEvidence::json_schema(&mut generator);
+    let gate = super::gates::RawGate::json_schema(&mut generator).to_value();
+    let hook = super::hooks::RawHook::json_schema(&mut generator).to_value();
     let kinds: Vec<Value> = REGISTRY
         .iter()
         .map(|k| {
@@ -29,6 +31,9 @@ pub fn scenario_schema() -> Value {
                     props.insert("name".into(), serde_json::json!({"type": "string", "description": "Target name, unique in the scenario."}));
                     props.insert("kind".into(), serde_json::json!({"const": k.name, "description": k.summary}));
                     props.insert("objectives".into(), target_objectives.clone().to_value());
+                    props.insert("depends_on".into(), serde_json::json!({"type": "array", "items": {"type": "string"}, "description": "Targets restored and validated before this one's restore starts."}));
+                    props.insert("critical".into(), serde_json::json!({"type": "boolean", "description": "false: reported without deciding the run's verdict."}));
+                    props.insert("hooks".into(), serde_json::json!({"type": "array", "items": hook.clone()}));
                 }
                 let required = obj
                     .entry("required")
@@ -61,7 +66,9 @@ pub fn scenario_schema() -> Value {
             "run": run.to_value(),
             "notify": {"type": "array", "items": notify.to_value()},
             "evidence": evidence.to_value(),
-            "targets": {"type": "array", "minItems": 1, "items": {"oneOf": kinds}}
+            "targets": {"type": "array", "minItems": 1, "items": {"oneOf": kinds}},
+            "gates": {"type": "array", "items": gate},
+            "hooks": {"type": "array", "items": hook}
         },
         "$defs": defs
     });

@@ -119,6 +119,7 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
     let mut run = None;
     let mut targets_value = None;
     let (mut notify, mut evidence) = (Vec::new(), super::evidence::EvidenceSettings::default());
+    let (mut gates_value, mut hooks_value) = (None, None);
     for (key, value) in root {
         match key.get_ref().as_ref() {
             "notify" => notify = super::notify::parse(value, diags),
@@ -127,6 +128,8 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
             "objectives" => objectives = Some(value),
             "run" => run = Some(value),
             "targets" => targets_value = Some(value),
+            "gates" => gates_value = Some(value),
+            "hooks" => hooks_value = Some(value),
             k if TOP_LEVEL_KEYS.contains(&k) => {
                 header.insert(key, value);
             }
@@ -162,8 +165,9 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
         );
         None
     };
+    let mut app_rto = None;
     let objectives = if let Some(v) = objectives {
-        parse_objectives(v, diags)
+        parse_objectives(v, &mut app_rto, diags)
     } else {
         diags.push(
             Diagnostic::new("missing `[objectives]` table")
@@ -191,6 +195,8 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
         Vec::new()
     };
 
+    let (targets, gates, hooks) = super::app::parse(targets, gates_value, hooks_value, diags);
+
     let header = header?;
     let source = ScenarioSource {
         path: path.to_path_buf(),
@@ -204,6 +210,7 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
         source,
         environment: environment?,
         objectives: objectives?,
+        app_rto,
         run: run?,
         controls: header
             .controls
@@ -216,12 +223,15 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
         targets,
         notify,
         evidence,
+        gates,
+        hooks,
     })
 }
 
 /// `[objectives]`, one key at a time so a bad `rto` does not hide a bad `rpo`.
 fn parse_objectives(
     value: TomlSpanned<DeValue<'_>>,
+    app_rto: &mut Option<Duration>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Objectives> {
     let span = value.span();
@@ -239,8 +249,12 @@ fn parse_objectives(
         let slot = match key.get_ref().as_ref() {
             "rto" => &mut rto,
             "rpo" => &mut rpo,
+            "app_rto" => {
+                *app_rto = section::<HumanDuration>(v, diags).map(|d| d.0);
+                continue;
+            }
             k => {
-                diags.push(unknown_key(k, key.span(), &["rto", "rpo"]));
+                diags.push(unknown_key(k, key.span(), &["rto", "rpo", "app_rto"]));
                 continue;
             }
         };
@@ -398,7 +412,23 @@ fn validate_run(raw: RawRun, diags: &mut Vec<Diagnostic>) -> RunSettings {
         Some(t) => *t.get_ref(),
         None => defaults.regression_threshold,
     };
+    let outage = match &raw.mode {
+        None => false,
+        Some(m) if m.get_ref() == "independent" => false,
+        Some(m) if m.get_ref() == "outage" => true,
+        Some(m) => {
+            let d = Diagnostic::new(format!("unknown run mode `{}`", m.get_ref()))
+                .at(m.span())
+                .label("not a run mode");
+            diags.push(match did_you_mean(m.get_ref(), &["independent", "outage"]) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help("use `independent` (each target on its own) or `outage` (every fault at one instant)"),
+            });
+            false
+        }
+    };
     RunSettings {
+        outage,
         regression_threshold,
         max_duration: raw.max_duration.map(|d| d.0),
         max_concurrency,
@@ -413,7 +443,7 @@ fn parse_targets(
     objectives: Option<Objectives>,
     home_region: Option<&str>,
     diags: &mut Vec<Diagnostic>,
-) -> Vec<TargetSpec> {
+) -> Vec<(TargetSpec, Vec<super::hooks::RawHook>)> {
     let span = value.span();
     let DeValue::Array(items) = value.into_inner() else {
         diags.push(
@@ -447,6 +477,7 @@ fn parse_targets(
         rpo: Duration::from_hours(1),
     });
     let mut names = BTreeSet::new();
+    let mut declared = Vec::new();
     let mut out = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let shared = Shared {
@@ -454,10 +485,11 @@ fn parse_targets(
             fallback,
             home_region,
         };
-        if let Some(t) = parse_target(item, &shared, &mut names, diags) {
+        if let Some(t) = parse_target(item, &shared, &mut names, &mut declared, diags) {
             out.push(t);
         }
     }
+    super::depends::check(&declared, diags);
     out
 }
 
@@ -474,8 +506,9 @@ fn parse_target(
     item: TomlSpanned<DeValue<'_>>,
     shared: &Shared<'_>,
     names: &mut BTreeSet<String>,
+    declared: &mut Vec<super::depends::Declared>,
     diags: &mut Vec<Diagnostic>,
-) -> Option<TargetSpec> {
+) -> Option<(TargetSpec, Vec<super::hooks::RawHook>)> {
     let item_span = item.span();
     let DeValue::Table(table) = item.into_inner() else {
         diags.push(
@@ -507,6 +540,15 @@ fn parse_target(
                 .help("give every target its own name; reports and scratch resources use it"),
         );
     }
+    let depends_on: Vec<String> = common
+        .depends_on
+        .iter()
+        .map(|d| d.get_ref().clone())
+        .collect();
+    declared.push(super::depends::Declared {
+        name: common.name.get_ref().clone(),
+        depends_on: common.depends_on,
+    });
     let kind = kind_of(&common.kind, diags)?;
     let own = common.objectives.as_ref();
     let objectives = Objectives {
@@ -520,12 +562,18 @@ fn parse_target(
         table: TomlSpanned::new(item_span, DeValue::Table(rest)),
     };
     let target = (kind.parse)(input, diags)?;
-    Some(TargetSpec {
-        name: common.name.into_inner(),
-        kind: kind.name,
-        objectives,
-        target,
-    })
+    Some((
+        TargetSpec {
+            name: common.name.into_inner(),
+            kind: kind.name,
+            objectives,
+            depends_on,
+            critical: common.critical.unwrap_or(true),
+            hooks: Vec::new(),
+            target,
+        },
+        common.hooks,
+    ))
 }
 
 /// The registered kind a target names, or an "unknown kind" diagnostic.

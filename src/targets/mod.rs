@@ -22,6 +22,7 @@ pub mod ec2_instance;
 pub mod postgres;
 pub mod rds_cluster;
 pub mod rds_instance;
+mod restored;
 pub mod s3;
 
 use std::fmt;
@@ -46,6 +47,7 @@ use crate::canary::CanarySink;
 use crate::ledger::{FaultRecord, Ledger};
 
 pub use context::StageContext;
+pub use restored::Restored;
 
 /// Validates a kind's keys into a target, pushing diagnostics on error.
 pub type ParseFn = fn(TargetInput<'_>, &mut Vec<Diagnostic>) -> Option<Box<dyn Target>>;
@@ -189,6 +191,7 @@ pub trait Target: Send + Sync + fmt::Debug {
     /// (`firedrill iam-policy`): derived from the configured backup, fault
     /// and options, like [`Target::plan`]; no API calls here.
     fn permissions(&self, arn: &ArnContext) -> Vec<Permission>;
+
     /// The named resource's existing recovery points, read-only, for
     /// `firedrill coverage`; `None` when this kind cannot list them.
     async fn recovery_points(
@@ -196,5 +199,22 @@ pub trait Target: Send + Sync + fmt::Debug {
         _clients: &Clients,
     ) -> Option<Result<Vec<RecoveryPoint>, StageError>> {
         None
+    }
+
+    /// Fields of the restored resource that gate and hook templates may
+    /// name, beyond `name`, `kind` and `resource` (checked at validation).
+    fn restored_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Whether `sql` gates can query the restored resource.
+    fn queryable(&self) -> bool {
+        false
+    }
+
+    /// The restored resource's fields (every one of
+    /// [`Target::restored_fields`]), after a successful restore.
+    fn restored(&self) -> Restored {
+        Restored::default()
     }
 }

@@ -308,3 +308,55 @@ fn bad_backup_sources_are_located_and_explained() {
     }
     insta::assert_snapshot!(out);
 }
+
+/// The message text with miette's line wrapping undone.
+fn flat(out: &str) -> String {
+    out.lines()
+        .map(|l| l.trim_start().trim_start_matches('│').trim())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn unknown_dependency_is_located_and_suggested() {
+    let out = validate("depends-unknown");
+    let out_flat = flat(&out);
+    assert!(out.contains("depends-unknown.toml:20:15"), "{out}");
+    assert!(out.contains("did you mean `orders-db`?"), "{out}");
+    assert!(
+        out_flat.contains("depends on `cache`, which is not a target"),
+        "{out}"
+    );
+    assert!(out.contains("2 errors found"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn dependency_cycles_are_spelled_out() {
+    let out = validate("depends-cycle");
+    assert!(
+        flat(&out).contains("dependency cycle: `orders-db` → `api` → `site` → `orders-db`"),
+        "{out}"
+    );
+    assert!(out.contains("depends-cycle.toml:15:15"), "{out}");
+    assert!(
+        flat(&out).contains("dependency cycle: `worker` → `worker`"),
+        "{out}"
+    );
+    assert!(out.contains("2 errors found"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn gate_templates_name_known_targets_and_fields() {
+    let out = validate("gate-template");
+    let f = flat(&out);
+    assert!(out.contains("gate-template.toml:19:7"), "{out}");
+    assert!(f.contains("names `sight`, which is not a target"), "{out}");
+    assert!(f.contains("help: targets of this scenario: site"), "{out}");
+    assert!(f.contains("target `site` has no field `buckt`"), "{out}");
+    assert!(out.contains("did you mean `bucket`?"), "{out}");
+    assert!(f.contains("`query` belongs to `sql` gates"), "{out}");
+    assert!(f.contains("target `site` is not a database"), "{out}");
+    insta::assert_snapshot!(out);
+}

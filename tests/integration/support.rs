@@ -270,3 +270,20 @@ pub async fn drop_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
     }
     s3.delete_bucket().bucket(bucket).send().await.unwrap();
 }
+
+/// Every file under a directory, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

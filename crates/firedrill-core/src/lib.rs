@@ -9,6 +9,7 @@
 //! - [`stage`], [`check`], [`finding`]: what a drill records
 //! - [`verdict`], [`exit`]: how a target's and a run's results are judged
 //! - [`measure`], [`canary`], [`timing`]: objectives, RPO canaries, clocks
+//! - [`app_rto`]: the application's recovery time from its gates
 //! - [`error`]: why a stage did not complete, with typed causes
 //! - [`resource`], [`plan`], [`output`]: scratch resources, planned actions,
 //!   what stages return
@@ -19,6 +20,7 @@
 //! - [`signer`]: the pinned fingerprint of a trusted evidence signer
 
 pub mod api;
+pub mod app_rto;
 pub mod assess;
 pub mod canary;
 pub mod check;

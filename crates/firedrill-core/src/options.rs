@@ -12,7 +12,14 @@ use crate::diagnostics::Diagnostic;
 use crate::suggest::did_you_mean;
 
 /// Keys every target table has, whatever its kind.
-pub const COMMON_TARGET_KEYS: &[&str] = &["name", "kind", "objectives"];
+pub const COMMON_TARGET_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "objectives",
+    "depends_on",
+    "critical",
+    "hooks",
+];
 
 /// A kind's keys from one `[[targets]]` table, common keys removed.
 pub struct TargetInput<'a> {

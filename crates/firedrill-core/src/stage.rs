@@ -21,6 +21,8 @@ pub enum Stage {
     /// Undo the fault on the named resource from the backup.
     Revert,
     Cleanup,
+    /// A command the scenario runs at a fixed point (`[[targets.hooks]]`).
+    Hook,
 }
 
 impl Stage {
@@ -34,6 +36,7 @@ impl Stage {
             Stage::Validate => "validate",
             Stage::Revert => "revert",
             Stage::Cleanup => "cleanup",
+            Stage::Hook => "hook",
         }
     }
 }

@@ -326,6 +326,44 @@ impl Target for PgTarget {
         self.undo_plan()
     }
 
+    fn restored_fields(&self) -> &'static [&'static str] {
+        &[
+            "host",
+            "port",
+            "user",
+            "database",
+            "endpoint",
+            "url",
+            "password_env",
+        ]
+    }
+
+    fn queryable(&self) -> bool {
+        true
+    }
+
+    fn restored(&self) -> super::Restored {
+        let Some(db) = &self.state.restore_db else {
+            return super::Restored::default();
+        };
+        let conn = self.restore.with_database(db);
+        let password_env = match &conn.password {
+            crate::sql::Password::Env(v) => v.clone(),
+            _ => String::new(),
+        };
+        super::Restored {
+            database: Some(conn.clone()),
+            ..Default::default()
+        }
+        .with("host", &conn.host)
+        .with("port", conn.port)
+        .with("user", &conn.user)
+        .with("database", db)
+        .with("endpoint", format!("{}:{}", conn.host, conn.port))
+        .with("url", conn.url())
+        .with("password_env", password_env)
+    }
+
     async fn inject(&mut self, _cx: &StageContext) -> Result<StageOutput, StageError> {
         self.run_fault(_cx).await
     }

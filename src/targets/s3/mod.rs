@@ -92,6 +92,8 @@ struct State {
     /// The backup bucket's ledger id: it protects the fault.
     backup_ledger_id: Option<u64>,
     restore_bucket: Option<String>,
+    /// The restored bucket's URL (path-style on an emulator).
+    restore_url: Option<String>,
     fault_at: Option<OffsetDateTime>,
     run_id: String,
     /// For `point-in-time`: the time T the bucket is restored to.
@@ -244,5 +246,19 @@ impl Target for S3Target {
     }
     async fn validate(&mut self, cx: &StageContext) -> Result<Validation, StageError> {
         self.run_validate(cx).await
+    }
+
+    fn restored_fields(&self) -> &'static [&'static str] {
+        &["bucket", "source_bucket", "url"]
+    }
+
+    fn restored(&self) -> super::Restored {
+        super::Restored::default()
+            .with(
+                "bucket",
+                self.state.restore_bucket.as_deref().unwrap_or_default(),
+            )
+            .with("source_bucket", &self.bucket)
+            .with("url", self.state.restore_url.as_deref().unwrap_or_default())
     }
 }

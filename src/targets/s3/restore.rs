@@ -24,6 +24,7 @@ impl S3Target {
         let mut out = StageOutput::default().emulated(cx.emulated(Service::S3));
         let (restore_bucket, _) = self.scratch_bucket(cx, "restore", &mut out).await?;
         self.state.restore_bucket = Some(restore_bucket.clone());
+        self.state.restore_url = Some(bucket_url(cx, &restore_bucket));
         // Copies run page by page as the listing arrives, PARALLEL at a
         // time: memory stays bounded whatever the bucket's size.
         let copied = std::sync::atomic::AtomicU64::new(0);
@@ -141,5 +142,14 @@ impl S3Target {
         Ok(out
             .fact("objects", n)
             .fact("restore_bucket", &restore_bucket))
+    }
+}
+
+/// Where the restored bucket answers: on the emulator's endpoint, or AWS's
+/// virtual-hosted address.
+fn bucket_url(cx: &StageContext, bucket: &str) -> String {
+    match cx.clients.environment().endpoint(Service::S3) {
+        Some(e) => format!("{}/{bucket}", e.trim_end_matches('/')),
+        None => format!("https://{bucket}.s3.{}.amazonaws.com", cx.clients.region()),
     }
 }
