@@ -67,6 +67,26 @@ pub fn cleanup_wait() -> (Clock, PollPolicy) {
     )
 }
 
+/// Choose one of an RDS resource's existing snapshots (`what` names them:
+/// `available DB snapshot`), record the choice and return the snapshot.
+pub fn choose_snapshot(
+    cx: &crate::targets::StageContext,
+    spec: &firedrill_core::recovery::SourceSpec,
+    snaps: Vec<crate::aws::rds::Snapshot>,
+    resource: &str,
+    what: &str,
+    out: &mut firedrill_core::StageOutput,
+) -> Result<crate::aws::rds::Snapshot, firedrill_core::StageError> {
+    let points = recovery_points(&snaps);
+    let chosen = super::source::choose(cx, spec, &points, resource, what, out)?;
+    let snap = snaps
+        .into_iter()
+        .find(|s| s.id == chosen.point.id)
+        .ok_or_else(|| firedrill_core::StageError::Failed("the chosen snapshot vanished".into()))?;
+    out.facts.insert("snapshot".into(), snap.id.clone());
+    Ok(snap)
+}
+
 /// The organisation's recovery points among an RDS source's snapshots:
 /// available ones not made by firedrill, labelled `automated`, `manual` or
 /// `awsbackup`.

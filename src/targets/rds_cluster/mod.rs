@@ -15,7 +15,6 @@ use super::common::compare::tags_text;
 use super::common::rds::{cleanup_wait, is_kept, release_kept, snapshot_tags, tagged};
 use super::common::rds_compare::{Comparer, user_tags};
 use super::common::rds_sql::{RawSql, SqlConfig, data_checks};
-use super::common::source::choose;
 use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
 use crate::aws::rds::wait;
@@ -184,20 +183,14 @@ impl RdsCluster {
         mut out: StageOutput,
     ) -> Result<StageOutput, StageError> {
         let snaps = api::cluster_snapshots_of(cx.clients.rds(), &self.cluster).await?;
-        let points = super::common::rds::recovery_points(&snaps);
-        let chosen = choose(
+        let snap = super::common::rds::choose_snapshot(
             cx,
             &self.source,
-            &points,
+            snaps,
             &self.resource(),
             "available cluster snapshot",
             &mut out,
         )?;
-        let snap = snaps
-            .into_iter()
-            .find(|s| s.id == chosen.point.id)
-            .ok_or_else(|| StageError::Failed("the chosen snapshot vanished".into()))?;
-        out = out.fact("snapshot", &snap.id);
         self.state.snapshot = Some((snap.id, snap.arn));
         Ok(out)
     }

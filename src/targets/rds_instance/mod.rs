@@ -29,7 +29,6 @@ use super::common::rds::{is_kept, release_kept, snapshot_tags, tagged};
 use super::common::rds_compare::{Comparer, opt, user_tags};
 use super::common::rds_sql as sql;
 use super::common::rds_undo;
-use super::common::source::choose;
 use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
 use crate::aws::rds::{self as api, DbInstance, RestoreInstance, RestorePoint, wait};
@@ -469,20 +468,14 @@ impl Target for RdsInstance {
             }
             BackupMethod::Existing => {
                 let snaps = api::snapshots_of_instance(rds, &self.instance).await?;
-                let points = super::common::rds::recovery_points(&snaps);
-                let chosen = choose(
+                let snap = super::common::rds::choose_snapshot(
                     cx,
                     &self.source,
-                    &points,
+                    snaps,
                     &self.resource(),
                     "available DB snapshot",
                     &mut out,
                 )?;
-                let snap = snaps
-                    .into_iter()
-                    .find(|s| s.id == chosen.point.id)
-                    .ok_or_else(|| StageError::Failed("the chosen snapshot vanished".into()))?;
-                out = out.fact("snapshot", &snap.id);
                 self.state.snapshot = Some((snap.id, snap.arn));
             }
             BackupMethod::PointInTime(point) => {
