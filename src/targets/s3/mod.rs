@@ -12,6 +12,7 @@ mod options;
 mod pitr;
 mod plan;
 mod restore;
+mod runbook;
 mod revert;
 mod validate;
 
@@ -164,6 +165,10 @@ fn io_err(what: &str, e: &std::io::Error) -> StageError {
 
 #[async_trait]
 impl Target for S3Target {
+    fn runbook_steps(&self) -> Vec<firedrill_core::runbook::RunbookStep> {
+        runbook::steps(self)
+    }
+
     fn resource(&self) -> String {
         match &self.prefix {
             Some(p) => format!("s3://{}/{p}", self.bucket),
