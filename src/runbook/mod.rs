@@ -52,6 +52,8 @@ pub struct Runbook {
 pub struct Level {
     pub number: usize,
     pub targets: Vec<TargetBook>,
+    /// Gates whose targets are all back once this level is.
+    pub gates: Vec<GateView>,
 }
 
 /// One target's page.
@@ -63,7 +65,6 @@ pub struct TargetBook {
     pub depends_on: Vec<String>,
     pub rto: String,
     pub steps: Vec<StepView>,
-    pub gates: Vec<GateView>,
 }
 
 /// One step, with its expected duration.
@@ -131,7 +132,7 @@ pub fn expected(
 
 fn expected_text(stage: Option<Stage>, e: Option<Expected>) -> String {
     match (stage, e) {
-        (None, _) => "seconds (a look-up)".to_string(),
+        (None, _) => "not timed by the drills".to_string(),
         (Some(_), None) => "no drill recorded".to_string(),
         (Some(_), Some(e)) => format!(
             "median {}, worst {} ({} drill{})",
@@ -195,14 +196,34 @@ pub fn build(scenario: &Scenario, entries: &[HistoryEntry]) -> Runbook {
         .collect();
     // Validation rejected cycles; should one slip through, one level each.
     let order = levels(&deps).unwrap_or_else(|_| (0..deps.len()).map(|i| vec![i]).collect());
+    let level_of = |name: &str| {
+        let i = index(name)?;
+        order.iter().position(|l| l.contains(&i))
+    };
+    // A gate is checked once the last of its targets is back; one that
+    // waits for every target checks the application.
+    let gate_level = |g: &GateSpec| {
+        let all = scenario.targets.iter().all(|t| g.after.contains(&t.name));
+        if g.after.is_empty() || all {
+            None
+        } else {
+            g.after.iter().filter_map(|n| level_of(n)).max()
+        }
+    };
     let levels = order
-        .into_iter()
+        .iter()
         .enumerate()
         .map(|(number, members)| Level {
             number,
             targets: members
-                .into_iter()
-                .map(|i| target_book(scenario, i, entries))
+                .iter()
+                .map(|&i| target_book(scenario, i, entries))
+                .collect(),
+            gates: scenario
+                .gates
+                .iter()
+                .filter(|g| gate_level(g) == Some(number))
+                .map(gate_view)
                 .collect(),
         })
         .collect();
@@ -223,7 +244,7 @@ pub fn build(scenario: &Scenario, entries: &[HistoryEntry]) -> Runbook {
         app_gates: scenario
             .gates
             .iter()
-            .filter(|g| g.after.is_empty())
+            .filter(|g| gate_level(g).is_none())
             .map(gate_view)
             .collect(),
     }
@@ -258,12 +279,6 @@ fn target_book(scenario: &Scenario, i: usize, entries: &[HistoryEntry]) -> Targe
         depends_on: t.depends_on.clone(),
         rto: human(t.objectives.rto),
         steps,
-        gates: scenario
-            .gates
-            .iter()
-            .filter(|g| g.after.contains(&t.name))
-            .map(gate_view)
-            .collect(),
     }
 }
 
