@@ -1,0 +1,216 @@
+//! `firedrill runbook`: the Markdown's restore commands, run as written with
+//! the AWS CLI against `LocalStack`, bring the data back.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+
+use crate::ec2::ec2;
+use crate::support::{Workspace, emulator_environment, s3, s3_endpoint, unique};
+
+/// The AWS CLI: `FIREDRILL_AWS_CLI`, the emulators' venv, or `aws` on `PATH`.
+fn aws_cli() -> PathBuf {
+    if let Ok(p) = std::env::var("FIREDRILL_AWS_CLI") {
+        return p.into();
+    }
+    let venv = std::env::var("FIREDRILL_VENV")
+        .unwrap_or_else(|_| "/var/cache/firedrill/venv".into());
+    let candidates = std::iter::once(PathBuf::from(venv).join("bin/aws")).chain(
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).map(|d| d.join("aws")).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .expect("the AWS CLI is not installed: `make emulators` installs it into the venv (or set FIREDRILL_AWS_CLI)")
+}
+
+/// The `sh` blocks of one target's section of the Markdown runbook.
+fn blocks(markdown: &str, target: &str) -> Vec<String> {
+    let start = markdown
+        .find(&format!("### {target} ("))
+        .unwrap_or_else(|| panic!("no section for {target}:\n{markdown}"));
+    let section = &markdown[start..];
+    let end = section[4..]
+        .find("\n#")
+        .map_or(section.len(), |e| e + 4);
+    let mut out = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    for line in section[..end].lines() {
+        match (line.trim(), current.as_mut()) {
+            ("```sh", None) => current = Some(Vec::new()),
+            ("```", Some(_)) => out.push(current.take().unwrap().join("\n")),
+            (_, Some(lines)) => lines.push(line.strip_prefix("   ").unwrap_or(line)),
+            (_, None) => {}
+        }
+    }
+    out
+}
+
+/// Run the commands as one POSIX shell script (variables carry from step to
+/// step) with the AWS CLI pointed at the emulator; returns its stdout.
+fn run_script(script: &str) -> String {
+    let aws = aws_cli();
+    let path = format!(
+        "{}:{}",
+        aws.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("sh")
+        .arg("-ec")
+        .arg(script)
+        .env("PATH", path)
+        .env("AWS_ENDPOINT_URL", s3_endpoint())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "runbook commands failed:\n{script}\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn runbook(ws: &Workspace, name: &str, text: &str) -> String {
+    let file = ws.scenario(name, text);
+    let ran = ws.firedrill().arg("runbook").arg(&file).run();
+    ran.code(0);
+    ran.stdout
+}
+
+async fn drop_versioned_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
+    let out = s3.list_object_versions().bucket(bucket).send().await.unwrap();
+    let versions = out
+        .versions()
+        .iter()
+        .map(|v| (v.key(), v.version_id()))
+        .chain(out.delete_markers().iter().map(|m| (m.key(), m.version_id())));
+    for (key, version) in versions {
+        s3.delete_object()
+            .bucket(bucket)
+            .key(key.unwrap())
+            .set_version_id(version.map(str::to_string))
+            .send()
+            .await
+            .unwrap();
+    }
+    s3.delete_bucket().bucket(bucket).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn runbook_s3_commands_run_as_written_restore_the_deleted_objects() {
+    let s3 = s3().await;
+    let bucket = unique("runbook-site");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<String> = (0..20).map(|i| format!("pages/page {i:02}.html")).collect();
+    for k in &keys {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(k)
+            .body(format!("<h1>{k}</h1>").into_bytes().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    // The bad day: half the objects deleted (delete markers on top).
+    for k in keys.iter().step_by(2) {
+        s3.delete_object().bucket(&bucket).key(k).send().await.unwrap();
+    }
+    assert_eq!(crate::support::keys(&s3, &bucket).await.len(), 10);
+
+    let ws = Workspace::new();
+    let md = runbook(
+        &ws,
+        "site",
+        &format!(
+            "name = \"site\"\ndescription = \"d\"\nowner = \"web-oncall@example.com\"\n{}\n[objectives]\nrto = \"5m\"\nrpo = \"1h\"\n\n[[targets]]\nname = \"site\"\nkind = \"s3-bucket\"\nbucket = \"{bucket}\"\n\n[targets.backup]\nmethod = \"versioning\"\n\n[targets.fault]\naction = \"delete-share\"\nshare = 0.5\n",
+            emulator_environment()
+        ),
+    );
+    assert!(md.contains("**Owner to call:** web-oncall@example.com"), "{md}");
+    let steps = blocks(&md, "site");
+    assert_eq!(steps.len(), 3, "{md}");
+    let out = run_script(&steps.join("\n"));
+    let lines: Vec<&str> = out.lines().collect();
+    // Step 1 lists the ten deleted keys; step 3 counts twenty objects.
+    assert_eq!(lines.len(), 11, "{out}");
+    assert_eq!(lines.last().unwrap().trim(), "20", "{out}");
+    let mut back = crate::support::keys(&s3, &bucket).await;
+    back.sort();
+    assert_eq!(back, keys);
+    drop_versioned_bucket(&s3, &bucket).await;
+}
+
+#[tokio::test]
+async fn runbook_ebs_commands_run_as_written_create_a_volume_from_the_newest_snapshot() {
+    let ec2 = ec2("us-east-1");
+    let vol = ec2
+        .create_volume()
+        .availability_zone("us-east-1a")
+        .size(1)
+        .send()
+        .await
+        .unwrap();
+    let volume = vol.volume_id().unwrap().to_string();
+    let mut snapshots = Vec::new();
+    for _ in 0..2 {
+        let s = ec2.create_snapshot().volume_id(&volume).send().await.unwrap();
+        snapshots.push(s.snapshot_id().unwrap().to_string());
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+
+    let ws = Workspace::new();
+    let md = runbook(
+        &ws,
+        "data",
+        &format!(
+            "name = \"data\"\ndescription = \"d\"\nowner = \"storage@example.com\"\n{}\n[objectives]\nrto = \"5m\"\nrpo = \"1h\"\n\n[[targets]]\nname = \"data\"\nkind = \"ebs-volume\"\nvolume_id = \"{volume}\"\n\n[targets.fault]\naction = \"delete\"\n",
+            emulator_environment()
+        ),
+    );
+    let steps = blocks(&md, "data");
+    // find snapshot, zone of the lost volume, create + wait, attach
+    assert_eq!(steps.len(), 4, "{md}");
+    assert!(steps[3].contains("attach-volume"), "{}", steps[3]);
+    let script = format!(
+        "{}\necho \"$SNAPSHOT_ID $AVAILABILITY_ZONE $VOLUME_ID\"",
+        steps[..3].join("\n")
+    );
+    let out = run_script(&script);
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words.len(), 3, "{out}");
+    assert_eq!(words[0], snapshots[1], "the newest snapshot: {out}");
+    assert_eq!(words[1], "us-east-1a");
+    let restored = ec2
+        .describe_volumes()
+        .volume_ids(words[2])
+        .send()
+        .await
+        .unwrap();
+    let v = &restored.volumes()[0];
+    assert_eq!(v.snapshot_id(), Some(snapshots[1].as_str()));
+    assert_eq!(v.availability_zone(), Some("us-east-1a"));
+    assert_eq!(v.state().map(|s| s.as_str()), Some("available"));
+    for v in [words[2], volume.as_str()] {
+        ec2.delete_volume().volume_id(v).send().await.unwrap();
+    }
+    for s in &snapshots {
+        ec2.delete_snapshot().snapshot_id(s).send().await.unwrap();
+    }
+}
