@@ -7,7 +7,10 @@ use std::process::Command;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 
 use crate::ec2::ec2;
-use crate::support::{Workspace, emulator_environment, s3, s3_endpoint, unique};
+use crate::rds::{create_source_instance, rds};
+use crate::support::{
+    Workspace, ec2_endpoint, emulator_environment, rds_endpoint, s3, s3_endpoint, unique,
+};
 
 /// The AWS CLI: `FIREDRILL_AWS_CLI`, the emulators' venv, or `aws` on `PATH`.
 fn aws_cli() -> PathBuf {
@@ -50,19 +53,23 @@ fn blocks(markdown: &str, target: &str) -> Vec<String> {
 }
 
 /// Run the commands as one POSIX shell script (variables carry from step to
-/// step) with the AWS CLI pointed at the emulator; returns its stdout.
-fn run_script(script: &str) -> String {
+/// step) with the AWS CLI pointed at the emulator at `endpoint`; returns
+/// its stdout.
+fn run_script(script: &str, endpoint: &str) -> String {
     let aws = aws_cli();
     let path = format!(
         "{}:{}",
         aws.parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    // The commands stay as written; `aws` reaches the emulator through a
+    // function (the CLI ignores AWS_ENDPOINT_URL for some services).
+    let script = format!("aws() {{ command aws --endpoint-url \"$EMULATOR\" \"$@\"; }}\n{script}");
     let out = Command::new("sh")
         .arg("-ec")
-        .arg(script)
+        .arg(&script)
+        .env("EMULATOR", endpoint)
         .env("PATH", path)
-        .env("AWS_ENDPOINT_URL", s3_endpoint())
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_DEFAULT_REGION", "us-east-1")
@@ -146,7 +153,7 @@ async fn runbook_s3_commands_run_as_written_restore_the_deleted_objects() {
     assert!(md.contains("**Owner to call:** web-oncall@example.com"), "{md}");
     let steps = blocks(&md, "site");
     assert_eq!(steps.len(), 3, "{md}");
-    let out = run_script(&steps.join("\n"));
+    let out = run_script(&steps.join("\n"), &s3_endpoint());
     let lines: Vec<&str> = out.lines().collect();
     // Step 1 lists the ten deleted keys; step 3 counts twenty objects.
     assert_eq!(lines.len(), 11, "{out}");
@@ -192,7 +199,7 @@ async fn runbook_ebs_commands_run_as_written_create_a_volume_from_the_newest_sna
         "{}\necho \"$SNAPSHOT_ID $AVAILABILITY_ZONE $VOLUME_ID\"",
         steps[..3].join("\n")
     );
-    let out = run_script(&script);
+    let out = run_script(&script, &ec2_endpoint());
     let words: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(words.len(), 3, "{out}");
     assert_eq!(words[0], snapshots[1], "the newest snapshot: {out}");
@@ -213,4 +220,73 @@ async fn runbook_ebs_commands_run_as_written_create_a_volume_from_the_newest_sna
     for s in &snapshots {
         ec2.delete_snapshot().snapshot_id(s).send().await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn runbook_rds_commands_run_as_written_restore_with_the_named_parameter_group() {
+    let rds = rds("us-east-1");
+    let id = unique("runbook-db");
+    create_source_instance(&rds, &id).await;
+    let group = unique("runbook-pg");
+    rds.create_db_parameter_group()
+        .db_parameter_group_name(&group)
+        .db_parameter_group_family("postgres15")
+        .description("runbook test")
+        .send()
+        .await
+        .unwrap();
+    let snapshot = format!("{id}-snap");
+    rds.create_db_snapshot()
+        .db_instance_identifier(&id)
+        .db_snapshot_identifier(&snapshot)
+        .send()
+        .await
+        .unwrap();
+
+    let ws = Workspace::new();
+    let md = runbook(
+        &ws,
+        "db",
+        &format!(
+            "name = \"db\"\ndescription = \"d\"\nowner = \"dba@example.com\"\n{}\n[objectives]\nrto = \"30m\"\nrpo = \"1h\"\n\n[[targets]]\nname = \"db\"\nkind = \"rds-instance\"\ninstance = \"{id}\"\n\n[targets.fault]\naction = \"reboot\"\n\n[targets.restore]\ninstance_class = \"db.t3.small\"\nparameter_group = \"{group}\"\n",
+            emulator_environment()
+        ),
+    );
+    let steps = blocks(&md, "db");
+    assert_eq!(steps.len(), 3, "{md}");
+    let out = run_script(&format!("{}\necho \"$SNAPSHOT_ID\"", steps.join("\n")), &rds_endpoint());
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.last().copied(), Some(snapshot.as_str()), "{out}");
+    let restored = format!("{id}-restored");
+    let got = rds
+        .describe_db_instances()
+        .db_instance_identifier(&restored)
+        .send()
+        .await
+        .unwrap();
+    let db = &got.db_instances()[0];
+    // moto restores the configuration only (no data): that is what is checked.
+    assert_eq!(db.db_instance_class(), Some("db.t3.small"));
+    assert_eq!(
+        db.db_parameter_groups()[0].db_parameter_group_name(),
+        Some(group.as_str())
+    );
+    for i in [restored.as_str(), id.as_str()] {
+        rds.delete_db_instance()
+            .db_instance_identifier(i)
+            .skip_final_snapshot(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    rds.delete_db_snapshot()
+        .db_snapshot_identifier(&snapshot)
+        .send()
+        .await
+        .unwrap();
+    rds.delete_db_parameter_group()
+        .db_parameter_group_name(&group)
+        .send()
+        .await
+        .unwrap();
 }
