@@ -52,16 +52,15 @@ pub(crate) fn runbook(reports_dir: &Path, args: RunbookArgs) -> u8 {
         FormatArg::Markdown => Format::Markdown,
         FormatArg::Html => Format::Html,
     };
-    let written = match &args.out {
-        Some(path) => std::fs::File::create(path)
+    let written = if let Some(path) = &args.out {
+        std::fs::File::create(path)
             .and_then(|f| runbook::write(&book, format, std::io::BufWriter::new(f)))
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
-        None => {
-            let mut out = std::io::stdout().lock();
-            runbook::write(&book, format, &mut out)
-                .and_then(|()| out.flush())
-                .map_err(|e| format!("cannot write the runbook: {e}"))
-        }
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    } else {
+        let mut out = std::io::stdout().lock();
+        runbook::write(&book, format, &mut out)
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("cannot write the runbook: {e}"))
     };
     match written {
         Ok(()) => exit::PASSED,

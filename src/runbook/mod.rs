@@ -237,8 +237,7 @@ pub fn build(scenario: &Scenario, entries: &[HistoryEntry]) -> Runbook {
         owner: scenario.owner.clone(),
         rto: human(scenario.objectives.rto),
         app_rto: scenario.app_rto.map(human),
-        last_success: history::last_success(entries, &scenario.name)
-            .map(crate::report::view::time),
+        last_success: history::last_success(entries, &scenario.name).map(crate::report::view::time),
         drills,
         levels,
         app_gates: scenario

@@ -119,9 +119,19 @@ fn run(scenario: &str, day: u8, verdict: Verdict, restore_ms: &[(&str, u64)]) ->
 /// Three drills of the shop (the last one failed), one of another scenario.
 fn history() -> Vec<HistoryEntry> {
     vec![
-        run("shop", 1, Verdict::Passed, &[("orders-db", 3000), ("site", 800)]),
+        run(
+            "shop",
+            1,
+            Verdict::Passed,
+            &[("orders-db", 3000), ("site", 800)],
+        ),
         run("other", 2, Verdict::Passed, &[("orders-db", 90_000)]),
-        run("shop", 3, Verdict::Passed, &[("orders-db", 5000), ("site", 1200)]),
+        run(
+            "shop",
+            3,
+            Verdict::Passed,
+            &[("orders-db", 5000), ("site", 1200)],
+        ),
         run("shop", 4, Verdict::Failed, &[("orders-db", 4000)]),
     ]
 }
@@ -177,12 +187,19 @@ fn runbook_durations_are_the_median_and_worst_of_the_history() {
     );
     assert_eq!(expected(&h, "shop", "data", Stage::Restore), None);
     let book = build(&scenario(), &h);
-    assert_eq!(book.last_success.as_deref(), Some("2026-11-03T03:00:00.000Z"));
+    assert_eq!(
+        book.last_success.as_deref(),
+        Some("2026-11-03T03:00:00.000Z")
+    );
     let pg = &book.levels[0].targets[0];
     let restore = pg.steps.iter().find(|s| s.tool == "pg_restore").unwrap();
     assert_eq!(restore.expected_text, "median 4.0s, worst 5.0s (3 drills)");
     let data = &book.levels[1].targets[0];
-    let create = data.steps.iter().find(|s| s.sets == Some("VOLUME_ID")).unwrap();
+    let create = data
+        .steps
+        .iter()
+        .find(|s| s.sets == Some("VOLUME_ID"))
+        .unwrap();
     assert_eq!(create.expected_text, "no drill recorded");
     let empty = build(&scenario(), &[]);
     assert_eq!(empty.last_success, None);

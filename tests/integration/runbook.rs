@@ -17,11 +17,15 @@ fn aws_cli() -> PathBuf {
     if let Ok(p) = std::env::var("FIREDRILL_AWS_CLI") {
         return p.into();
     }
-    let venv = std::env::var("FIREDRILL_VENV")
-        .unwrap_or_else(|_| "/var/cache/firedrill/venv".into());
+    let venv =
+        std::env::var("FIREDRILL_VENV").unwrap_or_else(|_| "/var/cache/firedrill/venv".into());
     let candidates = std::iter::once(PathBuf::from(venv).join("bin/aws")).chain(
         std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).map(|d| d.join("aws")).collect::<Vec<_>>())
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join("aws"))
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default(),
     );
     candidates
@@ -36,9 +40,7 @@ fn blocks(markdown: &str, target: &str) -> Vec<String> {
         .find(&format!("### {target} ("))
         .unwrap_or_else(|| panic!("no section for {target}:\n{markdown}"));
     let section = &markdown[start..];
-    let end = section[4..]
-        .find("\n#")
-        .map_or(section.len(), |e| e + 4);
+    let end = section[4..].find("\n#").map_or(section.len(), |e| e + 4);
     let mut out = Vec::new();
     let mut current: Option<Vec<&str>> = None;
     for line in section[..end].lines() {
@@ -92,12 +94,21 @@ fn runbook(ws: &Workspace, name: &str, text: &str) -> String {
 }
 
 async fn drop_versioned_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
-    let out = s3.list_object_versions().bucket(bucket).send().await.unwrap();
+    let out = s3
+        .list_object_versions()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
     let versions = out
         .versions()
         .iter()
         .map(|v| (v.key(), v.version_id()))
-        .chain(out.delete_markers().iter().map(|m| (m.key(), m.version_id())));
+        .chain(
+            out.delete_markers()
+                .iter()
+                .map(|m| (m.key(), m.version_id())),
+        );
     for (key, version) in versions {
         s3.delete_object()
             .bucket(bucket)
@@ -137,7 +148,12 @@ async fn runbook_s3_commands_run_as_written_restore_the_deleted_objects() {
     }
     // The bad day: half the objects deleted (delete markers on top).
     for k in keys.iter().step_by(2) {
-        s3.delete_object().bucket(&bucket).key(k).send().await.unwrap();
+        s3.delete_object()
+            .bucket(&bucket)
+            .key(k)
+            .send()
+            .await
+            .unwrap();
     }
     assert_eq!(crate::support::keys(&s3, &bucket).await.len(), 10);
 
@@ -150,7 +166,10 @@ async fn runbook_s3_commands_run_as_written_restore_the_deleted_objects() {
             emulator_environment()
         ),
     );
-    assert!(md.contains("**Owner to call:** web-oncall@example.com"), "{md}");
+    assert!(
+        md.contains("**Owner to call:** web-oncall@example.com"),
+        "{md}"
+    );
     let steps = blocks(&md, "site");
     assert_eq!(steps.len(), 3, "{md}");
     let out = run_script(&steps.join("\n"), &s3_endpoint());
@@ -177,7 +196,12 @@ async fn runbook_ebs_commands_run_as_written_create_a_volume_from_the_newest_sna
     let volume = vol.volume_id().unwrap().to_string();
     let mut snapshots = Vec::new();
     for _ in 0..2 {
-        let s = ec2.create_snapshot().volume_id(&volume).send().await.unwrap();
+        let s = ec2
+            .create_snapshot()
+            .volume_id(&volume)
+            .send()
+            .await
+            .unwrap();
         snapshots.push(s.snapshot_id().unwrap().to_string());
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     }
@@ -213,7 +237,10 @@ async fn runbook_ebs_commands_run_as_written_create_a_volume_from_the_newest_sna
     let v = &restored.volumes()[0];
     assert_eq!(v.snapshot_id(), Some(snapshots[1].as_str()));
     assert_eq!(v.availability_zone(), Some("us-east-1a"));
-    assert_eq!(v.state().map(|s| s.as_str()), Some("available"));
+    assert_eq!(
+        v.state().map(aws_sdk_ec2::types::VolumeState::as_str),
+        Some("available")
+    );
     for v in [words[2], volume.as_str()] {
         ec2.delete_volume().volume_id(v).send().await.unwrap();
     }
@@ -254,7 +281,10 @@ async fn runbook_rds_commands_run_as_written_restore_with_the_named_parameter_gr
     );
     let steps = blocks(&md, "db");
     assert_eq!(steps.len(), 3, "{md}");
-    let out = run_script(&format!("{}\necho \"$SNAPSHOT_ID\"", steps.join("\n")), &rds_endpoint());
+    let out = run_script(
+        &format!("{}\necho \"$SNAPSHOT_ID\"", steps.join("\n")),
+        &rds_endpoint(),
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.last().copied(), Some(snapshot.as_str()), "{out}");
     let restored = format!("{id}-restored");

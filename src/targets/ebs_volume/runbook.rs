@@ -23,10 +23,10 @@ pub(super) fn steps(t: &VolumeTarget) -> Vec<RunbookStep> {
         )
         .setting("SNAPSHOT_ID"),
     ];
-    let zone = match &t.restore.availability_zone {
-        Some(az) => shell_quote(az),
-        None => {
-            steps.push(
+    let zone = if let Some(az) = &t.restore.availability_zone {
+        shell_quote(az)
+    } else {
+        steps.push(
                 RunbookStep::new(
                     "the availability zone of the lost volume (set it by hand if the volume is gone)",
                     Tool::Aws,
@@ -36,8 +36,7 @@ pub(super) fn steps(t: &VolumeTarget) -> Vec<RunbookStep> {
                 )
                 .setting("AVAILABILITY_ZONE"),
             );
-            "\"$AVAILABILITY_ZONE\"".to_string()
-        }
+        "\"$AVAILABILITY_ZONE\"".to_string()
     };
     let mut create = format!(
         "VOLUME_ID=$(aws ec2 create-volume{region} --snapshot-id \"$SNAPSHOT_ID\" --availability-zone {zone}"

@@ -29,7 +29,10 @@ pub(super) fn steps(t: &RdsInstance) -> Vec<RunbookStep> {
     }
     if let Some(groups) = &o.security_groups {
         let ids: Vec<String> = groups.iter().map(|g| shell_quote(g)).collect();
-        options.push_str(&format!(" \\\n  --vpc-security-group-ids {}", ids.join(" ")));
+        options.push_str(&format!(
+            " \\\n  --vpc-security-group-ids {}",
+            ids.join(" ")
+        ));
     }
     match o.multi_az {
         Some(true) => options.push_str(" --multi-az"),

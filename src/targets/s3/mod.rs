@@ -12,8 +12,8 @@ mod options;
 mod pitr;
 mod plan;
 mod restore;
-mod runbook;
 mod revert;
+mod runbook;
 mod validate;
 
 use std::collections::BTreeMap;
