@@ -7,6 +7,7 @@ use std::process::Command;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 
 use crate::ec2::ec2;
+use crate::postgres::{SourceDb, pg_password, server, summary};
 use crate::rds::{create_source_instance, rds};
 use crate::support::{
     Workspace, ec2_endpoint, emulator_environment, rds_endpoint, s3, s3_endpoint, unique,
@@ -319,4 +320,88 @@ async fn runbook_rds_commands_run_as_written_restore_with_the_named_parameter_gr
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn runbook_postgres_commands_run_as_written_restore_the_newest_dump() {
+    let src = SourceDb::seed(300);
+    let pg = server();
+    let s3 = s3().await;
+    let bucket = unique("runbook-dumps");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let ws = Workspace::new();
+    let dump = ws.path().join("source.dump");
+    let out = Command::new("pg_dump")
+        .args([
+            "-Fc",
+            "-h",
+            &pg.host,
+            "-p",
+            &pg.port.to_string(),
+            "-U",
+            &pg.user,
+        ])
+        .args(["-d", &src.name, "-f"])
+        .arg(&dump)
+        .env("PGPASSWORD", pg_password())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // An older, empty object first: the runbook must pick the newest dump.
+    for (key, body) in [
+        ("firedrill/old/0/x.dump", b"not this one".to_vec()),
+        (
+            &format!("firedrill/run-1/0/{}.dump", src.name) as &str,
+            std::fs::read(&dump).unwrap(),
+        ),
+    ] {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+
+    let md = runbook(
+        &ws,
+        "db",
+        &format!(
+            "name = \"db\"\ndescription = \"d\"\nowner = \"dba@example.com\"\n{}\n[objectives]\nrto = \"30m\"\nrpo = \"1h\"\n\n[[targets]]\nname = \"db\"\nkind = \"postgres\"\nhost = \"{}\"\nport = {}\nuser = \"{}\"\ndatabase = \"{}\"\npassword_env = \"FIREDRILL_PG_PASSWORD\"\n\n[targets.backup]\nbucket = \"{bucket}\"\n\n[targets.fault]\naction = \"delete-rows\"\ntable = \"orders\"\nwhere = \"id % 10 = 0\"\n\n[[targets.check]]\nname = \"orders\"\nquery = \"SELECT count(*) FROM orders\"\nexpect = \"baseline\"\n",
+            emulator_environment(),
+            pg.host,
+            pg.port,
+            pg.user,
+            src.name
+        ),
+    );
+    let steps = blocks(&md, "db");
+    // find, download, create database, pg_restore, one check, the swap
+    assert_eq!(steps.len(), 6, "{md}");
+    assert!(steps[5].contains("RENAME TO"), "{}", steps[5]);
+    let restored = SourceDb {
+        name: format!("{}_restored", src.name),
+    };
+    let script = format!(
+        "cd '{}'\nexport FIREDRILL_PG_PASSWORD='{}'\n{}",
+        ws.path().display(),
+        pg_password(),
+        steps[..5].join("\n")
+    );
+    let out = run_script(&script, &s3_endpoint());
+    let before = summary(&src.name).await;
+    assert_eq!(summary(&restored.name).await, before);
+    let orders = before.iter().find(|t| t.0 == "orders").unwrap().1;
+    assert_eq!(
+        out.lines().last().map(str::trim),
+        Some(orders.to_string().as_str()),
+        "{out}"
+    );
+    crate::support::drop_bucket(&s3, &bucket).await;
 }
