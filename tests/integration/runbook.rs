@@ -405,3 +405,97 @@ async fn runbook_postgres_commands_run_as_written_restore_the_newest_dump() {
     );
     crate::support::drop_bucket(&s3, &bucket).await;
 }
+
+#[tokio::test]
+async fn runbook_durations_come_from_the_drills_recorded_in_the_history() {
+    let s3 = s3().await;
+    let bucket = unique("runbook-drilled");
+    crate::support::seed_bucket(&s3, &bucket, 6).await;
+    let ws = Workspace::new();
+    let text = format!(
+        "name = \"drilled\"\nowner = \"web-oncall@example.com\"\n{}\n[objectives]\nrto = \"2m\"\nrpo = \"1h\"\n\n[[targets]]\nname = \"data\"\nkind = \"s3-bucket\"\nbucket = \"{bucket}\"\n[targets.fault]\naction = \"delete-share\"\nshare = 0.5\n",
+        emulator_environment()
+    );
+    let before = runbook(&ws, "drilled", &text);
+    assert!(before.contains("expected: no drill recorded"), "{before}");
+    assert!(
+        before.contains("**Last successful drill:** no drill recorded"),
+        "{before}"
+    );
+    let file = ws.scenario("drilled", &text);
+    for _ in 0..2 {
+        ws.firedrill()
+            .args(["run", "--yes"])
+            .arg(&file)
+            .run()
+            .code(0);
+    }
+    // The restore durations of both drills, from their report.json.
+    let mut restore_ms: Vec<u64> = std::fs::read_dir(ws.reports().join("drilled"))
+        .unwrap()
+        .filter_map(|d| {
+            let report: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(d.ok()?.path().join("report.json")).ok()?)
+                    .ok()?;
+            report["targets"][0]["stages"]
+                .as_array()?
+                .iter()
+                .find(|s| s["stage"] == "restore")?["timing"]["duration_ms"]
+                .as_u64()
+        })
+        .collect();
+    restore_ms.sort_unstable();
+    assert_eq!(restore_ms.len(), 2);
+    let md = runbook(&ws, "drilled", &text);
+    let human = |ms: u64| firedrill_core::timing::human(std::time::Duration::from_millis(ms));
+    let expected = format!(
+        "expected: median {}, worst {} (2 drills)",
+        human(u64::midpoint(restore_ms[0], restore_ms[1])),
+        human(restore_ms[1])
+    );
+    let sync = md
+        .lines()
+        .find(|l| l.contains("copy every object back"))
+        .unwrap();
+    assert!(sync.contains(&expected), "{sync}\nwanted {expected}");
+    assert!(
+        !md.contains("**Last successful drill:** no drill recorded"),
+        "{md}"
+    );
+    crate::support::drop_bucket(&s3, &bucket).await;
+}
+
+#[test]
+fn runbook_html_to_a_file_and_a_bad_scenario_is_an_error_with_its_place() {
+    let ws = Workspace::new();
+    let file = ws.scenario(
+        "vol",
+        &format!(
+            "name = \"vol\"\n{}\n[objectives]\nrto = \"5m\"\nrpo = \"1h\"\n\n[[targets]]\nname = \"data\"\nkind = \"ebs-volume\"\nvolume_id = \"vol-0123456789abcdef0\"\n",
+            emulator_environment()
+        ),
+    );
+    let out = ws.path().join("runbook.html");
+    let ran = ws
+        .firedrill()
+        .args(["runbook", "--format", "html", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .run();
+    ran.code(0);
+    assert!(ran.stdout.is_empty(), "{}", ran.stdout);
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.starts_with("<!doctype html>"), "{html}");
+    assert!(
+        html.contains("Name=volume-id,Values=vol-0123456789abcdef0"),
+        "{html}"
+    );
+
+    let bad = ws.scenario(
+        "bad",
+        "name = \"bad\"\n[objectives]\nrto = \"5m\"\nrpo = \"1h\"\n\n[[targets]]\nname = \"a\"\nkind = \"ebs-volume\"\nvolume_id = \"vol-0123456789abcdef0\"\ndepends_on = [\"b\"]\n",
+    );
+    let ran = ws.firedrill().arg("runbook").arg(&bad).run();
+    ran.code(2);
+    assert!(ran.stderr.contains("bad.toml:10:"), "{}", ran.stderr);
+}
