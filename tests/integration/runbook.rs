@@ -8,7 +8,7 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 
 use crate::ec2::ec2;
 use crate::postgres::{SourceDb, pg_password, server, summary};
-use crate::rds::{create_source_instance, rds};
+use crate::rds::{create_source_cluster, create_source_instance, rds};
 use crate::support::{
     Workspace, ec2_endpoint, emulator_environment, rds_endpoint, s3, s3_endpoint, unique,
 };
@@ -498,4 +498,78 @@ fn runbook_html_to_a_file_and_a_bad_scenario_is_an_error_with_its_place() {
     let ran = ws.firedrill().arg("runbook").arg(&bad).run();
     ran.code(2);
     assert!(ran.stderr.contains("bad.toml:10:"), "{}", ran.stderr);
+}
+
+#[tokio::test]
+async fn runbook_rds_cluster_commands_run_as_written_restore_the_cluster_and_a_writer() {
+    let rds = rds("us-east-1");
+    let id = unique("runbook-cl");
+    create_source_cluster(&rds, &id).await;
+    let snapshot = format!("{id}-snap");
+    rds.create_db_cluster_snapshot()
+        .db_cluster_identifier(&id)
+        .db_cluster_snapshot_identifier(&snapshot)
+        .send()
+        .await
+        .unwrap();
+    let ws = Workspace::new();
+    let md = runbook(
+        &ws,
+        "cl",
+        &format!(
+            "name = \"cl\"\n{}\n[objectives]\nrto = \"30m\"\nrpo = \"1h\"\n\n[[targets]]\nname = \"cl\"\nkind = \"rds-cluster\"\ncluster = \"{id}\"\n\n[targets.fault]\naction = \"failover\"\n",
+            emulator_environment()
+        ),
+    );
+    let steps = blocks(&md, "cl");
+    // snapshot + engine, instance class of the members, restore + writer, endpoint
+    assert_eq!(steps.len(), 4, "{md}");
+    let out = run_script(
+        &format!(
+            "{}\necho \"$SNAPSHOT_ID $ENGINE $INSTANCE_CLASS\"",
+            steps.join("\n")
+        ),
+        &rds_endpoint(),
+    );
+    let last: Vec<&str> = out.lines().last().unwrap().split_whitespace().collect();
+    assert_eq!(
+        last,
+        [snapshot.as_str(), "aurora-postgresql", "db.r5.large"],
+        "{out}"
+    );
+    let restored = format!("{id}-restored");
+    let writer = rds
+        .describe_db_instances()
+        .db_instance_identifier(format!("{restored}-1"))
+        .send()
+        .await
+        .unwrap();
+    let w = &writer.db_instances()[0];
+    assert_eq!(w.db_cluster_identifier(), Some(restored.as_str()));
+    assert_eq!(w.db_instance_class(), Some("db.r5.large"));
+    for i in [
+        format!("{restored}-1"),
+        format!("{id}-1"),
+        format!("{id}-2"),
+    ] {
+        rds.delete_db_instance()
+            .db_instance_identifier(i)
+            .skip_final_snapshot(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    for c in [&restored, &id] {
+        rds.delete_db_cluster()
+            .db_cluster_identifier(c)
+            .skip_final_snapshot(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    rds.delete_db_cluster_snapshot()
+        .db_cluster_snapshot_identifier(&snapshot)
+        .send()
+        .await
+        .unwrap();
 }
