@@ -6,7 +6,7 @@ use std::process::Command;
 
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 
-use crate::ec2::ec2;
+use crate::ec2::{ec2, launch_source};
 use crate::postgres::{SourceDb, pg_password, server, summary};
 use crate::rds::{create_source_cluster, create_source_instance, rds};
 use crate::support::{
@@ -572,4 +572,70 @@ async fn runbook_rds_cluster_commands_run_as_written_restore_the_cluster_and_a_w
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn runbook_ec2_commands_run_as_written_launch_the_newest_image() {
+    let ec2 = ec2("us-east-1");
+    let name = unique("runbook-web");
+    let source = launch_source(&ec2, &name).await;
+    let mut images = Vec::new();
+    for n in 0..2 {
+        let img = ec2
+            .create_image()
+            .instance_id(&source)
+            .name(format!("{name}-nightly-{n}"))
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::Image)
+                    .tags(
+                        aws_sdk_ec2::types::Tag::builder()
+                            .key("app")
+                            .value(&name)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        images.push(img.image_id().unwrap().to_string());
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    let ws = Workspace::new();
+    let md = runbook(
+        &ws,
+        "web",
+        &format!(
+            "name = \"web\"\n{}\n[objectives]\nrto = \"30m\"\nrpo = \"1d\"\n\n[[targets]]\nname = \"web\"\nkind = \"ec2-instance\"\ninstance_id = \"{source}\"\n\n[targets.backup]\nsource = \"latest\"\nwindow = \"3d\"\nimage_name = \"{name}-nightly-*\"\nimage_tags = {{ app = \"{name}\" }}\n\n[targets.fault]\naction = \"stop\"\n",
+            emulator_environment()
+        ),
+    );
+    let steps = blocks(&md, "web");
+    // image, type of the lost instance, launch + wait, address
+    assert_eq!(steps.len(), 4, "{md}");
+    let out = run_script(
+        &format!("{}\necho \"$IMAGE_ID $INSTANCE_ID\"", steps.join("\n")),
+        &crate::support::ec2_endpoint(),
+    );
+    let last: Vec<&str> = out.lines().last().unwrap().split_whitespace().collect();
+    assert_eq!(last.len(), 2, "{out}");
+    assert_eq!(last[0], images[1], "the newest image: {out}");
+    let got = ec2
+        .describe_instances()
+        .instance_ids(last[1])
+        .send()
+        .await
+        .unwrap();
+    let launched = &got.reservations()[0].instances()[0];
+    assert_eq!(launched.image_id(), Some(images[1].as_str()));
+    ec2.terminate_instances()
+        .instance_ids(last[1])
+        .instance_ids(&source)
+        .send()
+        .await
+        .unwrap();
+    for i in &images {
+        ec2.deregister_image().image_id(i).send().await.unwrap();
+    }
 }
