@@ -48,6 +48,9 @@ pub struct TargetHistory {
     /// The existing recovery point this run restored and validated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proven: Option<ProvenPoint>,
+    /// How long each timed stage took, for the runbook's expected durations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stages_ms: BTreeMap<Stage, u64>,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -72,6 +75,12 @@ impl HistoryEntry {
                     rto_objective_ms: ms(t.objectives.rto),
                     rpo_objective_ms: ms(t.objectives.rpo),
                     proven: proven(t, report.started_at),
+                    stages_ms: t
+                        .stages
+                        .iter()
+                        .filter(|s| s.outcome == Outcome::Passed)
+                        .filter_map(|s| Some((s.stage, ms(s.timing.as_ref()?.duration))))
+                        .collect(),
                 })
                 .collect(),
         }
@@ -148,7 +157,7 @@ pub fn read(reports_dir: &Path) -> io::Result<Vec<HistoryEntry>> {
     Ok(out)
 }
 
-fn median(values: &mut [u64]) -> Option<u64> {
+pub(crate) fn median(values: &mut [u64]) -> Option<u64> {
     if values.is_empty() {
         return None;
     }
@@ -491,6 +500,7 @@ mod tests {
                 rto_objective_ms: 120_000,
                 rpo_objective_ms: 30_000,
                 proven: None,
+                stages_ms: BTreeMap::new(),
             }],
         }
     }

@@ -26,6 +26,7 @@ pub mod ledger;
 pub mod notify;
 pub mod plan;
 pub mod report;
+pub mod runbook;
 pub mod runner;
 pub mod scenario;
 pub mod sql;

@@ -10,6 +10,7 @@ mod publish;
 mod reap;
 mod report;
 mod run;
+mod runbook;
 mod validate;
 mod verify;
 
@@ -77,6 +78,9 @@ pub enum Command {
     /// Read-only: each target's newest recovery point against the RPO, and
     /// when a drill last proved one (exit 1 when any falls short).
     Coverage(coverage::CoverageArgs),
+    /// Write the recovery plan people follow on the bad day: commands per
+    /// target in `depends_on` order, gates, owner, expected durations.
+    Runbook(runbook::RunbookArgs),
 }
 
 /// Entry point for the binary.
@@ -129,6 +133,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::History(args) => history::history(&cli.reports_dir, args),
         Command::IamPolicy(args) => iam_policy::iam_policy(args),
         Command::Coverage(args) => coverage::coverage(&cli.reports_dir, args).await,
+        Command::Runbook(args) => runbook::runbook(&cli.reports_dir, args),
     }
 }
 

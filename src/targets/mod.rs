@@ -34,6 +34,7 @@ use firedrill_core::canary::CanaryPlan;
 use firedrill_core::iam::{ArnContext, Permission};
 use firedrill_core::options::TargetInput;
 use firedrill_core::recovery::RecoveryPoint;
+use firedrill_core::runbook::RunbookStep;
 use firedrill_core::timing::Clock;
 use firedrill_core::{
     DeleteOutcome, Diagnostic, FaultSpec, PlannedAction, Preflight, ScratchResource, Service,
@@ -216,5 +217,12 @@ pub trait Target: Send + Sync + fmt::Debug {
     /// [`Target::restored_fields`]), after a successful restore.
     fn restored(&self) -> Restored {
         Restored::default()
+    }
+
+    /// The recovery steps a person runs on the bad day (`firedrill
+    /// runbook`), with the scenario's identifiers filled in; empty when
+    /// this kind has none. No API calls here.
+    fn runbook_steps(&self) -> Vec<RunbookStep> {
+        Vec::new()
     }
 }

@@ -24,6 +24,7 @@ mod notify;
 mod postgres;
 mod rds;
 mod retries;
+mod runbook;
 mod s3_content;
 mod s3_drill;
 mod scenario_errors;

@@ -8,6 +8,7 @@
 mod fault;
 mod iam;
 mod options;
+mod runbook;
 
 use std::time::Duration;
 
@@ -121,6 +122,10 @@ impl VolumeTarget {
 
 #[async_trait]
 impl Target for VolumeTarget {
+    fn runbook_steps(&self) -> Vec<firedrill_core::runbook::RunbookStep> {
+        runbook::steps(self)
+    }
+
     fn resource(&self) -> String {
         format!("ebs:{}", self.volume_id)
     }

@@ -15,6 +15,7 @@ mod iam;
 mod options;
 mod plan;
 mod restore;
+mod runbook;
 mod validate;
 
 use async_trait::async_trait;
@@ -132,6 +133,10 @@ impl InstanceTarget {
 
 #[async_trait]
 impl Target for InstanceTarget {
+    fn runbook_steps(&self) -> Vec<firedrill_core::runbook::RunbookStep> {
+        runbook::steps(self)
+    }
+
     fn resource(&self) -> String {
         format!("ec2:{}", self.instance_id)
     }

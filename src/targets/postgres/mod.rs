@@ -17,6 +17,7 @@ mod iam;
 pub(crate) mod options;
 mod plan;
 mod restore;
+mod runbook;
 mod stream;
 mod undo;
 mod validate;
@@ -216,6 +217,10 @@ async fn tool_version(program: &str) -> Result<String, StageError> {
 
 #[async_trait]
 impl Target for PgTarget {
+    fn runbook_steps(&self) -> Vec<firedrill_core::runbook::RunbookStep> {
+        runbook::steps(self)
+    }
+
     fn resource(&self) -> String {
         format!(
             "postgresql://{}:{}/{}",

@@ -3,6 +3,7 @@
 //! scratch cluster plus a writer instance, and compare it with the source.
 
 mod iam;
+mod runbook;
 
 use std::time::Duration;
 
@@ -211,6 +212,10 @@ fn resource_in(cx: &StageContext, rtype: ResourceType, id: &str, region: &str) -
 
 #[async_trait]
 impl Target for RdsCluster {
+    fn runbook_steps(&self) -> Vec<firedrill_core::runbook::RunbookStep> {
+        runbook::steps(self)
+    }
+
     fn resource(&self) -> String {
         format!("rds:cluster:{}", self.cluster)
     }

@@ -7,6 +7,7 @@
 mod fault;
 mod iam;
 mod options;
+mod runbook;
 
 use std::time::Duration;
 
@@ -233,6 +234,10 @@ impl RdsInstance {
 
 #[async_trait]
 impl Target for RdsInstance {
+    fn runbook_steps(&self) -> Vec<firedrill_core::runbook::RunbookStep> {
+        runbook::steps(self)
+    }
+
     fn resource(&self) -> String {
         format!("rds:db:{}", self.instance)
     }

@@ -13,6 +13,7 @@ mod pitr;
 mod plan;
 mod restore;
 mod revert;
+mod runbook;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -164,6 +165,10 @@ fn io_err(what: &str, e: &std::io::Error) -> StageError {
 
 #[async_trait]
 impl Target for S3Target {
+    fn runbook_steps(&self) -> Vec<firedrill_core::runbook::RunbookStep> {
+        runbook::steps(self)
+    }
+
     fn resource(&self) -> String {
         match &self.prefix {
             Some(p) => format!("s3://{}/{p}", self.bucket),
