@@ -23,6 +23,9 @@ pub struct TargetPlan {
     pub guard: String,
     /// How the fault is undone, or what is kept when it cannot be.
     pub undo: UndoPlan,
+    /// A target that selects by tag: what preflight will expand it to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expansion: Option<String>,
 }
 
 /// The whole plan.
@@ -76,6 +79,14 @@ pub fn build(scenario: &Scenario) -> Plan {
                 actions,
                 guard,
                 undo: t.target.undo(),
+                expansion: t.select.as_ref().map(|s| {
+                    format!(
+                        "will be expanded at preflight: {} (each drilled as {}/<id>; the actions below are per resource, {} standing for its id)",
+                        s.describe(),
+                        t.name,
+                        s.from.placeholder
+                    )
+                }),
             }
         })
         .collect();
@@ -120,6 +131,9 @@ pub fn render(plan: &Plan) -> String {
     }
     for t in &plan.targets {
         let _ = writeln!(out, "  target {} ({}) {}", t.name, t.kind, t.resource);
+        if let Some(e) = &t.expansion {
+            let _ = writeln!(out, "    {e}");
+        }
         for a in &t.actions {
             let life = a
                 .scratch_lifetime

@@ -39,6 +39,7 @@ pub mod output;
 pub mod plan;
 pub mod recovery;
 pub mod resource;
+pub mod select;
 pub mod service;
 pub mod signer;
 pub mod source_keys;

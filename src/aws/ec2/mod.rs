@@ -495,6 +495,24 @@ pub async fn volumes_tagged(ec2: &Client, key: &str) -> Result<Vec<VolumeInfo>, 
     Ok(found)
 }
 
+/// Volumes carrying every one of `tags` (key and value), every page.
+pub async fn volumes_with_tags(
+    ec2: &Client,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<VolumeInfo>, AwsError> {
+    let mut found = Vec::new();
+    let mut req = ec2.describe_volumes();
+    for (k, v) in tags {
+        req = req.filters(filter(&format!("tag:{k}"), &[v.as_str()]));
+    }
+    let mut pages = req.into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeVolumes", e))?;
+        found.extend(page.volumes().iter().map(volume_info));
+    }
+    Ok(found)
+}
+
 /// Create a volume from a snapshot, tagged at creation.
 pub async fn create_volume(ec2: &Client, spec: &VolumeSpec) -> Result<Created, AwsError> {
     let mut req = ec2
