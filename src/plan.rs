@@ -75,7 +75,10 @@ pub fn build(scenario: &Scenario) -> Plan {
             TargetPlan {
                 name: t.name.clone(),
                 kind: t.kind.to_string(),
-                resource: t.target.resource(),
+                resource: t
+                    .select
+                    .as_ref()
+                    .map_or_else(|| t.target.resource(), |s| format!("{} selected by tag", s.from.noun)),
                 actions,
                 guard,
                 undo: t.target.undo(),

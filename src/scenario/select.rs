@@ -52,13 +52,16 @@ pub fn take(
         return None;
     };
     let span = value.span();
-    let raw: RawSelect = section(value, diags)?;
     let id_span = rest.get(from.id_key).map(TomlSpanned::span);
-    let selection = validate(&raw, span.clone(), from.id_key, id_span, diags)?;
-    rest.insert(
-        TomlSpanned::new(span.clone(), from.id_key.into()),
-        TomlSpanned::new(span, DeValue::String(from.placeholder.into())),
-    );
+    if id_span.is_none() {
+        // Whatever is wrong with `select`, the id key is not missing.
+        rest.insert(
+            TomlSpanned::new(span.clone(), from.id_key.into()),
+            TomlSpanned::new(span.clone(), DeValue::String(from.placeholder.into())),
+        );
+    }
+    let raw: RawSelect = section(value, diags)?;
+    let selection = validate(&raw, span, from.id_key, id_span, diags)?;
     Some(TargetSelect {
         selection,
         index,

@@ -199,6 +199,22 @@ pub struct SelectionReport {
     pub duration_ms: u64,
 }
 
+impl SelectionReport {
+    /// `data: 3 of 20 matching (backup-tier=gold) in 41 ms, seed 7: vol-a, vol-b, vol-c`.
+    pub fn line(&self) -> String {
+        format!(
+            "{}: {} of {} matching ({}) in {} ms, seed {}: {}",
+            self.target,
+            self.selected.len(),
+            self.matched,
+            tag_text(&self.tags),
+            self.duration_ms,
+            self.seed,
+            self.selected.join(", ")
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
