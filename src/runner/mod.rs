@@ -12,7 +12,7 @@ mod hooks;
 mod preflight;
 mod record;
 mod schedule;
-mod select;
+pub(crate) mod select;
 mod summary;
 
 use std::collections::BTreeMap;
@@ -158,7 +158,7 @@ impl Setup {
         };
         let seed = options.seed.unwrap_or_else(rand::random);
         // Selecting targets become named ones before anything counts them.
-        let expansion = select::expand(scenario, &clients, seed).await;
+        let expansion = select::expand(scenario, &clients, seed, false).await;
         let ledger = Ledger::create(&run_dir, &run_id, &scenario.name, &scenario.environment)?;
         let shared = Arc::new(RunShared {
             events: events.clone(),

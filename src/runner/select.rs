@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use firedrill_core::Finding;
 use firedrill_core::recovery::target_seed;
-use firedrill_core::select::{SelectionReport, sample, tag_text};
+use firedrill_core::select::{SelectionReport, Want, sample, tag_text};
 
 use crate::aws::Clients;
 use crate::scenario::select::expand_target;
@@ -16,7 +16,7 @@ use crate::scenario::{Scenario, TargetSpec};
 
 /// What the expansion did.
 #[derive(Debug, Default)]
-pub(super) struct Expansion {
+pub(crate) struct Expansion {
     pub reports: Vec<SelectionReport>,
     /// Each selection that could not be expanded; the drill is refused.
     pub failures: Vec<Finding>,
@@ -25,8 +25,14 @@ pub(super) struct Expansion {
     pub environment: bool,
 }
 
-/// Expand every selecting target of `scenario` in place.
-pub(super) async fn expand(scenario: &mut Scenario, clients: &Clients, seed: u64) -> Expansion {
+/// Expand every selecting target of `scenario` in place; `every` takes
+/// every matching resource whatever the sample size (`coverage`).
+pub(crate) async fn expand(
+    scenario: &mut Scenario,
+    clients: &Clients,
+    seed: u64,
+    every: bool,
+) -> Expansion {
     let mut out = Expansion::default();
     if scenario.targets.iter().all(|t| t.select.is_none()) {
         return out;
@@ -72,7 +78,12 @@ pub(super) async fn expand(scenario: &mut Scenario, clients: &Clients, seed: u64
             }
         };
         let target_seed = target_seed(seed, &spec.name);
-        let chosen = sample(&ids, select.selection.want, target_seed);
+        let want = if every {
+            Want::All
+        } else {
+            select.selection.want
+        };
+        let chosen = sample(&ids, want, target_seed);
         let mut names = Vec::new();
         for id in &chosen {
             let name = format!("{}/{id}", spec.name);

@@ -119,3 +119,24 @@ pub fn expand_target(
             .join("; ")),
     }
 }
+
+/// Schema of a selectable kind: `select` as an alternative to its id key.
+pub fn schema(
+    obj: &mut serde_json::Map<String, serde_json::Value>,
+    from: &Selectable,
+    generator: &mut schemars::SchemaGenerator,
+) {
+    use schemars::JsonSchema;
+    use serde_json::{Value, json};
+    let select = RawSelect::json_schema(generator).to_value();
+    if let Some(props) = obj.get_mut("properties").and_then(Value::as_object_mut) {
+        props.insert("select".into(), select);
+    }
+    if let Some(req) = obj.get_mut("required").and_then(Value::as_array_mut) {
+        req.retain(|r| r != from.id_key);
+    }
+    obj.insert(
+        "oneOf".into(),
+        json!([{"required": [from.id_key]}, {"required": ["select"]}]),
+    );
+}

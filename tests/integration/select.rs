@@ -102,6 +102,24 @@ async fn selection_by_tag_drills_the_seeded_sample_and_leaves_the_rest_alone() {
     let tag = format!("{{ \"fleet-test\" = \"{value}\" }}");
     let count3 = example(EXAMPLE, EXAMPLE_TAG, &tag, |t| t);
 
+    // Coverage of a selecting target lists every volume it matches.
+    let ws = Workspace::new();
+    let file = ws.scenario("fleet", &count3);
+    let f = ws.firedrill().args(["coverage", "--format", "json"]).arg(file);
+    let started = Instant::now();
+    let ran = tokio::task::spawn_blocking(move || f.run()).await.unwrap();
+    let covered = started.elapsed();
+    ran.code(1); // no snapshot yet: every row fails
+    let rows: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    let resources: BTreeSet<String> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["resource"].as_str().unwrap().trim_start_matches("ebs:").to_string())
+        .collect();
+    assert_eq!(resources, fleet.iter().cloned().collect(), "{rows:#}");
+    eprintln!("coverage of a 20-volume selection: {covered:?}");
+
     // count = 3, seed 7, twice: the same three volumes.
     let mut samples = Vec::new();
     for _ in 0..2 {
