@@ -29,7 +29,7 @@ pub struct Selectable {
 }
 
 /// Every kind that can be selected by tag.
-pub static SELECTABLE: &[Selectable] = &[super::ebs_volume::SELECT];
+pub static SELECTABLE: &[Selectable] = &[super::ebs_volume::SELECT, super::ec2_instance::SELECT];
 
 /// The selection support of `kind`, if any.
 pub fn selectable(kind: &str) -> Option<&'static Selectable> {

@@ -231,3 +231,62 @@ fn plan_says_a_selection_is_expanded_at_preflight() {
     );
     assert!(ran.stdout.contains("volumes selected by tag"), "{}", ran.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_are_selected_by_tag_too() {
+    let ec2 = ec2("us-east-1");
+    let value = unique("fleet-web");
+    let mut fleet = Vec::new();
+    for _ in 0..4 {
+        let id = crate::ec2::launch_source(&ec2, "fd-fleet-web").await;
+        ec2.create_tags()
+            .resources(&id)
+            .tags(Tag::builder().key("fleet-test").value(&value).build())
+            .send()
+            .await
+            .unwrap();
+        fleet.push(id);
+    }
+    let bystander = crate::ec2::launch_source(&ec2, "fd-fleet-bystander").await;
+    let state = |id: String| {
+        let ec2 = ec2.clone();
+        async move {
+            let out = ec2.describe_instances().instance_ids(id).send().await.unwrap();
+            let i = &out.reservations()[0].instances()[0];
+            i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string())
+        }
+    };
+    let before = state(bystander.clone()).await;
+    let text = example(
+        "ec2-instance.toml",
+        "instance_id = \"i-0123456789abcdef0\"",
+        &format!("select = {{ tags = {{ \"fleet-test\" = \"{value}\" }}, percent = 50 }}"),
+        |t| t,
+    );
+    let ws = Workspace::new();
+    let ran = run(&ws, &text, "11").await;
+    ran.code(0);
+    let report = ws.report("ec2-instance");
+    let names: Vec<&str> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "50% of 4: {report:#}");
+    for (n, t) in names.iter().zip(report["targets"].as_array().unwrap()) {
+        let id = n.strip_prefix("web/").unwrap();
+        assert!(fleet.iter().any(|f| f == id), "{n}");
+        assert_eq!(t["verdict"], "passed", "{t:#}");
+    }
+    assert_eq!(report["selections"][0]["matched"], 4);
+    assert!(!serde_json::to_string(&report).unwrap().contains(&bystander));
+    assert_eq!(state(bystander.clone()).await, before, "bystander untouched");
+    let run_id = report["run_id"].as_str().unwrap();
+    assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
+    ec2.terminate_instances()
+        .set_instance_ids(Some(fleet.into_iter().chain([bystander]).collect()))
+        .send()
+        .await
+        .unwrap();
+}
