@@ -46,7 +46,8 @@ pub(super) async fn gate(scenario: &mut Scenario, options: &RunOptions, setup: &
     // target's preflight.
     if !setup.expansion.failures.is_empty() {
         gate.refused = true;
-        gate.findings.extend(setup.expansion.failures.iter().cloned());
+        gate.findings
+            .extend(setup.expansion.failures.iter().cloned());
         return gate;
     }
     let tags = preflight_all(scenario, options, setup, &mut gate).await;

@@ -65,7 +65,8 @@ pub(crate) async fn expand(
             }
             Ok(ids) => ids,
             Err(e) => {
-                out.environment |= e.is_environment();
+                // A listing that failed says nothing about the fleet.
+                out.environment = true;
                 out.failures.push(Finding::error(
                     "select.failed",
                     format!(

@@ -49,7 +49,9 @@ async fn footprint(ec2: &Client, id: &str) -> (String, usize, usize) {
         .await
         .unwrap();
     (
-        v.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        v.state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
         v.attachments().len(),
         snaps.snapshots().len(),
     )
@@ -105,7 +107,10 @@ async fn selection_by_tag_drills_the_seeded_sample_and_leaves_the_rest_alone() {
     // Coverage of a selecting target lists every volume it matches.
     let ws = Workspace::new();
     let file = ws.scenario("fleet", &count3);
-    let f = ws.firedrill().args(["coverage", "--format", "json"]).arg(file);
+    let f = ws
+        .firedrill()
+        .args(["coverage", "--format", "json"])
+        .arg(file);
     let started = Instant::now();
     let ran = tokio::task::spawn_blocking(move || f.run()).await.unwrap();
     let covered = started.elapsed();
@@ -115,7 +120,13 @@ async fn selection_by_tag_drills_the_seeded_sample_and_leaves_the_rest_alone() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["resource"].as_str().unwrap().trim_start_matches("ebs:").to_string())
+        .map(|r| {
+            r["resource"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("ebs:")
+                .to_string()
+        })
         .collect();
     assert_eq!(resources, fleet.iter().cloned().collect(), "{rows:#}");
     eprintln!("coverage of a 20-volume selection: {covered:?}");
@@ -160,7 +171,10 @@ async fn selection_by_tag_drills_the_seeded_sample_and_leaves_the_rest_alone() {
         );
         samples.push(ids);
     }
-    assert_eq!(samples[0], samples[1], "the same seed selects the same volumes");
+    assert_eq!(
+        samples[0], samples[1],
+        "the same seed selects the same volumes"
+    );
 
     // Another seed: still three of the twenty (and, over a few seeds, not
     // always the same three).
@@ -179,7 +193,10 @@ async fn selection_by_tag_drills_the_seeded_sample_and_leaves_the_rest_alone() {
     run(&ws, &percent, "7").await.code(0);
     let report = ws.report("ebs-volume-fleet");
     assert_eq!(drilled(&report).len(), 2, "{report:#}");
-    assert_eq!(report["selections"][0]["want"], serde_json::json!({"percent": 10}));
+    assert_eq!(
+        report["selections"][0]["want"],
+        serde_json::json!({"percent": 10})
+    );
 
     // The untagged volumes: same state, same attachments, no snapshot.
     for (b, was) in bystanders.iter().zip(&before) {
@@ -209,7 +226,9 @@ async fn a_selection_matching_nothing_fails_the_drill_and_creates_nothing() {
         .unwrap_or_else(|| panic!("no select.empty finding: {report:#}"));
     let message = finding["message"].as_str().unwrap();
     assert!(
-        message.contains(&format!("no volumes tagged fleet-test={value} in us-east-1")),
+        message.contains(&format!(
+            "no volumes tagged fleet-test={value} in us-east-1"
+        )),
         "{message}"
     );
     let run_id = report["run_id"].as_str().unwrap();
@@ -223,13 +242,16 @@ fn plan_says_a_selection_is_expanded_at_preflight() {
         .run();
     ran.code(0);
     assert!(
-        ran.stdout.contains(
-            "will be expanded at preflight: volumes tagged backup-tier=gold, 3 of them"
-        ),
+        ran.stdout
+            .contains("will be expanded at preflight: volumes tagged backup-tier=gold, 3 of them"),
         "{}",
         ran.stdout
     );
-    assert!(ran.stdout.contains("volumes selected by tag"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("volumes selected by tag"),
+        "{}",
+        ran.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,9 +273,16 @@ async fn instances_are_selected_by_tag_too() {
     let state = |id: String| {
         let ec2 = ec2.clone();
         async move {
-            let out = ec2.describe_instances().instance_ids(id).send().await.unwrap();
+            let out = ec2
+                .describe_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .unwrap();
             let i = &out.reservations()[0].instances()[0];
-            i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string())
+            i.state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_string())
         }
     };
     let before = state(bystander.clone()).await;
@@ -281,7 +310,11 @@ async fn instances_are_selected_by_tag_too() {
     }
     assert_eq!(report["selections"][0]["matched"], 4);
     assert!(!serde_json::to_string(&report).unwrap().contains(&bystander));
-    assert_eq!(state(bystander.clone()).await, before, "bystander untouched");
+    assert_eq!(
+        state(bystander.clone()).await,
+        before,
+        "bystander untouched"
+    );
     let run_id = report["run_id"].as_str().unwrap();
     assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
     ec2.terminate_instances()

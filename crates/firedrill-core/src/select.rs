@@ -67,7 +67,11 @@ pub struct Selection {
 impl Selection {
     /// `volumes tagged backup-tier=gold, 3 of them`.
     pub fn describe(&self, noun: &str) -> String {
-        format!("{noun} tagged {}, {}", tag_text(&self.tags), self.want.describe())
+        format!(
+            "{noun} tagged {}, {}",
+            tag_text(&self.tags),
+            self.want.describe()
+        )
     }
 }
 
