@@ -61,7 +61,7 @@ async fn run(ws: &Workspace, text: &str, seed: &str) -> Ran {
     let file = ws.scenario("fleet", text);
     let f = ws
         .firedrill()
-        .args(["run", "--yes", "--seed", seed])
+        .args(["run", "--yes", "--format", "markdown", "--seed", seed])
         .arg(file);
     tokio::task::spawn_blocking(move || f.run()).await.unwrap()
 }
@@ -140,6 +140,9 @@ async fn selection_by_tag_drills_the_seeded_sample_and_leaves_the_rest_alone() {
         let wall = started.elapsed();
         ran.code(0);
         assert!(ran.stdout.contains("selected by tag:"), "{}", ran.stdout);
+        let md = std::fs::read_to_string(ws.run_dir("ebs-volume-fleet").join("report.md")).unwrap();
+        assert!(md.contains("## Selected by tag"), "{md}");
+        assert!(md.contains("gold: 3 of 20 matching"), "{md}");
         let report = ws.report("ebs-volume-fleet");
         let ids = drilled(&report);
         assert_eq!(ids.len(), 3, "{report:#}");
