@@ -144,6 +144,11 @@ async fn selection_by_tag_drills_the_seeded_sample_and_leaves_the_rest_alone() {
         assert!(md.contains("## Selected by tag"), "{md}");
         assert!(md.contains("gold: 3 of 20 matching"), "{md}");
         let report = ws.report("ebs-volume-fleet");
+        let policy =
+            crate::iam::assert_policy_allows_the_run(&ws, &ws.path().join("fleet.toml"), &report);
+        let policy = serde_json::to_string(&policy).unwrap();
+        assert!(!policy.contains("vol-00000000"), "{policy}");
+        assert!(policy.contains(":volume/*"), "{policy}");
         let ids = drilled(&report);
         assert_eq!(ids.len(), 3, "{report:#}");
         assert!(ids.iter().all(|i| fleet_set.contains(i)), "{ids:?}");
