@@ -120,16 +120,22 @@ pub(crate) async fn expand(
         });
         renamed.push((spec.name, names));
     }
-    // A target that depended on the selecting one waits for every resource
-    // it expanded to.
-    for t in &mut expanded {
-        t.depends_on = std::mem::take(&mut t.depends_on)
+    // A target or gate that waited for the selecting one waits for every
+    // resource it expanded to.
+    let rename = |list: &mut Vec<String>| {
+        *list = std::mem::take(list)
             .into_iter()
             .flat_map(|d| match renamed.iter().find(|(n, _)| *n == d) {
                 Some((_, names)) => names.clone(),
                 None => vec![d],
             })
             .collect();
+    };
+    for t in &mut expanded {
+        rename(&mut t.depends_on);
+    }
+    for g in &mut scenario.gates {
+        rename(&mut g.after);
     }
     scenario.targets = expanded;
     out

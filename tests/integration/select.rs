@@ -195,8 +195,9 @@ async fn selection_by_tag_drills_the_seeded_sample_and_leaves_the_rest_alone() {
     other.insert(samples[0].clone());
     assert!(other.len() > 1, "three seeds, one sample: {other:?}");
 
-    // percent = 10 of 20: two.
-    let percent = count3.replace("count = 3", "percent = 10");
+    // percent = 10 of 20: two; a gate waits for both.
+    let percent = count3.replace("count = 3", "percent = 10")
+        + "\n[[gates]]\nname = \"fleet-up\"\nkind = \"command\"\nprogram = \"true\"\n";
     let ws = Workspace::new();
     run(&ws, &percent, "7").await.code(0);
     let report = ws.report("ebs-volume-fleet");
@@ -205,6 +206,14 @@ async fn selection_by_tag_drills_the_seeded_sample_and_leaves_the_rest_alone() {
         report["selections"][0]["want"],
         serde_json::json!({"percent": 10})
     );
+    let gate = &report["gates"][0];
+    assert_eq!(gate["outcome"], "passed", "{gate:#}");
+    let after: Vec<String> = serde_json::from_value(gate["after"].clone()).unwrap();
+    let expected: Vec<String> = drilled(&report)
+        .iter()
+        .map(|i| format!("gold/{i}"))
+        .collect();
+    assert_eq!(after, expected, "{gate:#}");
 
     // The untagged volumes: same state, same attachments, no snapshot.
     for (b, was) in bystanders.iter().zip(&before) {
