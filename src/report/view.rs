@@ -255,7 +255,11 @@ pub(crate) fn build(report: &Report, artifacts: &[ArtifactRef]) -> View {
         app: super::app_view::build(report),
         artifacts: artifacts.to_vec(),
         seed: report.seed,
-        selections: report.selections.iter().map(|s| s.line()).collect(),
+        selections: report
+            .selections
+            .iter()
+            .map(firedrill_core::select::SelectionReport::line)
+            .collect(),
         recovery_points: report
             .targets
             .iter()
