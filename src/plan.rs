@@ -23,6 +23,9 @@ pub struct TargetPlan {
     pub guard: String,
     /// How the fault is undone, or what is kept when it cannot be.
     pub undo: UndoPlan,
+    /// A target that selects by tag: what preflight will expand it to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expansion: Option<String>,
 }
 
 /// The whole plan.
@@ -72,10 +75,21 @@ pub fn build(scenario: &Scenario) -> Plan {
             TargetPlan {
                 name: t.name.clone(),
                 kind: t.kind.to_string(),
-                resource: t.target.resource(),
+                resource: t
+                    .select
+                    .as_ref()
+                    .map_or_else(|| t.target.resource(), |s| format!("{} selected by tag", s.from.noun)),
                 actions,
                 guard,
                 undo: t.target.undo(),
+                expansion: t.select.as_ref().map(|s| {
+                    format!(
+                        "will be expanded at preflight: {} (each drilled as {}/<id>; the actions below are per resource, {} standing for its id)",
+                        s.describe(),
+                        t.name,
+                        s.from.placeholder
+                    )
+                }),
             }
         })
         .collect();
@@ -120,6 +134,9 @@ pub fn render(plan: &Plan) -> String {
     }
     for t in &plan.targets {
         let _ = writeln!(out, "  target {} ({}) {}", t.name, t.kind, t.resource);
+        if let Some(e) = &t.expansion {
+            let _ = writeln!(out, "    {e}");
+        }
         for a in &t.actions {
             let life = a
                 .scratch_lifetime

@@ -36,7 +36,7 @@ pub struct CoverageArgs {
 }
 
 pub(crate) async fn coverage(reports_dir: &Path, args: CoverageArgs) -> u8 {
-    let scenario = match scenario::load(&args.file) {
+    let mut scenario = match scenario::load(&args.file) {
         Ok(s) => s,
         Err(e) => {
             super::validate::print_scenario_error(&e);
@@ -45,6 +45,18 @@ pub(crate) async fn coverage(reports_dir: &Path, args: CoverageArgs) -> u8 {
     };
     let clock = Clock::system();
     let clients = Clients::new(&scenario.environment, &clock).await;
+    // A target that selects by tag covers every resource it matches.
+    let expansion = crate::runner::select::expand(&mut scenario, &clients, 0, true).await;
+    for f in &expansion.failures {
+        eprintln!("firedrill: {}", f.message);
+    }
+    if !expansion.failures.is_empty() {
+        return if expansion.environment {
+            exit::ENVIRONMENT
+        } else {
+            exit::OBJECTIVES_MISSED
+        };
+    }
     let history = crate::history::read(reports_dir).unwrap_or_default();
     let proven = crate::history::proven_points(&history);
     let now = clock.now().utc;

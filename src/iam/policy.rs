@@ -27,7 +27,17 @@ pub fn permissions(scenario: &Scenario, options: &Options) -> Vec<Permission> {
     // The runner reads the account id for the guards and the report.
     let mut all = vec![Permission::new(Action::StsGetCallerIdentity, Scope::Any)];
     for t in &scenario.targets {
-        all.extend(t.target.permissions(&arn));
+        let mut own = t.target.permissions(&arn);
+        // A target that selects by tag drills resources known only at
+        // preflight: its ARNs name every resource of the kind.
+        if let Some(sel) = &t.select {
+            for a in own.iter_mut().filter_map(|p| p.scope.arns_mut()) {
+                for arn in a.iter_mut() {
+                    *arn = arn.replace(sel.from.placeholder, "*");
+                }
+            }
+        }
+        all.extend(own);
     }
     if let Some(uri) = &options.evidence {
         all.extend(evidence_permissions(&arn, uri));

@@ -105,6 +105,7 @@ pub(crate) fn report() -> Report {
         controls: vec!["SOC2-A1.3".into(), "ISO27001-A.8.13".into()],
         seed: Some(42),
         levels: Vec::new(),
+        selections: Vec::new(),
         gates: Vec::new(),
         hooks: Vec::new(),
         app_rto: None,

@@ -59,6 +59,10 @@ pub struct Report {
     /// The recovery order by target name, when targets depend on others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub levels: Vec<Vec<String>>,
+    /// Targets that selected their resources by tag: how many matched and
+    /// which were drilled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selections: Vec<firedrill_core::select::SelectionReport>,
     /// Checks of the recovered application (`[[gates]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<super::gates::GateReport>,

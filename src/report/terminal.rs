@@ -35,6 +35,12 @@ pub fn write<W: Write>(report: &Report, mut out: W) -> io::Result<()> {
     writeln!(out, "{}", stage_table(report).with(Style::rounded()))?;
     writeln!(out, "{}", objective_table(report).with(Style::rounded()))?;
     write_recovery_points(report, &mut out)?;
+    if !report.selections.is_empty() {
+        writeln!(out, "selected by tag:")?;
+        for s in &report.selections {
+            writeln!(out, "  - {}", s.line())?;
+        }
+    }
     write_application(report, &mut out)?;
     let findings = finding_lines(report);
     if !findings.is_empty() {

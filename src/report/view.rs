@@ -47,6 +47,8 @@ pub(crate) struct View {
     pub seed: Option<u64>,
     /// Some target restored an existing recovery point or has one proven.
     pub recovery_points: bool,
+    /// Targets selected by tag: one line each (matched, drilled, seed).
+    pub selections: Vec<String>,
     /// Recovery levels, gates, scenario hooks and the application RTO.
     pub app: Option<super::app_view::AppView>,
 }
@@ -253,6 +255,11 @@ pub(crate) fn build(report: &Report, artifacts: &[ArtifactRef]) -> View {
         app: super::app_view::build(report),
         artifacts: artifacts.to_vec(),
         seed: report.seed,
+        selections: report
+            .selections
+            .iter()
+            .map(firedrill_core::select::SelectionReport::line)
+            .collect(),
         recovery_points: report
             .targets
             .iter()

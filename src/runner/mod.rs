@@ -12,6 +12,7 @@ mod hooks;
 mod preflight;
 mod record;
 mod schedule;
+pub(crate) mod select;
 mod summary;
 
 use std::collections::BTreeMap;
@@ -133,11 +134,13 @@ struct Setup {
     seed: u64,
     /// Recovery points earlier drills proved, by resource then id.
     proven: BTreeMap<String, BTreeMap<String, OffsetDateTime>>,
+    /// What the selecting targets expanded to.
+    expansion: select::Expansion,
 }
 
 impl Setup {
     async fn new(
-        scenario: &Scenario,
+        scenario: &mut Scenario,
         options: &RunOptions,
         events: &Fanout,
     ) -> Result<Self, RunError> {
@@ -153,6 +156,9 @@ impl Setup {
             Some(retry) => Clients::with_retry(&scenario.environment, clock, retry.clone()).await,
             None => Clients::new(&scenario.environment, clock).await,
         };
+        let seed = options.seed.unwrap_or_else(rand::random);
+        // Selecting targets become named ones before anything counts them.
+        let expansion = select::expand(scenario, &clients, seed, false).await;
         let ledger = Ledger::create(&run_dir, &run_id, &scenario.name, &scenario.environment)?;
         let shared = Arc::new(RunShared {
             events: events.clone(),
@@ -172,7 +178,8 @@ impl Setup {
         });
         let history = crate::history::read(&options.reports_dir).unwrap_or_default();
         Ok(Self {
-            seed: options.seed.unwrap_or_else(rand::random),
+            seed,
+            expansion,
             proven: crate::history::proven_points(&history),
             expires_at: started.utc + scenario.run.scratch_ttl,
             run_id,
@@ -218,7 +225,7 @@ pub async fn run(
     options: RunOptions,
     events: Fanout,
 ) -> Result<RunOutcome, RunError> {
-    let setup = Setup::new(&scenario, &options, &events).await?;
+    let setup = Setup::new(&mut scenario, &options, &events).await?;
     events.emit(&Event::RunStarted {
         run_id: setup.run_id.clone(),
         scenario: scenario.name.clone(),
@@ -238,11 +245,15 @@ pub async fn run(
     let gate = preflight::gate(&mut scenario, &options, &setup).await;
     let mut findings = gate.findings;
     let (reports, environment_error, app) = if gate.refused {
-        (
-            preflight::refused_reports(&scenario, gate.preflights, setup.started),
-            true,
-            gates::AppRun::default(),
-        )
+        let mut reports = preflight::refused_reports(&scenario, gate.preflights, setup.started);
+        // A selection that matched nothing fails the drill: the environment answered.
+        let unmatched = !setup.expansion.failures.is_empty() && !setup.expansion.environment;
+        if unmatched {
+            for r in &mut reports {
+                r.verdict = firedrill_core::Verdict::Failed;
+            }
+        }
+        (reports, !unmatched, gates::AppRun::default())
     } else {
         drill_all(
             &mut scenario,
@@ -290,10 +301,9 @@ pub async fn run(
             reason: reason.clone(),
         });
     }
-    let seed = reports
-        .iter()
-        .any(|t| t.recovery_point.is_some())
-        .then_some(setup.seed);
+    let seed = (reports.iter().any(|t| t.recovery_point.is_some())
+        || !setup.expansion.reports.is_empty())
+    .then_some(setup.seed);
     let report = summary::report(summary::Outcome {
         scenario: &scenario,
         seed,
@@ -308,6 +318,7 @@ pub async fn run(
         cleanup,
         api_calls: setup.clients.api_stats(),
         levels,
+        selections: setup.expansion.reports.clone(),
         gates: gate_reports,
         hooks: hook_records,
         app_rto,

@@ -42,6 +42,14 @@ pub(super) async fn gate(scenario: &mut Scenario, options: &RunOptions, setup: &
     if gate.refused {
         return gate;
     }
+    // A selection that could not be expanded refuses the drill before any
+    // target's preflight.
+    if !setup.expansion.failures.is_empty() {
+        gate.refused = true;
+        gate.findings
+            .extend(setup.expansion.failures.iter().cloned());
+        return gate;
+    }
     let tags = preflight_all(scenario, options, setup, &mut gate).await;
     if gate.refused {
         return gate;

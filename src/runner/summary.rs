@@ -68,6 +68,8 @@ pub(super) struct Outcome<'a> {
     /// The run's requests, retries and throttling answers per service.
     pub api_calls: BTreeMap<Service, ApiCallStats>,
     pub levels: Vec<Vec<String>>,
+    /// What the selecting targets expanded to.
+    pub selections: Vec<firedrill_core::select::SelectionReport>,
     pub gates: Vec<crate::report::GateReport>,
     pub hooks: Vec<firedrill_core::StageRecord>,
     pub app_rto: Option<crate::report::AppRtoReport>,
@@ -146,6 +148,7 @@ pub(super) fn report(o: Outcome<'_>) -> Report {
         controls: scenario.controls.clone(),
         seed: o.seed,
         levels: o.levels,
+        selections: o.selections,
         gates: o.gates,
         hooks: o.hooks,
         app_rto: o.app_rto,

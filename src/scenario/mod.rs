@@ -13,6 +13,7 @@ pub mod model;
 pub mod notify;
 pub mod raw;
 pub mod schema;
+pub mod select;
 pub mod template;
 pub mod validate;
 

@@ -93,6 +93,9 @@ pub struct TargetSpec {
     /// Commands run at fixed points of this target's drill.
     pub hooks: Vec<super::hooks::HookSpec>,
     pub target: Box<dyn Target>,
+    /// `select = { tags = ... }`: expanded into one target per selected
+    /// resource at preflight.
+    pub select: Option<super::select::TargetSelect>,
 }
 
 impl Scenario {

@@ -42,6 +42,9 @@ pub fn scenario_schema() -> Value {
                     req.push("name".into());
                     req.push("kind".into());
                 }
+                if let Some(sel) = crate::targets::select::selectable(k.name) {
+                    super::select::schema(obj, sel, &mut generator);
+                }
                 obj.insert("additionalProperties".into(), Value::Bool(false));
             }
             options

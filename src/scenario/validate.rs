@@ -550,6 +550,7 @@ fn parse_target(
         depends_on: common.depends_on,
     });
     let kind = kind_of(&common.kind, diags)?;
+    let select = super::select::take(&mut rest, kind.name, shared.index, diags);
     let own = common.objectives.as_ref();
     let objectives = Objectives {
         rto: own.and_then(|o| o.rto).map_or(shared.fallback.rto, |d| d.0),
@@ -571,6 +572,7 @@ fn parse_target(
             critical: common.critical.unwrap_or(true),
             hooks: Vec::new(),
             target,
+            select,
         },
         common.hooks,
     ))

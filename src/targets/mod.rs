@@ -24,6 +24,7 @@ pub mod rds_cluster;
 pub mod rds_instance;
 mod restored;
 pub mod s3;
+pub mod select;
 
 use std::fmt;
 use std::path::Path;

@@ -29,5 +29,6 @@ mod s3_content;
 mod s3_drill;
 mod scenario_errors;
 mod secrets;
+mod select;
 mod signals;
 mod sources;

@@ -360,3 +360,21 @@ fn gate_templates_name_known_targets_and_fields() {
     assert!(f.contains("target `site` is not a database"), "{out}");
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn bad_selections_are_located_and_explained() {
+    let out = validate("select");
+    for needle in [
+        "select.toml:13:13: `select` together with `volume_id`",
+        "select.toml:19:68: `select` has both `count` and `percent`",
+        "select.toml:24:55: `count` is 0, it must be at least 1",
+        "select.toml:29:57: `percent` is 150, outside 1–100",
+        "select.toml:34:19: `select` has no tags",
+        "select.toml:40:1: kind `s3-bucket` cannot select its resources by tag",
+        "6 errors found",
+    ] {
+        assert!(out.contains(needle), "missing {needle}:\n{out}");
+    }
+    assert!(!out.contains("missing required key"), "{out}");
+    insta::assert_snapshot!(out);
+}

@@ -143,6 +143,20 @@ pub enum Scope {
     FaultAllowed(Vec<String>),
 }
 
+impl Scope {
+    /// The ARNs of this scope, if it lists any.
+    pub fn arns_mut(&mut self) -> Option<&mut Vec<String>> {
+        match self {
+            Scope::Any => None,
+            Scope::Named(a)
+            | Scope::Scratch(a)
+            | Scope::CreateTagged(a)
+            | Scope::RunTagged(a)
+            | Scope::FaultAllowed(a) => Some(a),
+        }
+    }
+}
+
 /// One thing a target needs: an action on a scope.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Permission {

@@ -40,6 +40,7 @@ pub mod plan;
 pub mod recovery;
 pub mod resource;
 pub mod runbook;
+pub mod select;
 pub mod service;
 pub mod signer;
 pub mod source_keys;

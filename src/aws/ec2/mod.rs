@@ -330,6 +330,30 @@ pub async fn instances_named(ec2: &Client, name: &str) -> Result<Vec<InstanceInf
         .collect())
 }
 
+/// Instances (not terminated) carrying every one of `tags`, every page.
+pub async fn instances_with_tags(
+    ec2: &Client,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<InstanceInfo>, AwsError> {
+    let mut found = Vec::new();
+    let mut req = ec2.describe_instances();
+    for (k, v) in tags {
+        req = req.filters(filter(&format!("tag:{k}"), &[v.as_str()]));
+    }
+    let mut pages = req.into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeInstances", e))?;
+        found.extend(
+            page.reservations()
+                .iter()
+                .flat_map(aws_sdk_ec2::types::Reservation::instances)
+                .map(instance_info)
+                .filter(|i| i.state != "terminated" && i.state != "shutting-down"),
+        );
+    }
+    Ok(found)
+}
+
 /// Instances carrying the tag key `key` (any state but terminated).
 pub async fn instances_tagged(ec2: &Client, key: &str) -> Result<Vec<InstanceInfo>, AwsError> {
     let mut found = Vec::new();
@@ -488,6 +512,24 @@ pub async fn volumes_tagged(ec2: &Client, key: &str) -> Result<Vec<VolumeInfo>, 
         .filters(filter("tag-key", &[key]))
         .into_paginator()
         .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeVolumes", e))?;
+        found.extend(page.volumes().iter().map(volume_info));
+    }
+    Ok(found)
+}
+
+/// Volumes carrying every one of `tags` (key and value), every page.
+pub async fn volumes_with_tags(
+    ec2: &Client,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<VolumeInfo>, AwsError> {
+    let mut found = Vec::new();
+    let mut req = ec2.describe_volumes();
+    for (k, v) in tags {
+        req = req.filters(filter(&format!("tag:{k}"), &[v.as_str()]));
+    }
+    let mut pages = req.into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeVolumes", e))?;
         found.extend(page.volumes().iter().map(volume_info));

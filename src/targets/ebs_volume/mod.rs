@@ -47,6 +47,26 @@ pub const KIND: KindSpec = KindSpec {
     retain: ec2_undo::retain,
 };
 
+/// `select = { tags = ... }`: volumes listed by tag.
+pub const SELECT: super::select::Selectable = super::select::Selectable {
+    kind: "ebs-volume",
+    id_key: "volume_id",
+    placeholder: "vol-00000000",
+    noun: "volumes",
+    list: |clients, tags| {
+        Box::pin(async move {
+            let found = api::volumes_with_tags(clients.ec2(), tags).await?;
+            // A volume firedrill restored carries the source's tags: never
+            // select a scratch volume.
+            Ok(found
+                .into_iter()
+                .filter(|v| !v.tags.contains_key(TAG_RUN_ID))
+                .map(|v| v.id)
+                .collect())
+        })
+    },
+};
+
 fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn Target>> {
     let home = input.home_region;
     let raw: RawVolume = firedrill_core::options::deserialize_kind_options(input, diags)?;

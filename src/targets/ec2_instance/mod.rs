@@ -34,6 +34,25 @@ use super::{KindSpec, StageContext, Target};
 use crate::aws::ec2::{self as api, ImageInfo, InstanceInfo};
 use firedrill_core::recovery::SourceSpec;
 
+/// `select = { tags = ... }`: instances (not terminated) listed by tag.
+pub const SELECT: super::select::Selectable = super::select::Selectable {
+    kind: "ec2-instance",
+    id_key: "instance_id",
+    placeholder: "i-00000000",
+    noun: "instances",
+    list: |clients, tags| {
+        Box::pin(async move {
+            let found = api::instances_with_tags(clients.ec2(), tags).await?;
+            // A restored instance carries the source's tags: never select one.
+            Ok(found
+                .into_iter()
+                .filter(|i| !i.tags.contains_key(firedrill_core::resource::TAG_RUN_ID))
+                .map(|i| i.id)
+                .collect())
+        })
+    },
+};
+
 /// Registry entry.
 pub const KIND: KindSpec = KindSpec {
     name: "ec2-instance",
