@@ -20,6 +20,7 @@ pub struct ObjectInfo {
     pub size: u64,
     /// The `ETag` without its quotes.
     pub etag: Option<String>,
+    pub last_modified: Option<time::OffsetDateTime>,
 }
 
 /// The MD5 hex digest an `ETag` carries, if it is one: S3 sets a single-part
@@ -171,6 +172,7 @@ where
                 key: o.key().unwrap_or_default().to_string(),
                 size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
                 etag: o.e_tag().map(|t| t.trim_matches('"').to_ascii_lowercase()),
+                last_modified: o.last_modified().and_then(to_time),
             })
             .collect();
         page(objects).await?;
@@ -316,20 +318,15 @@ pub async fn list_dated(
     prefix: Option<&str>,
 ) -> Result<Vec<Dated>, AwsError> {
     let mut out = Vec::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .set_prefix(prefix.map(str::to_string))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("s3:ListObjectsV2", e))?;
-        out.extend(page.contents().iter().map(|o| Dated {
-            key: o.key().unwrap_or_default().to_string(),
-            size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
-            last_modified: o.last_modified().and_then(to_time),
+    list_pages(s3, bucket, prefix, |page| {
+        out.extend(page.into_iter().map(|o| Dated {
+            key: o.key,
+            size: o.size,
+            last_modified: o.last_modified,
         }));
-    }
+        async { Ok(()) }
+    })
+    .await?;
     Ok(out)
 }
 
