@@ -185,6 +185,13 @@ pub fn matches<'a>(
             .all(|(k, v)| have.get(k.as_str()) == Some(&v.as_str()))
 }
 
+/// A target's name as the stem of a file in the run directory: a selected
+/// resource's target is `<target>/<id>`, and the `/` would name a
+/// directory. Target names hold no `.`, so `<target>.<id>` cannot collide.
+pub fn file_stem(target: &str) -> String {
+    target.replace('/', ".")
+}
+
 /// Draw the sample: the ids are sorted, shuffled by the seed (Fisher–Yates
 /// over splitmix64) and the first `want.of(n)` kept, returned sorted. Pure:
 /// the same ids and seed always give the same sample.
@@ -319,6 +326,16 @@ mod tests {
         ] {
             assert_eq!(matches(id, tags, &wanted), selected, "{id}");
         }
+    }
+
+    #[test]
+    fn a_selected_targets_files_stay_in_the_run_directory() {
+        assert_eq!(file_stem("orders"), "orders");
+        assert_eq!(file_stem("gold/vol-0abc"), "gold.vol-0abc");
+        assert_eq!(
+            file_stem("sites/logs.example.com"),
+            "sites.logs.example.com"
+        );
     }
 
     #[test]

@@ -179,7 +179,10 @@ impl S3Target {
     }
 
     fn file(&self, cx: &StageContext, what: &str) -> PathBuf {
-        cx.run_dir.join(format!("{}.{what}.jsonl", self.name))
+        cx.run_dir.join(format!(
+            "{}.{what}.jsonl",
+            firedrill_core::select::file_stem(&self.name)
+        ))
     }
 }
 
