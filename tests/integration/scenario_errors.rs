@@ -385,7 +385,7 @@ fn a_template_naming_a_selecting_target_is_ambiguous() {
     let f = flat(&out);
     for needle in [
         "select-template.toml:24:7",
-        "select-template.toml:40:10",
+        "select-template.toml:40:9",
         "2 errors found",
     ] {
         assert!(out.contains(needle), "missing {needle}:\n{out}");
@@ -399,7 +399,10 @@ fn a_template_naming_a_selecting_target_is_ambiguous() {
         f.contains("name one resource by its id in a separate target"),
         "{out}"
     );
-    assert!(f.contains("`after` (gates) or `depends_on` (targets)"), "{out}");
+    assert!(
+        f.contains("`after` (gates) or `depends_on` (targets)"),
+        "{out}"
+    );
     // Naming one resource, or waiting for the fleet without a template, is fine.
     assert!(!f.contains("one-site"), "{out}");
     assert!(!f.contains("after the fleet"), "{out}");
