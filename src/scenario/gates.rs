@@ -505,7 +505,8 @@ fn sql_gate(raw: &RawGate, targets: &[GateTarget], diags: &mut Vec<Diagnostic>) 
         .iter()
         .find(|t| &t.referable.name == target.get_ref())
     {
-        Some(t) if t.referable.selects.is_some() => diags.push(
+        // No selectable kind is a database yet; one that is would be ambiguous.
+        Some(t) if t.database && t.referable.selects.is_some() => diags.push(
             Diagnostic::new(format!(
                 "gate `{}` queries `{}`, which selects its resources by tag ({}): there is no single database to query",
                 raw.name.get_ref(),
