@@ -551,6 +551,41 @@ pub async fn list_buckets(s3: &Client) -> Result<Vec<String>, AwsError> {
         .collect())
 }
 
+/// Every bucket in `region` with its tags (read-only). `ListBuckets` is
+/// asked for that region's buckets and every page is read; the tags are
+/// read a few buckets at a time, since there is one call per bucket.
+pub async fn buckets_with_tags(
+    s3: &Client,
+    region: &str,
+) -> Result<Vec<(String, Vec<(String, String)>)>, AwsError> {
+    use futures::{StreamExt, TryStreamExt};
+    let mut names = Vec::new();
+    let mut pages = s3
+        .list_buckets()
+        .bucket_region(region)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("s3:ListBuckets", e))?;
+        names.extend(
+            page.buckets()
+                .iter()
+                // The filter is recent: a store that ignores it still says
+                // where each bucket lives.
+                .filter(|b| b.bucket_region().is_none_or(|r| r == region))
+                .filter_map(|b| b.name().map(str::to_string)),
+        );
+    }
+    futures::stream::iter(names)
+        .map(|name| async move {
+            let tags = bucket_tags(s3, &name).await?;
+            Ok::<_, AwsError>((name, tags))
+        })
+        .buffered(8)
+        .try_collect()
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -505,6 +505,18 @@ fn sql_gate(raw: &RawGate, targets: &[GateTarget], diags: &mut Vec<Diagnostic>) 
         .iter()
         .find(|t| &t.referable.name == target.get_ref())
     {
+        // No selectable kind is a database yet; one that is would be ambiguous.
+        Some(t) if t.database && t.referable.selects.is_some() => diags.push(
+            Diagnostic::new(format!(
+                "gate `{}` queries `{}`, which selects its resources by tag ({}): there is no single database to query",
+                raw.name.get_ref(),
+                target.get_ref(),
+                t.referable.selects.as_deref().unwrap_or_default()
+            ))
+            .at(target.span())
+            .label("ambiguous: one database per selected resource")
+            .help("name one resource by its id in a separate target and query that one"),
+        ),
         Some(t) if t.database => {}
         Some(_) => diags.push(
             Diagnostic::new(format!(
@@ -658,6 +670,7 @@ pub fn referable<'a>(targets: impl IntoIterator<Item = &'a super::TargetSpec>) -
                     .chain(t.target.restored_fields())
                     .copied()
                     .collect(),
+                selects: t.select.as_ref().map(super::select::TargetSelect::describe),
             },
             database: t.target.queryable(),
         })

@@ -20,6 +20,10 @@ pub const COMMON_FIELDS: &[&str] = &["name", "kind", "resource"];
 pub struct Referable {
     pub name: String,
     pub fields: Vec<&'static str>,
+    /// What the target selects by tag (`DB instances tagged tier=gold, 3 of
+    /// them`), if it does: it stands for several resources, so no template
+    /// can name one of its fields.
+    pub selects: Option<String>,
 }
 
 /// One piece of a template.
@@ -159,6 +163,19 @@ fn placeholder(
         });
         return None;
     };
+    if let Some(selects) = &t.selects {
+        diags.push(
+            Diagnostic::new(format!(
+                "placeholder `{{{{ {expr} }}}}` names `{target}`, which selects its resources by tag ({selects}): it has no single `{field}`"
+            ))
+            .at(value.span())
+            .label("ambiguous: one value per selected resource")
+            .help(format!(
+                "name one resource by its id in a separate target and template that one, or depend on `{target}` with `after` (gates) or `depends_on` (targets) without templating it"
+            )),
+        );
+        return None;
+    }
     if !t.fields.iter().any(|f| f == field) {
         let d = Diagnostic::new(format!(
             "target `{target}` has no field `{field}` for templates"
@@ -202,10 +219,18 @@ mod tests {
     }
 
     fn targets() -> Vec<Referable> {
-        vec![Referable {
-            name: "orders-db".into(),
-            fields: vec!["name", "database", "host", "port"],
-        }]
+        vec![
+            Referable {
+                name: "orders-db".into(),
+                fields: vec!["name", "database", "host", "port"],
+                selects: None,
+            },
+            Referable {
+                name: "fleet".into(),
+                fields: vec!["name", "database", "host", "port"],
+                selects: Some("DB instances tagged tier=gold, 3 of them".into()),
+            },
+        ]
     }
 
     #[test]
@@ -246,6 +271,11 @@ mod tests {
                 None,
             ),
             ("{{ targets.orders-db.host", "unclosed", None),
+            (
+                "{{ targets.fleet.host }}",
+                "names `fleet`, which selects its resources by tag (DB instances tagged tier=gold, 3 of them)",
+                None,
+            ),
         ];
         for (text, message, help) in table {
             let mut diags = Vec::new();

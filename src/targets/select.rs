@@ -29,7 +29,13 @@ pub struct Selectable {
 }
 
 /// Every kind that can be selected by tag.
-pub static SELECTABLE: &[Selectable] = &[super::ebs_volume::SELECT, super::ec2_instance::SELECT];
+pub static SELECTABLE: &[Selectable] = &[
+    super::ebs_volume::SELECT,
+    super::ec2_instance::SELECT,
+    super::rds_instance::SELECT,
+    super::rds_cluster::SELECT,
+    super::s3::SELECT,
+];
 
 /// The selection support of `kind`, if any.
 pub fn selectable(kind: &str) -> Option<&'static Selectable> {

@@ -30,5 +30,6 @@ mod s3_drill;
 mod scenario_errors;
 mod secrets;
 mod select;
+mod select_kinds;
 mod signals;
 mod sources;

@@ -370,11 +370,41 @@ fn bad_selections_are_located_and_explained() {
         "select.toml:24:55: `count` is 0, it must be at least 1",
         "select.toml:29:57: `percent` is 150, outside 1–100",
         "select.toml:34:19: `select` has no tags",
-        "select.toml:40:1: kind `s3-bucket` cannot select its resources by tag",
+        "select.toml:39:1: kind `postgres` cannot select its resources by tag",
         "6 errors found",
     ] {
         assert!(out.contains(needle), "missing {needle}:\n{out}");
     }
     assert!(!out.contains("missing required key"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn a_template_naming_a_selecting_target_is_ambiguous() {
+    let out = validate("select-template");
+    let f = flat(&out);
+    for needle in [
+        "select-template.toml:24:7",
+        "select-template.toml:40:9",
+        "2 errors found",
+    ] {
+        assert!(out.contains(needle), "missing {needle}:\n{out}");
+    }
+    assert!(
+        f.contains("names `sites`, which selects its resources by tag (buckets tagged backup-tier=gold, 2 of them): it has no single `url`"),
+        "{out}"
+    );
+    assert!(f.contains("no single `bucket`"), "{out}");
+    assert!(
+        f.contains("name one resource by its id in a separate target"),
+        "{out}"
+    );
+    assert!(
+        f.contains("`after` (gates) or `depends_on` (targets)"),
+        "{out}"
+    );
+    // Naming one resource, or waiting for the fleet without a template, is fine.
+    assert!(!f.contains("one-site"), "{out}");
+    assert!(!f.contains("after the fleet"), "{out}");
     insta::assert_snapshot!(out);
 }

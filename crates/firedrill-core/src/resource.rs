@@ -22,6 +22,33 @@ pub const TAG_ALLOW_FAULTS: &str = "firedrill:allow-faults";
 /// carrying it.
 pub const TAG_RETAINED: &str = "firedrill:retained";
 
+/// Every scratch resource's name starts so: `firedrill-<run id>-<target>-<what>`.
+pub const SCRATCH_PREFIX: &str = "firedrill-";
+
+/// Whether `name` has the shape of a scratch resource's name: the prefix,
+/// then a run id (`20260102-030405-0a1b2c`) and a dash. A resource a person
+/// named `firedrill-demo` does not.
+pub fn is_scratch_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(SCRATCH_PREFIX) else {
+        return false;
+    };
+    let b = rest.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let hex = |r: std::ops::Range<usize>| {
+        b.get(r).is_some_and(|s| {
+            s.iter()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+        })
+    };
+    digits(0..8)
+        && b.get(8) == Some(&b'-')
+        && digits(9..15)
+        && b.get(15) == Some(&b'-')
+        && hex(16..22)
+        && b.get(22) == Some(&b'-')
+}
+
 /// What a scratch resource is, within its kind. Written to the ledger as
 /// the kebab-case name (`db-cluster-snapshot`), so ledgers stay readable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -170,6 +197,23 @@ impl DeleteOutcome {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn scratch_names_are_told_from_names_people_give() {
+        for (name, scratch) in [
+            ("firedrill-20260102-030405-0a1b2c-0-restored", true),
+            ("firedrill-20260102-030405-0a1b2c-12-snap", true),
+            ("firedrill-demo", false),
+            ("firedrill-20260102-030405-0a1b2c", false),
+            ("firedrill-2026010-030405-0a1b2c-0-x", false),
+            ("firedrill-20260102-030405-0A1B2C-0-x", false),
+            ("orders-db", false),
+            ("my-firedrill-20260102-030405-0a1b2c-0-x", false),
+            ("", false),
+        ] {
+            assert_eq!(is_scratch_name(name), scratch, "{name}");
+        }
+    }
+
     use super::*;
 
     fn resource() -> ScratchResource {

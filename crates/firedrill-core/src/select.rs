@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::diagnostics::Diagnostic;
 use crate::input::Spanned;
 use crate::recovery::mix;
+use crate::resource::{TAG_RUN_ID, is_scratch_name};
 
 /// The `select` key of a target, as written.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -165,6 +166,32 @@ pub fn validate(
     })
 }
 
+/// Whether a listed resource belongs to a selection: it carries every
+/// wanted tag with its value, and it is not a scratch resource firedrill
+/// made (run-id tag, or a scratch name: a restored copy carries the
+/// source's tags and would otherwise be drilled in its place).
+pub fn matches<'a>(
+    id: &str,
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    wanted: &BTreeMap<String, String>,
+) -> bool {
+    if is_scratch_name(id) {
+        return false;
+    }
+    let have: BTreeMap<&str, &str> = tags.into_iter().collect();
+    !have.contains_key(TAG_RUN_ID)
+        && wanted
+            .iter()
+            .all(|(k, v)| have.get(k.as_str()) == Some(&v.as_str()))
+}
+
+/// A target's name as the stem of a file in the run directory: a selected
+/// resource's target is `<target>/<id>`, and the `/` would name a
+/// directory. Target names hold no `.`, so `<target>.<id>` cannot collide.
+pub fn file_stem(target: &str) -> String {
+    target.replace('/', ".")
+}
+
 /// Draw the sample: the ids are sorted, shuffled by the seed (Fisher–Yates
 /// over splitmix64) and the first `want.of(n)` kept, returned sorted. Pure:
 /// the same ids and seed always give the same sample.
@@ -253,6 +280,62 @@ mod tests {
             .flat_map(|s| sample(&all, Want::Count(1), s))
             .collect();
         assert_eq!(drawn.len(), 20);
+    }
+
+    #[test]
+    fn a_resource_matches_with_every_tag_and_value_unless_it_is_scratch() {
+        let wanted = BTreeMap::from([
+            ("backup-tier".to_string(), "gold".to_string()),
+            ("env".to_string(), "prod".to_string()),
+        ]);
+        let scratch = "firedrill-20260102-030405-0a1b2c-0-restored";
+        for (id, tags, selected) in [
+            ("db-1", vec![("backup-tier", "gold"), ("env", "prod")], true),
+            (
+                "db-2",
+                vec![("env", "prod"), ("backup-tier", "gold"), ("x", "y")],
+                true,
+            ),
+            ("db-3", vec![("backup-tier", "gold")], false),
+            (
+                "db-4",
+                vec![("backup-tier", "silver"), ("env", "prod")],
+                false,
+            ),
+            (
+                "db-5",
+                vec![("Backup-Tier", "gold"), ("env", "prod")],
+                false,
+            ),
+            ("db-6", vec![], false),
+            (
+                "db-7",
+                vec![("backup-tier", "gold"), ("env", "prod"), (TAG_RUN_ID, "r1")],
+                false,
+            ),
+            (
+                scratch,
+                vec![("backup-tier", "gold"), ("env", "prod")],
+                false,
+            ),
+            (
+                "firedrill-demo",
+                vec![("backup-tier", "gold"), ("env", "prod")],
+                true,
+            ),
+        ] {
+            assert_eq!(matches(id, tags, &wanted), selected, "{id}");
+        }
+    }
+
+    #[test]
+    fn a_selected_targets_files_stay_in_the_run_directory() {
+        assert_eq!(file_stem("orders"), "orders");
+        assert_eq!(file_stem("gold/vol-0abc"), "gold.vol-0abc");
+        assert_eq!(
+            file_stem("sites/logs.example.com"),
+            "sites.logs.example.com"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! What every RDS-family kind (`rds-instance`, `rds-cluster`) shares: kept
-//! snapshots, how `reap` finds their scratch resources, and the clock for
+//! snapshots, how `reap` finds their scratch resources, which listed
+//! resources a tag selection takes, and the clock for
 //! waits outside a stage. The waits live with the RDS wrapper
 //! (`aws::rds::wait`); comparison and SQL validation in `rds_compare` and
 //! `rds_sql`.
@@ -14,6 +15,23 @@ use crate::targets::StageContext;
 /// Tag on snapshots kept after the run (`keep_snapshots = true`): reap by
 /// tag leaves them alone.
 pub const TAG_KEEP: &str = "firedrill:keep";
+
+/// Whether a listed instance or cluster joins a tag selection: it matches
+/// (see [`firedrill_core::select::matches`]) and is not being deleted, which
+/// no drill could restore from or compare with.
+pub fn selected(
+    id: &str,
+    status: &str,
+    tags: &[(String, String)],
+    wanted: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    !matches!(status, "deleting" | "deleted")
+        && firedrill_core::select::matches(
+            id,
+            tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            wanted,
+        )
+}
 
 /// Tags for a snapshot, marked kept when asked.
 pub fn snapshot_tags(cx: &StageContext, keep: bool) -> Vec<(String, String)> {

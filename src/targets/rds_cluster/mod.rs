@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::common::compare::tags_text;
-use super::common::rds::{cleanup_wait, is_kept, release_kept, snapshot_tags, tagged};
+use super::common::rds::{cleanup_wait, is_kept, release_kept, selected, snapshot_tags, tagged};
 use super::common::rds_compare::{Comparer, user_tags};
 use super::common::rds_sql::{RawSql, SqlConfig, data_checks};
 use super::{KindSpec, StageContext, Target};
@@ -43,6 +43,25 @@ pub const KIND: KindSpec = KindSpec {
     find_tagged,
     revert: None,
     retain: super::common::rds_undo::retain,
+};
+
+/// `select = { tags = ... }`: Aurora DB clusters listed and matched by tag
+/// (RDS has no tag filter on `DescribeDBClusters`).
+pub const SELECT: super::select::Selectable = super::select::Selectable {
+    kind: "rds-cluster",
+    id_key: "cluster",
+    placeholder: "selected-by-tag",
+    noun: "DB clusters",
+    list: |clients, tags| {
+        Box::pin(async move {
+            Ok(api::list_clusters(clients.rds())
+                .await?
+                .into_iter()
+                .filter(|c| selected(&c.id, &c.status, &c.tags, tags))
+                .map(|c| c.id)
+                .collect())
+        })
+    },
 };
 
 const RT_CLUSTER: ResourceType = ResourceType::DbCluster;

@@ -26,7 +26,7 @@ use firedrill_core::{
 
 use self::options::{BackupMethod, Fault, RawRdsInstance};
 use super::common::compare::tags_text;
-use super::common::rds::{is_kept, release_kept, snapshot_tags, tagged};
+use super::common::rds::{is_kept, release_kept, selected, snapshot_tags, tagged};
 use super::common::rds_compare::{Comparer, opt, user_tags};
 use super::common::rds_sql as sql;
 use super::common::rds_undo;
@@ -44,6 +44,27 @@ pub const KIND: KindSpec = KindSpec {
     find_tagged,
     revert: Some(rds_undo::revert),
     retain: rds_undo::retain,
+};
+
+/// `select = { tags = ... }`: DB instances listed and matched by tag (RDS
+/// has no tag filter on `DescribeDBInstances`). A member of an Aurora
+/// cluster is left out: it restores with its cluster (`rds-cluster`), and
+/// preflight refuses it here.
+pub const SELECT: super::select::Selectable = super::select::Selectable {
+    kind: "rds-instance",
+    id_key: "instance",
+    placeholder: "selected-by-tag",
+    noun: "DB instances",
+    list: |clients, tags| {
+        Box::pin(async move {
+            Ok(api::list_instances(clients.rds())
+                .await?
+                .into_iter()
+                .filter(|i| i.cluster.is_none() && selected(&i.id, &i.status, &i.tags, tags))
+                .map(|i| i.id)
+                .collect())
+        })
+    },
 };
 
 /// Ledger resource types.

@@ -94,7 +94,10 @@ impl S3Target {
         keys: &[String],
         marker: &str,
     ) -> Result<u64, StageError> {
-        let file = format!("{}.victims.jsonl", self.name);
+        let file = format!(
+            "{}.victims.jsonl",
+            firedrill_core::select::file_stem(&self.name)
+        );
         self.write_victims(&cx.run_dir.join(&file), keys)?;
         let source = match self.backup {
             BackupMethod::Copy => self.state.backup_bucket.clone().map(Source::Backup),

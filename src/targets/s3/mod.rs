@@ -36,6 +36,30 @@ use firedrill_core::{
     FaultSpec, PlannedAction, Preflight, StageError, StageOutput, UndoPlan, Validation,
 };
 
+/// `select = { tags = ... }`: the region's buckets, matched by their tags.
+pub const SELECT: super::select::Selectable = super::select::Selectable {
+    kind: "s3-bucket",
+    id_key: "bucket",
+    placeholder: "selected-by-tag",
+    noun: "buckets",
+    list: |clients, tags| {
+        Box::pin(async move {
+            Ok(api::buckets_with_tags(clients.s3(), clients.region())
+                .await?
+                .into_iter()
+                .filter(|(name, have)| {
+                    firedrill_core::select::matches(
+                        name,
+                        have.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                        tags,
+                    )
+                })
+                .map(|(name, _)| name)
+                .collect())
+        })
+    },
+};
+
 /// Registry entry.
 pub const KIND: KindSpec = KindSpec {
     name: "s3-bucket",
@@ -155,7 +179,10 @@ impl S3Target {
     }
 
     fn file(&self, cx: &StageContext, what: &str) -> PathBuf {
-        cx.run_dir.join(format!("{}.{what}.jsonl", self.name))
+        cx.run_dir.join(format!(
+            "{}.{what}.jsonl",
+            firedrill_core::select::file_stem(&self.name)
+        ))
     }
 }
 
