@@ -185,7 +185,7 @@ async fn row(item: &Item, shared: &Shared<'_>) -> Result<CoverageRow, String> {
         Ok(l) => l,
         // A resource outside the scenario may vanish while it is listed:
         // its row says so rather than failing the whole command.
-        Err(e) if !item.named => Listing::NotListed(format!("not listed: {e}")),
+        Err(e) if !item.named => Listing::NotListed(format!("recovery points not listed: {e}")),
         Err(e) => {
             return Err(format!(
                 "cannot list the recovery points of {resource}: {e}"

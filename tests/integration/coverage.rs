@@ -69,10 +69,18 @@ fn redacted(text: &str, ids: &[(&str, &str)]) -> String {
     for (id, name) in ids {
         out = out.replace(id, name);
     }
-    let time = regex::Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?( UTC)?").unwrap();
-    let age = regex::Regex::new(r"\d+(\.\d+)?(ms|s)\b").unwrap();
+    let time = regex::Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z").unwrap();
+    // An age is the cell before " / <RPO>": "350ms", "2.1s", "1m 5s".
+    let age = regex::Regex::new(r"\d[^│|/]* / ").unwrap();
     let out = time.replace_all(&out, "[time]");
-    age.replace_all(&out, "[age]").into_owned()
+    let out = age.replace_all(&out, "[age] / ");
+    // Cell widths follow the ids: keep the cells, not the padding.
+    let pad = regex::Regex::new(r" *│ *").unwrap();
+    out.lines()
+        .filter(|l| !l.starts_with(['╭', '├', '╰']))
+        .map(|l| pad.replace_all(l, " │ ").trim().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,7 +189,7 @@ async fn coverage_reports_dr_copies_encryption_buckets_and_the_whole_region() {
         u_row["problems"][0]
             .as_str()
             .unwrap()
-            .contains("versioning is off"),
+            .contains("no recovery point: versioning is off"),
         "{u_row:#}"
     );
 

@@ -18,14 +18,15 @@ pub const DEFAULT_PROVEN_WITHIN: Duration = Duration::from_hours(90 * 24);
 pub enum Listing {
     /// Every existing recovery point (possibly none).
     Listed(Vec<RecoveryPoint>),
-    /// Not listed, and why (for people: "no image filter in the scenario").
+    /// No point could be listed, and why, as the row's problem (for people:
+    /// "recovery points not listed: no image filter in the scenario").
     NotListed(String),
 }
 
 impl Listing {
     /// Kinds that cannot list recovery points at all.
     pub fn not_for_this_kind() -> Self {
-        Listing::NotListed("not listed for this kind".into())
+        Listing::NotListed("recovery points not listed for this kind".into())
     }
 }
 
@@ -152,7 +153,7 @@ pub fn assess(r: Resource<'_>, now: OffsetDateTime) -> CoverageRow {
         .is_some_and(|p| proven_age(p) <= r.proven_within);
     let mut problems = Vec::new();
     match (r.listing, newest_age) {
-        (Listing::NotListed(why), _) => problems.push(format!("recovery points {why}")),
+        (Listing::NotListed(why), _) => problems.push(why.clone()),
         (Listing::Listed(_), None) => problems.push("no recovery point".to_string()),
         (Listing::Listed(_), Some(a)) if a > r.rpo => problems.push(format!(
             "newest recovery point is {} old, older than the RPO of {}",
@@ -232,7 +233,9 @@ mod tests {
         let fresh = Listing::Listed(vec![point("snap-old", 30), point("snap-new", 2)]);
         let stale = Listing::Listed(vec![point("snap-old", 50)]);
         let none = Listing::Listed(Vec::new());
-        let no_filter = Listing::NotListed("not listed: no image filter in the scenario".into());
+        let no_filter = Listing::NotListed(
+            "recovery points not listed: no image filter in the scenario".into(),
+        );
         // (listing, last proven, ok, first problem)
         let table: &[(&Listing, Option<ProvenPoint>, bool, &str)] = &[
             (&fresh, Some(proven(10)), true, ""),

@@ -258,7 +258,7 @@ impl Target for InstanceTarget {
         // scenario's filter, any guess could count another's backups.
         if self.images.name.is_none() && self.images.tags.is_empty() {
             return Ok(Listing::NotListed(
-                "not listed: no image filter in the scenario".into(),
+                "recovery points not listed: no image filter in the scenario".into(),
             ));
         }
         let images = api::images_matching(

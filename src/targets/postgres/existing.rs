@@ -51,7 +51,7 @@ impl PgTarget {
     ) -> Result<Listing, StageError> {
         if !self.dump.is_existing() {
             return Ok(Listing::NotListed(
-                "not listed: the backup source is `new` (name the organisation's dumps with `source` and `prefix`)".into(),
+                "recovery points not listed: the backup source is `new` (name the organisation's dumps with `source` and `prefix`)".into(),
             ));
         }
         let objects = api::list_dated(s3, &self.bucket, self.dump_listing_prefix()).await?;

@@ -246,7 +246,7 @@ impl Target for S3Target {
         let s3 = clients.s3();
         if !api::versioning_enabled(s3, &self.bucket).await? {
             return Ok(Listing::NotListed(
-                "none: versioning is off, so the bucket has no point to restore to".into(),
+                "no recovery point: versioning is off".into(),
             ));
         }
         let sse = api::bucket_encryption(s3, &self.bucket).await?;
