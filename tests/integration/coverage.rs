@@ -333,3 +333,128 @@ async fn coverage_of_30_volumes_is_timed() {
         let _ = ec2.delete_volume().volume_id(v).send().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)]
+async fn coverage_lists_amis_by_the_image_filter_and_dumps_under_the_prefix() {
+    let ec2 = ec2("us-east-1");
+    let instance = crate::ec2::launch_source(&ec2, "fd-cov-web").await;
+    let tag = unique("fd-cov-web");
+    let image = ec2
+        .create_image()
+        .instance_id(&instance)
+        .name(&tag)
+        .send()
+        .await
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .to_string();
+    ec2.create_tags()
+        .resources(&image)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("backup-of")
+                .value(&tag)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let copy = crate::ec2::ec2(DR)
+        .copy_image()
+        .source_region("us-east-1")
+        .source_image_id(&image)
+        .name(format!("{tag}-dr"))
+        .description(format!("Copied {image} from us-east-1"))
+        .send()
+        .await
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .to_string();
+    let s3 = crate::support::s3().await;
+    let bucket = unique("fd-cov-dumps");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    for (i, key) in ["nightly/orders-0.dump", "nightly/orders-1.dump"]
+        .iter()
+        .enumerate()
+    {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
+        s3.put_object()
+            .bucket(&bucket)
+            .key(*key)
+            .body(b"PGDMP".to_vec().into())
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+            .send()
+            .await
+            .unwrap();
+    }
+    let pg = |name: &str, backup: &str| {
+        format!(
+            "\n[[targets]]\nname = \"{name}\"\nkind = \"postgres\"\nhost = \"127.0.0.1\"\nport = 55432\nuser = \"firedrill\"\ndatabase = \"orders\"\npassword_env = \"FIREDRILL_PG_PASSWORD\"\n[targets.backup]\nbucket = \"{bucket}\"\n{backup}"
+        )
+    };
+    let web = |name: &str, backup: &str| {
+        format!(
+            "\n[[targets]]\nname = \"{name}\"\nkind = \"ec2-instance\"\ninstance_id = \"{instance}\"\n{backup}[targets.restore]\ndr_region = \"{DR}\"\n"
+        )
+    };
+    let ws = Workspace::new();
+    let file = ws.scenario(
+        "coverage",
+        &format!(
+            "{}{}{}{}{}",
+            header(""),
+            web(
+                "web",
+                &format!(
+                    "[targets.backup]\nsource = \"latest\"\nimage_tags = {{ \"backup-of\" = \"{tag}\" }}\n"
+                )
+            ),
+            web("unfiltered", ""),
+            pg("dumps", "source = \"latest\"\nprefix = \"nightly/\"\n"),
+            pg("fresh-dumps", ""),
+        ),
+    );
+    let ran = ws
+        .firedrill()
+        .args(["coverage", "--format", "json"])
+        .arg(&file)
+        .run();
+    ran.code(1);
+    let rows = rows_of(&ran.stdout);
+    let by = |t: &str| rows.iter().find(|r| r["target"] == t).unwrap().clone();
+    let w = by("web");
+    assert_eq!(w["newest"], image.as_str(), "{w:#}");
+    assert_eq!(w["dr_copy"]["id"], copy.as_str(), "{w:#}");
+    assert_eq!(
+        by("unfiltered")["problems"][0],
+        "recovery points not listed: no image filter in the scenario"
+    );
+    assert_eq!(by("unfiltered")["dr_copy"]["state"], "not-checked");
+    let d = by("dumps");
+    assert_eq!(d["newest"], "nightly/orders-1.dump", "{d:#}");
+    assert_eq!(d["points"], 2);
+    assert_eq!(d["encrypted"], true);
+    assert_eq!(d["encryption"], "AES256");
+    assert_eq!(d["problems"], serde_json::json!(["never proven"]));
+    assert!(
+        by("fresh-dumps")["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("recovery points not listed: the backup source is `new`"),
+        "{rows:#?}"
+    );
+
+    let _ = crate::ec2::ec2(DR)
+        .deregister_image()
+        .image_id(&copy)
+        .send()
+        .await;
+    let _ = ec2.deregister_image().image_id(&image).send().await;
+    crate::ec2::terminate(&ec2, &instance).await;
+    crate::support::drop_bucket(&s3, &bucket).await;
+}
