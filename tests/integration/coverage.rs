@@ -90,6 +90,19 @@ async fn coverage_reports_dr_copies_encryption_buckets_and_the_whole_region() {
     let enc = create_source_volume(&ec2, "fd-cov-enc").await;
     let plain = plain_volume(&ec2).await;
     let extra = plain_volume(&ec2).await;
+    // A volume a drill restored: firedrill's own, never covered.
+    let scratch = plain_volume(&ec2).await;
+    ec2.create_tags()
+        .resources(&scratch)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key(firedrill_core::resource::TAG_RUN_ID)
+                .value("fd-cov-run")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     let mut snaps = snapshots(&ec2, &enc, 1).await;
     snaps.extend(snapshots(&ec2, &plain, 1).await);
     let copy = copy_to_dr(&snaps[0]).await;
@@ -255,6 +268,11 @@ async fn coverage_reports_dr_copies_encryption_buckets_and_the_whole_region() {
         serde_json::json!(["no recovery point", "never proven"])
     );
     assert_eq!(extra_row["rpo_ms"], 86_400_000);
+    assert!(
+        rows.iter()
+            .all(|r| r["resource"] != format!("ebs:{scratch}")),
+        "a scratch volume is not covered"
+    );
     let named: Vec<&Value> = rows
         .iter()
         .filter(|r| r["resource"] == format!("ebs:{enc}"))
@@ -274,7 +292,7 @@ async fn coverage_reports_dr_copies_encryption_buckets_and_the_whole_region() {
     assert!(snapshot_exists(&crate::ec2::ec2(DR), &copy).await);
     cleanup_snapshots(&ec2, &snaps).await;
     cleanup_snapshots(&crate::ec2::ec2(DR), std::slice::from_ref(&copy)).await;
-    for v in [&enc, &plain, &extra] {
+    for v in [&enc, &plain, &extra, &scratch] {
         let _ = ec2.delete_volume().volume_id(v).send().await;
     }
     for b in [&versioned, &unversioned] {
