@@ -551,15 +551,9 @@ pub async fn list_buckets(s3: &Client) -> Result<Vec<String>, AwsError> {
         .collect())
 }
 
-/// Every bucket in `region` with its tags (read-only). `ListBuckets` is
-/// asked for that region's buckets and every page is read; the tags are
-/// read a few buckets at a time, since there is one call per bucket.
-pub async fn buckets_with_tags(
-    s3: &Client,
-    region: &str,
-) -> Result<Vec<(String, Vec<(String, String)>)>, AwsError> {
-    use futures::{StreamExt, TryStreamExt};
-    let mut names = Vec::new();
+/// Names of every bucket in `region`, every page (read-only).
+pub async fn all_buckets(s3: &Client, region: &str) -> Result<Vec<String>, AwsError> {
+    let mut found = Vec::new();
     let mut pages = s3
         .list_buckets()
         .bucket_region(region)
@@ -567,7 +561,7 @@ pub async fn buckets_with_tags(
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("s3:ListBuckets", e))?;
-        names.extend(
+        found.extend(
             page.buckets()
                 .iter()
                 // The filter is recent: a store that ignores it still says
@@ -576,7 +570,17 @@ pub async fn buckets_with_tags(
                 .filter_map(|b| b.name().map(str::to_string)),
         );
     }
-    futures::stream::iter(names)
+    Ok(found)
+}
+
+/// Every bucket in `region` with its tags (read-only); the tags are read a
+/// few buckets at a time, since there is one call per bucket.
+pub async fn buckets_with_tags(
+    s3: &Client,
+    region: &str,
+) -> Result<Vec<(String, Vec<(String, String)>)>, AwsError> {
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(all_buckets(s3, region).await?)
         .map(|name| async move {
             let tags = bucket_tags(s3, &name).await?;
             Ok::<_, AwsError>((name, tags))
@@ -585,6 +589,52 @@ pub async fn buckets_with_tags(
         .try_collect()
         .await
 }
+
+/// A bucket's default encryption: the algorithm (`AES256`, `aws:kms`) and
+/// KMS key of its first rule; `None` when it has none.
+pub async fn bucket_encryption(s3: &Client, bucket: &str) -> Result<Option<String>, AwsError> {
+    match s3.get_bucket_encryption().bucket(bucket).send().await {
+        Ok(out) => Ok(out
+            .server_side_encryption_configuration()
+            .and_then(|c| c.rules().first())
+            .and_then(|r| r.apply_server_side_encryption_by_default())
+            .map(|d| match d.kms_master_key_id() {
+                Some(k) => format!("{} {k}", d.sse_algorithm().as_str()),
+                None => d.sse_algorithm().as_str().to_string(),
+            })),
+        Err(e) => {
+            let e = AwsError::from_sdk("s3:GetBucketEncryption", e);
+            if e.code.as_deref() == Some("ServerSideEncryptionConfigurationNotFoundError") {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// How one object is encrypted at rest (`AES256`, `aws:kms key`); `None`
+/// when S3 reports no server-side encryption.
+pub async fn object_encryption(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<String>, AwsError> {
+    let out = s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("s3:HeadObject", e))?;
+    Ok(out
+        .server_side_encryption()
+        .map(|a| match out.ssekms_key_id() {
+            Some(k) => format!("{} {k}", a.as_str()),
+            None => a.as_str().to_string(),
+        }))
+}
+
 
 #[cfg(test)]
 mod tests {

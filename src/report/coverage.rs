@@ -9,7 +9,7 @@ use firedrill_core::recovery::long;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-fn cells(r: &CoverageRow) -> [String; 6] {
+fn cells(r: &CoverageRow) -> [String; 8] {
     let age = r
         .newest_age_ms
         .map_or_else(|| "-".to_string(), |a| long(Duration::from_millis(a)));
@@ -26,6 +26,8 @@ fn cells(r: &CoverageRow) -> [String; 6] {
             long(Duration::from_millis(r.rpo_ms)),
             if r.rpo_met { "met" } else { "MISSED" }
         ),
+        r.dr_copy.cell(),
+        r.encryption_cell(),
         r.last_proven.as_ref().map_or_else(
             || "never proven".to_string(),
             |p| format!("{} on {}", p.id, super::view::time(p.at)),
@@ -38,11 +40,13 @@ fn cells(r: &CoverageRow) -> [String; 6] {
     ]
 }
 
-const HEADER: [&str; 6] = [
+const HEADER: [&str; 8] = [
     "target",
     "resource",
     "newest recovery point",
     "age / RPO",
+    "DR copy",
+    "encrypted",
     "last proven",
     "status",
 ];
@@ -82,7 +86,7 @@ pub fn markdown<W: Write>(rows: &[CoverageRow], mut out: W) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use firedrill_core::coverage::assess;
+    use firedrill_core::coverage::{DEFAULT_PROVEN_WITHIN, DrCopy, Listing, Resource, assess};
     use firedrill_core::recovery::{ProvenPoint, RecoveryPoint};
     use std::time::Duration;
     use time::macros::datetime;
@@ -90,50 +94,57 @@ mod tests {
     #[test]
     fn every_format_shows_each_row() {
         let now = datetime!(2026-06-30 12:00 UTC);
-        let fresh = [RecoveryPoint::new(
-            "snap-new",
-            now - Duration::from_hours(2),
-            "snapshot",
-        )];
+        let fresh = Listing::Listed(vec![
+            RecoveryPoint::new("snap-new", now - Duration::from_hours(2), "snapshot")
+                .with_encryption(true, Some("alias/backup".into())),
+        ]);
+        let none = Listing::Listed(Vec::new());
         let rows = vec![
             assess(
-                "data",
-                "ebs:vol-1",
-                Some(&fresh),
-                Duration::from_hours(24),
-                Some(ProvenPoint {
-                    resource: "ebs:vol-1".into(),
-                    id: "snap-x".into(),
-                    at: now - Duration::from_hours(48),
-                }),
-                Duration::from_hours(24 * 90),
+                Resource {
+                    target: "data",
+                    resource: "ebs:vol-1",
+                    listing: &fresh,
+                    dr_copy: DrCopy::Present {
+                        region: "us-west-2".into(),
+                        id: "snap-copy".into(),
+                    },
+                    rpo: Duration::from_hours(24),
+                    last_proven: Some(ProvenPoint {
+                        resource: "ebs:vol-1".into(),
+                        id: "snap-x".into(),
+                        at: now - Duration::from_hours(48),
+                    }),
+                    proven_within: DEFAULT_PROVEN_WITHIN,
+                },
                 now,
             ),
             assess(
-                "logs",
-                "ebs:vol-2",
-                Some(&[]),
-                Duration::from_hours(24),
-                None,
-                Duration::from_hours(24 * 90),
+                Resource {
+                    target: "logs",
+                    resource: "ebs:vol-2",
+                    listing: &none,
+                    dr_copy: DrCopy::NoDrRegion,
+                    rpo: Duration::from_hours(24),
+                    last_proven: None,
+                    proven_within: DEFAULT_PROVEN_WITHIN,
+                },
                 now,
             ),
         ];
         let mut t = Vec::new();
         super::terminal(&rows, &mut t).unwrap();
         let t = String::from_utf8(t).unwrap();
-        assert!(
-            t.contains("snap-new (1 in all)") && t.contains("2h 0m / 1d 0h met"),
-            "{t}"
-        );
-        assert!(t.contains("no recovery point; never proven"), "{t}");
-        assert!(t.contains("1 of 2 resource(s) need attention"), "{t}");
+        insta::assert_snapshot!("coverage_terminal", t);
         let mut m = Vec::new();
         super::markdown(&rows, &mut m).unwrap();
-        assert_eq!(String::from_utf8(m).unwrap().lines().count(), 4);
+        insta::assert_snapshot!("coverage_markdown", String::from_utf8(m).unwrap());
         let mut j = Vec::new();
         super::json(&rows, &mut j).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&j).unwrap();
         assert_eq!(v[1]["problems"][0], "no recovery point");
+        assert_eq!(v[0]["encrypted"], true);
+        assert_eq!(v[0]["dr_copy"]["id"], "snap-copy");
+        assert_eq!(v[1]["dr_copy"]["state"], "no-dr-region");
     }
 }

@@ -95,6 +95,7 @@ pub(crate) async fn expand(
                         name,
                         kind: spec.kind,
                         objectives: spec.objectives,
+                        proven_within: spec.proven_within,
                         depends_on: spec.depends_on.clone(),
                         critical: spec.critical,
                         hooks: spec.hooks.clone(),

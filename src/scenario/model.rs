@@ -23,6 +23,8 @@ pub struct Scenario {
     pub objectives: Objectives,
     /// `[objectives] app_rto`: first fault → every critical gate passed.
     pub app_rto: Option<Duration>,
+    /// `[objectives] proven_within`, for `firedrill coverage`.
+    pub proven_within: Option<Duration>,
     pub run: RunSettings,
     /// Compliance control ids this drill gives evidence for.
     pub controls: Vec<String>,
@@ -86,6 +88,8 @@ pub struct TargetSpec {
     pub kind: &'static str,
     /// Per-target objectives; the scenario's when absent.
     pub objectives: Objectives,
+    /// The target's `proven_within`, else the scenario's.
+    pub proven_within: Option<Duration>,
     /// Targets restored and validated before this one's restore starts.
     pub depends_on: Vec<String>,
     /// A non-critical target does not fail the application verdict.

@@ -87,6 +87,9 @@ pub struct RawObjectives {
     pub rpo: HumanDuration,
     /// Application RTO: first fault → every critical gate passed.
     pub app_rto: Option<HumanDuration>,
+    /// `firedrill coverage` fails a resource no drill proved within this
+    /// long (default `"90d"`; `--proven-within` overrides it).
+    pub proven_within: Option<HumanDuration>,
 }
 
 /// Per-target objectives: either may be left to the scenario's.
@@ -95,6 +98,8 @@ pub struct RawObjectives {
 pub struct RawTargetObjectives {
     pub rto: Option<HumanDuration>,
     pub rpo: Option<HumanDuration>,
+    /// This target's `proven_within`, for `firedrill coverage`.
+    pub proven_within: Option<HumanDuration>,
 }
 
 /// `[run]`.

@@ -102,14 +102,43 @@ pub fn expand_target(
         TomlSpanned::new(span.clone(), select.from.id_key.into()),
         TomlSpanned::new(span.clone(), DeValue::String(id.to_string().into())),
     );
-    let kind = crate::targets::kind(select.from.kind).ok_or("unknown kind")?;
+    build(
+        select.from.kind,
+        TargetInput {
+            name,
+            index: select.index,
+            home_region,
+            table: TomlSpanned::new(span, DeValue::Table(rest)),
+        },
+    )
+}
+
+/// The target of a resource the scenario does not name (`coverage
+/// --all`): its kind's defaults with `id` for `id_key`.
+pub fn default_target(
+    kind: &str,
+    id_key: &str,
+    id: &str,
+    home_region: Option<&str>,
+) -> Result<Box<dyn Target>, String> {
+    let text = format!("{id_key} = {}", toml::Value::String(id.to_string()));
+    let table = DeTable::parse(&text).map_err(|e| e.message().to_string())?;
+    let span = table.span();
+    build(
+        kind,
+        TargetInput {
+            name: "-",
+            index: 0,
+            home_region,
+            table: TomlSpanned::new(span, DeValue::Table(table.into_inner())),
+        },
+    )
+}
+
+/// Parse one target table with its kind; every diagnostic is an error.
+fn build(kind: &str, input: TargetInput<'_>) -> Result<Box<dyn Target>, String> {
+    let kind = crate::targets::kind(kind).ok_or("unknown kind")?;
     let mut diags = Vec::new();
-    let input = TargetInput {
-        name,
-        index: select.index,
-        home_region,
-        table: TomlSpanned::new(span, DeValue::Table(rest)),
-    };
     match (kind.parse)(input, &mut diags) {
         Some(t) if diags.is_empty() => Ok(t),
         _ => Err(diags

@@ -142,18 +142,7 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
         diags,
     );
     if let Some(h) = &header {
-        if let Some(v) = &h.version
-            && *v.get_ref() != 1
-        {
-            diags.push(
-                Diagnostic::new(format!("unsupported scenario version {}", v.get_ref()))
-                    .at(v.span())
-                    .label("this firedrill reads version 1")
-                    .help("write `version = 1` or leave it out"),
-            );
-        }
-        check_name(&h.name, "scenario name", diags);
-        check_controls(&h.controls, diags);
+        check_header(h, diags);
     }
 
     let environment = if let Some(v) = environment {
@@ -165,9 +154,9 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
         );
         None
     };
-    let mut app_rto = None;
+    let (mut app_rto, mut proven_within) = (None, None);
     let objectives = if let Some(v) = objectives {
-        parse_objectives(v, &mut app_rto, diags)
+        parse_objectives(v, [&mut app_rto, &mut proven_within], diags)
     } else {
         diags.push(
             Diagnostic::new("missing `[objectives]` table")
@@ -185,7 +174,7 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
             .as_ref()
             .map(|e: &Environment| e.region.as_str())
             .filter(|r| validate::is_region(r));
-        parse_targets(v, objectives, home, diags)
+        parse_targets(v, (objectives, proven_within), home, diags)
     } else {
         diags.push(
             Diagnostic::new("no targets: the scenario drills nothing").help(
@@ -211,6 +200,7 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
         environment: environment?,
         objectives: objectives?,
         app_rto,
+        proven_within,
         run: run?,
         controls: header
             .controls
@@ -228,12 +218,30 @@ fn parse_inner(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<S
     })
 }
 
+/// The top-level scalars: the format version, the name, the controls.
+fn check_header(h: &RawHeader, diags: &mut Vec<Diagnostic>) {
+    if let Some(v) = &h.version
+        && *v.get_ref() != 1
+    {
+        diags.push(
+            Diagnostic::new(format!("unsupported scenario version {}", v.get_ref()))
+                .at(v.span())
+                .label("this firedrill reads version 1")
+                .help("write `version = 1` or leave it out"),
+        );
+    }
+    check_name(&h.name, "scenario name", diags);
+    check_controls(&h.controls, diags);
+}
+
 /// `[objectives]`, one key at a time so a bad `rto` does not hide a bad `rpo`.
+/// `app_rto` and `proven_within` are optional and land in `optional`.
 fn parse_objectives(
     value: TomlSpanned<DeValue<'_>>,
-    app_rto: &mut Option<Duration>,
+    optional: [&mut Option<Duration>; 2],
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Objectives> {
+    let [app_rto, proven_within] = optional;
     let span = value.span();
     let DeValue::Table(table) = value.into_inner() else {
         diags.push(
@@ -253,8 +261,16 @@ fn parse_objectives(
                 *app_rto = section::<HumanDuration>(v, diags).map(|d| d.0);
                 continue;
             }
+            "proven_within" => {
+                *proven_within = section::<HumanDuration>(v, diags).map(|d| d.0);
+                continue;
+            }
             k => {
-                diags.push(unknown_key(k, key.span(), &["rto", "rpo", "app_rto"]));
+                diags.push(unknown_key(
+                    k,
+                    key.span(),
+                    &["rto", "rpo", "app_rto", "proven_within"],
+                ));
                 continue;
             }
         };
@@ -440,7 +456,7 @@ fn validate_run(raw: RawRun, diags: &mut Vec<Diagnostic>) -> RunSettings {
 
 fn parse_targets(
     value: TomlSpanned<DeValue<'_>>,
-    objectives: Option<Objectives>,
+    (objectives, proven_within): (Option<Objectives>, Option<Duration>),
     home_region: Option<&str>,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<(TargetSpec, Vec<super::hooks::RawHook>)> {
@@ -483,6 +499,7 @@ fn parse_targets(
         let shared = Shared {
             index,
             fallback,
+            proven_within,
             home_region,
         };
         if let Some(t) = parse_target(item, &shared, &mut names, &mut declared, diags) {
@@ -498,6 +515,7 @@ struct Shared<'a> {
     index: usize,
     /// The scenario's objectives, for targets without their own.
     fallback: Objectives,
+    proven_within: Option<Duration>,
     home_region: Option<&'a str>,
 }
 
@@ -556,6 +574,10 @@ fn parse_target(
         rto: own.and_then(|o| o.rto).map_or(shared.fallback.rto, |d| d.0),
         rpo: own.and_then(|o| o.rpo).map_or(shared.fallback.rpo, |d| d.0),
     };
+    let proven_within = own
+        .and_then(|o| o.proven_within)
+        .map(|d| d.0)
+        .or(shared.proven_within);
     let input = TargetInput {
         name: common.name.get_ref(),
         index: shared.index,
@@ -568,6 +590,7 @@ fn parse_target(
             name: common.name.into_inner(),
             kind: kind.name,
             objectives,
+            proven_within,
             depends_on,
             critical: common.critical.unwrap_or(true),
             hooks: Vec::new(),
@@ -744,6 +767,56 @@ share = 0.5
             "{}",
             e.render()
         );
+    }
+
+    #[test]
+    fn proven_within_is_scenario_wide_or_per_target() {
+        let text = VALID
+            .replace(
+                "rpo = \"30s\"\n",
+                "rpo = \"30s\"\nproven_within = \"30d\"\n",
+            )
+            .replace(
+                "bucket = \"some-bucket\"\n",
+                "bucket = \"some-bucket\"\n[targets.objectives]\nproven_within = \"7d\"\n",
+            );
+        let s = parse(Path::new("p.toml"), &text).unwrap();
+        assert_eq!(s.proven_within, Some(Duration::from_hours(30 * 24)));
+        assert_eq!(
+            s.targets[0].proven_within,
+            Some(Duration::from_hours(7 * 24))
+        );
+        let inherited = VALID.replace(
+            "rpo = \"30s\"\n",
+            "rpo = \"30s\"\nproven_within = \"30d\"\n",
+        );
+        let s = parse(Path::new("p.toml"), &inherited).unwrap();
+        assert_eq!(s.targets[0].proven_within, s.proven_within);
+        assert_eq!(
+            parse(Path::new("p.toml"), VALID).unwrap().proven_within,
+            None
+        );
+    }
+
+    #[test]
+    fn a_bad_proven_within_is_located() {
+        // (value, message fragment)
+        let table = [
+            ("\"0s\"", "must be greater than zero"),
+            ("\"soon\"", "invalid duration \"soon\""),
+            ("\"2000d\"", "longer than a year"),
+            ("90", "a bare number has no unit"),
+        ];
+        for (value, want) in table {
+            let line = format!("proven_within = {value}");
+            let text = VALID.replace("rpo = \"30s\"\n", &format!("rpo = \"30s\"\n{line}\n"));
+            let e = parse(Path::new("p.toml"), &text).unwrap_err();
+            let d = &e.diagnostics[0];
+            assert!(d.message.contains(want), "{value}: {}", e.render());
+            let span = d.span.clone().expect("a span");
+            let at = text.find(&line).unwrap() + "proven_within = ".len();
+            assert_eq!(span.start, at, "{value}: {}", e.render());
+        }
     }
 
     #[test]

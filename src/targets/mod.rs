@@ -19,6 +19,7 @@ pub(crate) mod common;
 mod context;
 pub mod ebs_volume;
 pub mod ec2_instance;
+pub mod fleet;
 pub mod postgres;
 pub mod rds_cluster;
 pub mod rds_instance;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use firedrill_core::canary::CanaryPlan;
+use firedrill_core::coverage::Listing;
 use firedrill_core::iam::{ArnContext, Permission};
 use firedrill_core::options::TargetInput;
 use firedrill_core::recovery::RecoveryPoint;
@@ -195,11 +197,20 @@ pub trait Target: Send + Sync + fmt::Debug {
     fn permissions(&self, arn: &ArnContext) -> Vec<Permission>;
 
     /// The named resource's existing recovery points, read-only, for
-    /// `firedrill coverage`; `None` when this kind cannot list them.
-    async fn recovery_points(
+    /// `firedrill coverage`, or why they cannot be listed.
+    async fn recovery_points(&self, _clients: &Clients) -> Result<Listing, StageError> {
+        Ok(Listing::not_for_this_kind())
+    }
+
+    /// The id of a copy of `point` in `region` (the target's
+    /// [`Target::dr_region`]), read-only, for `firedrill coverage`; `None`
+    /// when this kind cannot look.
+    async fn copy_in(
         &self,
         _clients: &Clients,
-    ) -> Option<Result<Vec<RecoveryPoint>, StageError>> {
+        _region: &str,
+        _point: &RecoveryPoint,
+    ) -> Option<Result<Option<String>, StageError>> {
         None
     }
 

@@ -8,6 +8,7 @@ mod chaos;
 mod chaos_answers;
 mod chaos_proxy;
 mod concurrency;
+mod coverage;
 mod crash_matrix;
 mod depends;
 mod ec2;

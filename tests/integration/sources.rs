@@ -16,7 +16,7 @@ use crate::ec2::{create_source_volume, ec2, example, leftovers, volume_exists};
 use crate::support::{Ran, Workspace};
 
 /// Snapshot `volume` `n` times, a second or more apart; ids oldest first.
-async fn snapshots(ec2: &Client, volume: &str, n: usize) -> Vec<String> {
+pub(crate) async fn snapshots(ec2: &Client, volume: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
         if i > 0 {
@@ -55,7 +55,7 @@ async fn start_times(ec2: &Client, ids: &[String]) -> Vec<RecoveryPoint> {
         .collect()
 }
 
-async fn snapshot_exists(ec2: &Client, id: &str) -> bool {
+pub(crate) async fn snapshot_exists(ec2: &Client, id: &str) -> bool {
     ec2.describe_snapshots()
         .snapshot_ids(id)
         .send()
@@ -63,13 +63,13 @@ async fn snapshot_exists(ec2: &Client, id: &str) -> bool {
         .is_ok_and(|o| !o.snapshots().is_empty())
 }
 
-async fn cleanup_snapshots(ec2: &Client, ids: &[String]) {
+pub(crate) async fn cleanup_snapshots(ec2: &Client, ids: &[String]) {
     for id in ids {
         let _ = ec2.delete_snapshot().snapshot_id(id).send().await;
     }
 }
 
-async fn run(ws: &Workspace, file: &Path, seed: Option<u64>) -> Ran {
+pub(crate) async fn run(ws: &Workspace, file: &Path, seed: Option<u64>) -> Ran {
     let mut f = ws.firedrill().args(["run", "--yes"]);
     if let Some(s) = seed {
         f = f.args(["--seed", &s.to_string()]);
@@ -945,7 +945,7 @@ async fn postgres_existing_dumps_are_restored_and_their_sha256_checked_when_decl
 }
 
 /// An `ebs-volume` target table for a coverage scenario.
-fn volume_target(name: &str, volume: &str, extra: &str) -> String {
+pub(crate) fn volume_target(name: &str, volume: &str, extra: &str) -> String {
     format!(
         "\n[[targets]]\nname = \"{name}\"\nkind = \"ebs-volume\"\nvolume_id = \"{volume}\"\n{extra}"
     )

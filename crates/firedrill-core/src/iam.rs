@@ -55,6 +55,7 @@ actions! {
     S3ListBucketMultipartUploads = S3 "ListBucketMultipartUploads" Read,
     S3GetBucketTagging = S3 "GetBucketTagging" Read,
     S3GetBucketVersioning = S3 "GetBucketVersioning" Read,
+    S3GetEncryptionConfiguration = S3 "GetEncryptionConfiguration" Read,
     S3GetObject = S3 "GetObject" Read,
     S3GetObjectVersion = S3 "GetObjectVersion" Read,
     S3GetObjectTagging = S3 "GetObjectTagging" Read,

@@ -31,6 +31,12 @@ pub struct RecoveryPoint {
     /// What kind of recovery point, for people: `snapshot`, `automated`,
     /// `manual`, `awsbackup`, `ami`, `dump`.
     pub label: String,
+    /// Whether the point is encrypted at rest, when the kind can tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<bool>,
+    /// How: a KMS key id, or an S3 algorithm (`AES256`, `aws:kms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<String>,
 }
 
 impl RecoveryPoint {
@@ -39,7 +45,17 @@ impl RecoveryPoint {
             id: id.into(),
             created_at,
             label: label.to_string(),
+            encrypted: None,
+            encryption: None,
         }
+    }
+
+    /// The point with its encryption at rest (`how`: key id or algorithm).
+    #[must_use]
+    pub fn with_encryption(mut self, encrypted: bool, how: Option<String>) -> Self {
+        self.encrypted = Some(encrypted);
+        self.encryption = how.filter(|h| !h.is_empty());
+        self
     }
 }
 

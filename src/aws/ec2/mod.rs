@@ -81,6 +81,10 @@ pub struct SnapshotInfo {
     pub tags: Tags,
     /// When the snapshot was started (its point in time).
     pub start_time: Option<time::OffsetDateTime>,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    /// A copy's names its source (`[Copied snap-… from us-east-1]`).
+    pub description: String,
 }
 
 /// An image (AMI) as described.
@@ -95,6 +99,11 @@ pub struct ImageInfo {
     pub tags: Tags,
     /// When the image was created.
     pub created_at: Option<time::OffsetDateTime>,
+    /// Every EBS mapping encrypted; `None` when no mapping says.
+    pub encrypted: Option<bool>,
+    pub description: String,
+    /// A copy's source AMI (`SourceImageId`; emulators may leave it out).
+    pub source_image_id: Option<String>,
 }
 
 /// What to launch.
@@ -242,6 +251,9 @@ fn snapshot_info(s: &aws_sdk_ec2::types::Snapshot) -> SnapshotInfo {
         start_time: s
             .start_time()
             .and_then(|t| time::OffsetDateTime::from_unix_timestamp_nanos(t.as_nanos()).ok()),
+        encrypted: s.encrypted().unwrap_or(false),
+        kms_key_id: s.kms_key_id().map(str::to_string),
+        description: s.description().unwrap_or_default().to_string(),
     }
 }
 
@@ -268,6 +280,16 @@ fn image_info(i: &aws_sdk_ec2::types::Image) -> ImageInfo {
         created_at: i.creation_date().and_then(|d| {
             time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok()
         }),
+        encrypted: {
+            let flags: Vec<bool> = i
+                .block_device_mappings()
+                .iter()
+                .filter_map(|m| m.ebs()?.encrypted())
+                .collect();
+            (!flags.is_empty()).then(|| flags.iter().all(|e| *e))
+        },
+        description: i.description().unwrap_or_default().to_string(),
+        source_image_id: i.source_image_id().map(str::to_string),
     }
 }
 
@@ -713,6 +735,49 @@ pub async fn snapshots_of_volume(
         found.extend(page.snapshots().iter().map(snapshot_info));
     }
     Ok(found)
+}
+
+/// Own snapshots in the region of `ec2` whose description names
+/// `source_id`: copies of it (EC2 describes a copy as `[Copied snap-… from
+/// region]` unless the copier gave its own description naming it).
+pub async fn snapshots_copied_from(
+    ec2: &Client,
+    source_id: &str,
+) -> Result<Vec<SnapshotInfo>, AwsError> {
+    let mut found = Vec::new();
+    let pattern = format!("*{source_id}*");
+    let mut pages = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(filter("description", &[&pattern]))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeSnapshots", e))?;
+        found.extend(page.snapshots().iter().map(snapshot_info));
+    }
+    Ok(found)
+}
+
+/// Own available AMIs in the region of `ec2` copied from `source_id`:
+/// `SourceImageId` says so, or (where it is not reported) the description
+/// names it.
+pub async fn images_copied_from(ec2: &Client, source_id: &str) -> Result<Vec<ImageInfo>, AwsError> {
+    let out = ec2
+        .describe_images()
+        .owners("self")
+        .filters(filter("state", &["available"]))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ec2:DescribeImages", e))?;
+    Ok(out
+        .images()
+        .iter()
+        .map(image_info)
+        .filter(|i| {
+            i.source_image_id.as_deref() == Some(source_id) || i.description.contains(source_id)
+        })
+        .collect())
 }
 
 /// The available AMIs this account owns matching a name (wildcards

@@ -82,6 +82,12 @@ pub struct Snapshot {
     pub snapshot_type: String,
     pub created_at: Option<OffsetDateTime>,
     pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    /// A copy's source snapshot ARN (`SourceDBSnapshotIdentifier`,
+    /// `SourceDBClusterSnapshotArn`).
+    pub copied_from: Option<String>,
+    /// When the data was snapshotted, kept by copies (DB snapshots only).
+    pub original_created_at: Option<OffsetDateTime>,
     pub tags: Tags,
 }
 
@@ -193,6 +199,9 @@ fn snapshot_of(x: &aws_sdk_rds::types::DbSnapshot) -> Snapshot {
         snapshot_type: s(x.snapshot_type()),
         created_at: to_time(x.snapshot_create_time()),
         encrypted: x.encrypted().unwrap_or(false),
+        kms_key_id: x.kms_key_id().map(str::to_string),
+        copied_from: x.source_db_snapshot_identifier().map(str::to_string),
+        original_created_at: to_time(x.original_snapshot_create_time()),
         tags: tags_of(x.tag_list()),
     }
 }
@@ -206,6 +215,9 @@ fn cluster_snapshot_of(x: &aws_sdk_rds::types::DbClusterSnapshot) -> Snapshot {
         snapshot_type: s(x.snapshot_type()),
         created_at: to_time(x.snapshot_create_time()),
         encrypted: x.storage_encrypted().unwrap_or(false),
+        kms_key_id: x.kms_key_id().map(str::to_string),
+        copied_from: x.source_db_cluster_snapshot_arn().map(str::to_string),
+        original_created_at: None,
         tags: tags_of(x.tag_list()),
     }
 }

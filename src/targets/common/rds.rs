@@ -126,11 +126,106 @@ pub fn recovery_points(
             } else {
                 s.snapshot_type.as_str()
             };
-            Some(firedrill_core::recovery::RecoveryPoint::new(
-                &s.id,
-                s.created_at?,
-                label,
-            ))
+            Some(
+                firedrill_core::recovery::RecoveryPoint::new(&s.id, s.created_at?, label)
+                    .with_encryption(s.encrypted, s.kms_key_id.clone()),
+            )
         })
         .collect()
+}
+
+/// A copy of `source` among `candidates` (the same instance's or cluster's
+/// snapshots in another region): RDS names a copy's source ARN; where that
+/// is not reported, a copy keeps the source's original creation time.
+/// Firedrill's own scratch copies do not count.
+pub fn copy_of<'a>(
+    source: &crate::aws::rds::Snapshot,
+    candidates: &'a [crate::aws::rds::Snapshot],
+) -> Option<&'a crate::aws::rds::Snapshot> {
+    let original = source.original_created_at.or(source.created_at);
+    candidates.iter().find(|c| {
+        let named = match &c.copied_from {
+            Some(from) => from == &source.arn || from == &source.id,
+            None => original.is_some() && c.original_created_at == original,
+        };
+        named
+            && c.status == "available"
+            && !c
+                .tags
+                .iter()
+                .any(|(k, _)| k == firedrill_core::resource::TAG_RUN_ID)
+    })
+}
+
+/// The id of a copy of the snapshot `id` in `region`, looked up with
+/// `list` (the DB or cluster snapshot listing of the same source there).
+pub async fn copy_in<F, Fut>(
+    home: Option<crate::aws::rds::Snapshot>,
+    list: F,
+) -> Result<Option<String>, firedrill_core::StageError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<
+            Output = Result<Vec<crate::aws::rds::Snapshot>, firedrill_core::AwsError>,
+        >,
+{
+    let Some(source) = home else {
+        return Ok(None);
+    };
+    let there = list().await?;
+    Ok(copy_of(&source, &there).map(|c| c.id.clone()))
+}
+
+#[cfg(test)]
+mod copy_tests {
+    use super::copy_of;
+    use crate::aws::rds::Snapshot;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_copy_is_found_by_its_source_arn_or_its_original_time() {
+        let at = Some(datetime!(2026-06-30 12:00 UTC));
+        let source = Snapshot {
+            id: "nightly".into(),
+            arn: "arn:aws:rds:us-east-1:1:snapshot:nightly".into(),
+            status: "available".into(),
+            created_at: at,
+            ..Snapshot::default()
+        };
+        let copy = |id: &str, from: Option<&str>, original, tags: &[(&str, &str)]| Snapshot {
+            id: id.into(),
+            status: "available".into(),
+            copied_from: from.map(str::to_string),
+            original_created_at: original,
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+            ..Snapshot::default()
+        };
+        let run = firedrill_core::resource::TAG_RUN_ID;
+        let other = Some(datetime!(2026-06-29 12:00 UTC));
+        // (candidates, the copy found)
+        let table = [
+            (
+                vec![copy("c", Some(source.arn.as_str()), None, &[])],
+                Some("c"),
+            ),
+            (vec![copy("c", None, at, &[])], Some("c")),
+            (vec![copy("c", None, other, &[])], None),
+            (vec![copy("c", Some("arn:other"), at, &[])], None),
+            (
+                vec![copy("c", Some(source.arn.as_str()), None, &[(run, "r")])],
+                None,
+            ),
+            (Vec::new(), None),
+        ];
+        for (candidates, want) in table {
+            assert_eq!(
+                copy_of(&source, &candidates).map(|c| c.id.as_str()),
+                want,
+                "{candidates:?}"
+            );
+        }
+    }
 }

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use schemars::JsonSchema;
 
+use firedrill_core::coverage::Listing;
 use firedrill_core::options::{RawFaultAction, TargetInput};
 use firedrill_core::recovery::{RecoveryPoint, SourceSpec};
 use firedrill_core::resource::TAG_RUN_ID;
@@ -431,14 +432,27 @@ impl Target for VolumeTarget {
             .fact("availability_zone", &v.availability_zone))
     }
 
-    async fn recovery_points(
+    async fn recovery_points(&self, clients: &Clients) -> Result<Listing, StageError> {
+        let snaps = api::snapshots_of_volume(clients.ec2(), &self.volume_id).await?;
+        Ok(Listing::Listed(points_of(&snaps)))
+    }
+
+    async fn copy_in(
         &self,
         clients: &Clients,
-    ) -> Option<Result<Vec<RecoveryPoint>, StageError>> {
+        region: &str,
+        point: &RecoveryPoint,
+    ) -> Option<Result<Option<String>, StageError>> {
+        let ec2 = clients.in_region(region).ec2;
         Some(
-            api::snapshots_of_volume(clients.ec2(), &self.volume_id)
+            api::snapshots_copied_from(&ec2, &point.id)
                 .await
-                .map(|s| points_of(&s))
+                .map(|copies| {
+                    copies
+                        .into_iter()
+                        .find(|c| c.state == "completed" && !c.tags.contains_key(TAG_RUN_ID))
+                        .map(|c| c.id)
+                })
                 .map_err(Into::into),
         )
     }
@@ -512,7 +526,12 @@ fn points_of(snaps: &[SnapshotInfo]) -> Vec<RecoveryPoint> {
     snaps
         .iter()
         .filter(|s| !s.tags.contains_key(TAG_RUN_ID))
-        .filter_map(|s| Some(RecoveryPoint::new(&s.id, s.start_time?, "snapshot")))
+        .filter_map(|s| {
+            Some(
+                RecoveryPoint::new(&s.id, s.start_time?, "snapshot")
+                    .with_encryption(s.encrypted, s.kms_key_id.clone()),
+            )
+        })
         .collect()
 }
 

@@ -3,7 +3,7 @@
 //! region.
 
 use super::{InstanceTarget, KIND};
-use crate::aws::ec2::{self as api, wait};
+use crate::aws::ec2::{self as api, ImageInfo, wait};
 use crate::targets::StageContext;
 use crate::targets::Target;
 use crate::targets::common::ec2::scratch_tags;
@@ -86,11 +86,7 @@ impl InstanceTarget {
             _ => api::images_matching(ec2, self.images.name.as_deref(), &self.images.tags).await?,
         };
         out.request("ec2:DescribeImages", None);
-        let points: Vec<RecoveryPoint> = images
-            .iter()
-            .filter(|i| !i.tags.contains_key(TAG_RUN_ID) && i.state == "available")
-            .filter_map(|i| Some(RecoveryPoint::new(&i.id, i.created_at?, "ami")))
-            .collect();
+        let points = image_points(&images);
         let chosen = choose(cx, &self.source, &points, &self.resource(), "AMI", &mut out)?;
         let image = images
             .into_iter()
@@ -136,4 +132,20 @@ impl InstanceTarget {
         self.state.dr_image = Some(copy);
         Ok(out)
     }
+}
+
+/// The organisation's AMIs among `images` as recovery points: available
+/// ones not made by firedrill, with their block devices' encryption.
+pub(super) fn image_points(images: &[ImageInfo]) -> Vec<RecoveryPoint> {
+    images
+        .iter()
+        .filter(|i| !i.tags.contains_key(TAG_RUN_ID) && i.state == "available")
+        .filter_map(|i| {
+            let p = RecoveryPoint::new(&i.id, i.created_at?, "ami");
+            Some(match i.encrypted {
+                Some(e) => p.with_encryption(e, None),
+                None => p,
+            })
+        })
+        .collect()
 }

@@ -31,8 +31,11 @@ use firedrill_core::{
 use self::options::{Fault, ImageFilter, RawInstance, Restore, VolumeRef};
 use super::common::ec2_undo;
 use super::{KindSpec, StageContext, Target};
+use crate::aws::Clients;
 use crate::aws::ec2::{self as api, ImageInfo, InstanceInfo};
-use firedrill_core::recovery::SourceSpec;
+use firedrill_core::coverage::Listing;
+use firedrill_core::recovery::{RecoveryPoint, SourceSpec};
+use firedrill_core::resource::TAG_RUN_ID;
 
 /// `select = { tags = ... }`: instances (not terminated) listed by tag.
 pub const SELECT: super::select::Selectable = super::select::Selectable {
@@ -250,6 +253,43 @@ impl Target for InstanceTarget {
     async fn inject(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         self.run_fault(cx).await
     }
+    async fn recovery_points(&self, clients: &Clients) -> Result<Listing, StageError> {
+        // An account's AMIs are not all this instance's: without the
+        // scenario's filter, any guess could count another's backups.
+        if self.images.name.is_none() && self.images.tags.is_empty() {
+            return Ok(Listing::NotListed(
+                "recovery points not listed: no image filter in the scenario".into(),
+            ));
+        }
+        let images = api::images_matching(
+            clients.ec2(),
+            self.images.name.as_deref(),
+            &self.images.tags,
+        )
+        .await?;
+        Ok(Listing::Listed(backup::image_points(&images)))
+    }
+
+    async fn copy_in(
+        &self,
+        clients: &Clients,
+        region: &str,
+        point: &RecoveryPoint,
+    ) -> Option<Result<Option<String>, StageError>> {
+        let ec2 = clients.in_region(region).ec2;
+        Some(
+            api::images_copied_from(&ec2, &point.id)
+                .await
+                .map(|copies| {
+                    copies
+                        .into_iter()
+                        .find(|c| !c.tags.contains_key(TAG_RUN_ID))
+                        .map(|c| c.id)
+                })
+                .map_err(Into::into),
+        )
+    }
+
     async fn restore(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         self.run_restore(cx).await
     }

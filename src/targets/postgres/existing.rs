@@ -6,6 +6,7 @@
 //! The dump is older than the source, so there is no baseline to compare
 //! with: validation runs the custom checks on what came back.
 
+use firedrill_core::coverage::{Listing, newest};
 use firedrill_core::recovery::{BackupSource, RecoveryPoint};
 use firedrill_core::{Finding, Service, StageError, StageOutput};
 
@@ -24,24 +25,56 @@ fn sidecar_digest(text: &str) -> Option<String> {
     (word.len() == 64 && word.bytes().all(|b| b.is_ascii_hexdigit())).then_some(word)
 }
 
+/// The dumps among listed objects (not sidecars, not folder markers).
+fn dump_points(objects: &[api::Dated]) -> Vec<RecoveryPoint> {
+    objects
+        .iter()
+        .filter(|o| !o.key.ends_with(SIDECAR) && !o.key.ends_with('/'))
+        .filter_map(|o| Some(RecoveryPoint::new(&o.key, o.last_modified?, "dump")))
+        .collect()
+}
+
 impl PgTarget {
+    /// Where the organisation's dumps are listed: the named key, or the prefix.
+    fn dump_listing_prefix(&self) -> Option<&str> {
+        match &self.dump.source {
+            BackupSource::Id(key) => Some(key.as_str()),
+            _ => self.dump_prefix.as_deref(),
+        }
+    }
+
+    /// The organisation's dumps for `firedrill coverage`, the newest with
+    /// its server-side encryption; not listed when the drill takes its own.
+    pub(super) async fn dump_listing(
+        &self,
+        s3: &aws_sdk_s3::Client,
+    ) -> Result<Listing, StageError> {
+        if !self.dump.is_existing() {
+            return Ok(Listing::NotListed(
+                "recovery points not listed: the backup source is `new` (name the organisation's dumps with `source` and `prefix`)".into(),
+            ));
+        }
+        let objects = api::list_dated(s3, &self.bucket, self.dump_listing_prefix()).await?;
+        let mut points = dump_points(&objects);
+        let newest = newest(&points).map(|p| p.id.clone());
+        if let Some(key) = newest {
+            let sse = api::object_encryption(s3, &self.bucket, &key).await?;
+            for p in points.iter_mut().filter(|p| p.id == key) {
+                *p = p.clone().with_encryption(sse.is_some(), sse.clone());
+            }
+        }
+        Ok(Listing::Listed(points))
+    }
+
     pub(super) async fn choose_dump(
         &mut self,
         cx: &StageContext,
         mut out: StageOutput,
     ) -> Result<StageOutput, StageError> {
         let s3 = cx.clients.s3();
-        let prefix = match &self.dump.source {
-            BackupSource::Id(key) => Some(key.as_str()),
-            _ => self.dump_prefix.as_deref(),
-        };
-        let objects = api::list_dated(s3, &self.bucket, prefix).await?;
+        let objects = api::list_dated(s3, &self.bucket, self.dump_listing_prefix()).await?;
         out.request("s3:ListObjectsV2", None);
-        let points: Vec<RecoveryPoint> = objects
-            .iter()
-            .filter(|o| !o.key.ends_with(SIDECAR) && !o.key.ends_with('/'))
-            .filter_map(|o| Some(RecoveryPoint::new(&o.key, o.last_modified?, "dump")))
-            .collect();
+        let points = dump_points(&objects);
         let chosen = choose(
             cx,
             &self.dump,

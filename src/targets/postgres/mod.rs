@@ -217,6 +217,13 @@ async fn tool_version(program: &str) -> Result<String, StageError> {
 
 #[async_trait]
 impl Target for PgTarget {
+    async fn recovery_points(
+        &self,
+        clients: &crate::aws::Clients,
+    ) -> Result<firedrill_core::coverage::Listing, StageError> {
+        self.dump_listing(clients.s3()).await
+    }
+
     fn runbook_steps(&self) -> Vec<firedrill_core::runbook::RunbookStep> {
         runbook::steps(self)
     }

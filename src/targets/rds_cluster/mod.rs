@@ -22,6 +22,7 @@ use crate::aws::rds::wait;
 use crate::aws::rds::{self as api, DbCluster, RestoreCluster};
 use firedrill_core::ResourceType;
 use firedrill_core::ScratchResource;
+use firedrill_core::coverage::Listing;
 use firedrill_core::input::Spanned;
 use firedrill_core::options::TargetInput;
 use firedrill_core::recovery::{RecoveryPoint, SourceSpec};
@@ -456,15 +457,25 @@ impl Target for RdsCluster {
         self.iam_permissions(arn)
     }
 
-    async fn recovery_points(
+    async fn recovery_points(&self, clients: &Clients) -> Result<Listing, StageError> {
+        let snaps = api::cluster_snapshots_of(clients.rds(), &self.cluster).await?;
+        Ok(Listing::Listed(super::common::rds::recovery_points(&snaps)))
+    }
+
+    async fn copy_in(
         &self,
         clients: &Clients,
-    ) -> Option<Result<Vec<RecoveryPoint>, StageError>> {
+        region: &str,
+        point: &RecoveryPoint,
+    ) -> Option<Result<Option<String>, StageError>> {
+        let home = match api::describe_cluster_snapshot(clients.rds(), &point.id).await {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e.into())),
+        };
+        let rds = clients.in_region(region).rds;
         Some(
-            api::cluster_snapshots_of(clients.rds(), &self.cluster)
-                .await
-                .map(|s| super::common::rds::recovery_points(&s))
-                .map_err(Into::into),
+            super::common::rds::copy_in(home, || api::cluster_snapshots_of(&rds, &self.cluster))
+                .await,
         )
     }
 

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use schemars::JsonSchema;
 
+use firedrill_core::coverage::Listing;
 use firedrill_core::input::Spanned;
 use firedrill_core::options::{RawFaultAction, TargetInput};
 use firedrill_core::recovery::{RecoveryPoint, SourceSpec};
@@ -565,15 +566,25 @@ impl Target for RdsInstance {
         self.undo_plan()
     }
 
-    async fn recovery_points(
+    async fn recovery_points(&self, clients: &Clients) -> Result<Listing, StageError> {
+        let snaps = api::snapshots_of_instance(clients.rds(), &self.instance).await?;
+        Ok(Listing::Listed(super::common::rds::recovery_points(&snaps)))
+    }
+
+    async fn copy_in(
         &self,
         clients: &Clients,
-    ) -> Option<Result<Vec<RecoveryPoint>, StageError>> {
+        region: &str,
+        point: &RecoveryPoint,
+    ) -> Option<Result<Option<String>, StageError>> {
+        let home = match api::describe_snapshot(clients.rds(), &point.id).await {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e.into())),
+        };
+        let rds = clients.in_region(region).rds;
         Some(
-            api::snapshots_of_instance(clients.rds(), &self.instance)
-                .await
-                .map(|s| super::common::rds::recovery_points(&s))
-                .map_err(Into::into),
+            super::common::rds::copy_in(home, || api::snapshots_of_instance(&rds, &self.instance))
+                .await,
         )
     }
 

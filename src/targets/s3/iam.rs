@@ -17,7 +17,8 @@ impl S3Target {
             arn.s3(SCRATCH_PATTERN),
             arn.s3(&format!("{SCRATCH_PATTERN}/*")),
         ]);
-        // Preflight, manifest, validation; reap lists buckets by tag.
+        // Preflight, manifest, validation, coverage (the bucket's default
+        // encryption); reap lists buckets by tag.
         let mut out = vec![Permission::new(A::S3ListAllMyBuckets, Scope::Any)];
         out.extend(Permission::all(
             &[
@@ -25,6 +26,7 @@ impl S3Target {
                 A::S3ListBucketVersions,
                 A::S3GetBucketTagging,
                 A::S3GetBucketVersioning,
+                A::S3GetEncryptionConfiguration,
                 A::S3GetObject,
                 A::S3GetObjectVersion,
                 A::S3GetObjectTagging,

@@ -262,6 +262,30 @@ impl Target for S3Target {
     async fn inject(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         self.run_fault(cx).await
     }
+    /// A versioned bucket is recoverable to any time up to now (every
+    /// overwritten or deleted object keeps its versions), so its newest
+    /// recovery point is continuous: now. Without versioning there is none.
+    async fn recovery_points(
+        &self,
+        clients: &crate::aws::Clients,
+    ) -> Result<firedrill_core::coverage::Listing, StageError> {
+        use firedrill_core::coverage::Listing;
+        let s3 = clients.s3();
+        if !api::versioning_enabled(s3, &self.bucket).await? {
+            return Ok(Listing::NotListed(
+                "no recovery point: versioning is off".into(),
+            ));
+        }
+        let sse = api::bucket_encryption(s3, &self.bucket).await?;
+        let point = firedrill_core::recovery::RecoveryPoint::new(
+            "point-in-time",
+            OffsetDateTime::now_utc(),
+            "point-in-time",
+        )
+        .with_encryption(sse.is_some(), sse);
+        Ok(Listing::Listed(vec![point]))
+    }
+
     async fn restore(&mut self, cx: &StageContext) -> Result<StageOutput, StageError> {
         self.run_restore(cx).await
     }
