@@ -65,12 +65,10 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
     if let Some(r) = &raw.restore.dr_region {
         validate::dr_region(r, home, diags);
         if matches!(backup, BackupMethod::PointInTime(_)) {
-            diags.push(
-                Diagnostic::new("`dr_region` needs a snapshot to copy, but the backup method is `point-in-time`")
-                    .at(r.span())
-                    .label("nothing to copy")
-                    .help("use `method = \"snapshot\"` or `\"latest-automated\"` with `dr_region`"),
-            );
+            diags.push(super::common::point_in_time::dr_region_without_snapshot(
+                r,
+                "`method = \"snapshot\"` or `\"latest-automated\"`",
+            ));
         }
     }
     if fault == Fault::Delete && backup != BackupMethod::Snapshot {
