@@ -748,7 +748,14 @@ async fn point_in_time_and_latest_automated_backups_restore_and_pass() {
             .unwrap()
             .to_string();
         match method {
-            "point-in-time" => assert!(backup.contains("point-in-time"), "{backup}"),
+            "point-in-time" => {
+                assert!(backup.contains("point-in-time"), "{backup}");
+                // The time restored to is the recovery point the RPO ages.
+                let point = &report["targets"][0]["recovery_point"];
+                assert_eq!(point["label"], "point-in-time", "{point:#}");
+                assert_eq!(point["source"], "latest", "{point:#}");
+                assert_eq!(report["targets"][0]["rpo"]["method"], "recovery-point");
+            }
             _ => assert!(backup.contains("automated snapshot"), "{backup}"),
         }
         // The fault stopped the source; the revert started it again.

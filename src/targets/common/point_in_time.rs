@@ -10,6 +10,7 @@ use firedrill_core::input::{Spanned, clip};
 use firedrill_core::recovery::{BackupSource, Chosen, RecoveryPoint, SourceSpec, rfc3339};
 use firedrill_core::{StageError, point_in_time::RestoreTimeError};
 
+use crate::aws::rds::RestorePoint;
 use crate::targets::StageContext;
 
 /// The label of a point-in-time recovery point in reports.
@@ -89,4 +90,36 @@ pub fn dr_region_without_snapshot(r: &Spanned<String>, methods: &str) -> Diagnos
     .at(r.span())
     .label("nothing to copy")
     .help(format!("use {methods} with `dr_region`"))
+}
+
+/// The backup stage of an RDS point-in-time restore: fix T now (for
+/// `latest`, the latest restorable time the service reports), check it
+/// against the restorable window and record it, so the recovery point the
+/// report ages is the one restored. Returns T and how the restore request
+/// names it: without a reported latest time, T is only the stage's clock,
+/// and the service restores to its own latest time.
+pub fn fix_rds_time(
+    cx: &StageContext,
+    point: RestorePoint,
+    window: firedrill_core::point_in_time::Restorable,
+    resource: &str,
+) -> Result<(OffsetDateTime, RestorePoint), StageError> {
+    let requested = match point {
+        RestorePoint::Latest => None,
+        RestorePoint::At(t) => Some(t),
+    };
+    let t = firedrill_core::point_in_time::restore_time(
+        requested,
+        window,
+        cx.clock.now().utc,
+        resource,
+    )
+    .map_err(|e| refused(&e))?;
+    let request = if requested.is_none() && window.latest.is_none() {
+        RestorePoint::Latest
+    } else {
+        RestorePoint::At(t)
+    };
+    record(cx, t, &requested_spec(requested, t));
+    Ok((t, request))
 }

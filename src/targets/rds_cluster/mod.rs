@@ -26,7 +26,7 @@ use firedrill_core::ResourceType;
 use firedrill_core::ScratchResource;
 use firedrill_core::input::Spanned;
 use firedrill_core::options::TargetInput;
-use firedrill_core::point_in_time::{self, Restorable};
+use firedrill_core::point_in_time::Restorable;
 use firedrill_core::recovery::{RecoveryPoint, SourceSpec, rfc3339};
 use options::Backup;
 
@@ -208,10 +208,8 @@ impl RdsCluster {
         Ok(out)
     }
 
-    /// The backup stage of a point-in-time restore: nothing is created. T
-    /// is fixed here (for `latest`, the cluster's latest restorable time)
-    /// and checked against the cluster's restorable window, so the recovery
-    /// point the report ages is the one restored.
+    /// The backup stage of a point-in-time restore: nothing is created;
+    /// T is fixed and checked against the cluster's restorable window.
     async fn choose_point_in_time(
         &mut self,
         cx: &StageContext,
@@ -223,21 +221,7 @@ impl RdsCluster {
             earliest: src.as_ref().and_then(|c| c.earliest_restorable_time),
             latest: src.as_ref().and_then(|c| c.latest_restorable_time),
         };
-        let requested = match point {
-            RestorePoint::Latest => None,
-            RestorePoint::At(t) => Some(t),
-        };
-        let t =
-            point_in_time::restore_time(requested, window, cx.clock.now().utc, &self.resource())
-                .map_err(|e| pitr::refused(&e))?;
-        // Without a reported latest time, T is only the stage's clock: let
-        // the service restore to its own latest time.
-        let request = if requested.is_none() && window.latest.is_none() {
-            RestorePoint::Latest
-        } else {
-            RestorePoint::At(t)
-        };
-        pitr::record(cx, t, &pitr::requested_spec(requested, t));
+        let (t, request) = pitr::fix_rds_time(cx, point, window, &self.resource())?;
         self.state.point_in_time = Some((t, request));
         let known = |t: Option<time::OffsetDateTime>| t.map_or_else(|| "unknown".into(), rfc3339);
         out.detail = format!(
