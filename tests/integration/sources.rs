@@ -1109,18 +1109,30 @@ async fn s3_point_in_time_random_restores_the_seeded_time_and_repeats_it() {
     }
     let (oldest, newest) = version_span(&s3, &bucket).await;
     let at = |s: i64| OffsetDateTime::from_unix_timestamp(s).unwrap();
-    let second_at = {
+    // The first generation is whole from the second of its last write
+    // until the second generation starts, two seconds later at least.
+    let first_done = {
         let out = s3
             .list_object_versions()
             .bucket(&bucket)
-            .prefix("d")
             .send()
             .await
             .unwrap();
-        out.versions()[0].last_modified().unwrap().secs()
+        ["a", "b", "c"]
+            .iter()
+            .map(|k| {
+                out.versions()
+                    .iter()
+                    .filter(|v| v.key() == Some(k))
+                    .map(|v| v.last_modified().unwrap().secs())
+                    .min()
+                    .unwrap()
+            })
+            .max()
+            .unwrap()
     };
-    // The run seed whose T lands in the first generation, before anything
-    // was overwritten or deleted.
+    // The run seed whose T lands in the first generation, after its last
+    // write and before anything was overwritten or deleted.
     let (seed, t) = (0..1000_u64)
         .find_map(|s| {
             let t = firedrill_core::point_in_time::random_time(
@@ -1134,7 +1146,7 @@ async fn s3_point_in_time_random_restores_the_seeded_time_and_repeats_it() {
                 "",
             )
             .unwrap();
-            (t < at(second_at)).then_some((s, t))
+            (t >= at(first_done) && t <= at(first_done + 1)).then_some((s, t))
         })
         .unwrap();
     let t_text = recovery::rfc3339(t);
