@@ -668,17 +668,7 @@ fn sha256(text: &str) -> String {
 async fn s3_point_in_time_restores_every_key_as_it_was_at_t() {
     let s3 = crate::support::s3().await;
     let bucket = crate::support::unique("fd-pitr");
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_versioned(&s3, &bucket).await;
     for k in ["a", "b", "c", "gone-before"] {
         put(&s3, &bucket, k, &format!("{k} as it was at T")).await;
     }
@@ -1051,9 +1041,24 @@ async fn coverage_of_a_mixed_fleet_gives_each_row_and_exit_code() {
     cleanup_snapshots(&ec2, &snaps).await;
 }
 
+async fn create_versioned(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 /// The whole seconds of the oldest write and the newest change in a
-/// versioned bucket, as the emulator stamped them.
-async fn version_span(s3: &aws_sdk_s3::Client, bucket: &str) -> (i64, i64) {
+/// versioned bucket, as the emulator stamped them, and of the last of the
+/// first writes of `first` keys.
+async fn version_span(s3: &aws_sdk_s3::Client, bucket: &str, first: &[&str]) -> (i64, i64, i64) {
     let out = s3
         .list_object_versions()
         .bucket(bucket)
@@ -1069,24 +1074,26 @@ async fn version_span(s3: &aws_sdk_s3::Client, bucket: &str) -> (i64, i64) {
         .iter()
         .map(|m| m.last_modified().unwrap().secs());
     let oldest = writes.clone().min().unwrap();
-    (oldest, writes.chain(deletes).max().unwrap())
+    let first_done = first
+        .iter()
+        .map(|k| {
+            out.versions()
+                .iter()
+                .filter(|v| v.key() == Some(k))
+                .map(|v| v.last_modified().unwrap().secs())
+                .min()
+                .unwrap()
+        })
+        .max()
+        .unwrap();
+    (oldest, writes.chain(deletes).max().unwrap(), first_done)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_point_in_time_random_restores_the_seeded_time_and_repeats_it() {
     let s3 = crate::support::s3().await;
     let bucket = crate::support::unique("fd-pitr-rand");
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_versioned(&s3, &bucket).await;
     // Three generations, each in its own whole second (S3 keeps seconds):
     // the first, a second that overwrites two keys and adds one, then the
     // damage.
@@ -1107,30 +1114,10 @@ async fn s3_point_in_time_random_restores_the_seeded_time_and_repeats_it() {
             .await
             .unwrap();
     }
-    let (oldest, newest) = version_span(&s3, &bucket).await;
-    let at = |s: i64| OffsetDateTime::from_unix_timestamp(s).unwrap();
     // The first generation is whole from the second of its last write
     // until the second generation starts, two seconds later at least.
-    let first_done = {
-        let out = s3
-            .list_object_versions()
-            .bucket(&bucket)
-            .send()
-            .await
-            .unwrap();
-        ["a", "b", "c"]
-            .iter()
-            .map(|k| {
-                out.versions()
-                    .iter()
-                    .filter(|v| v.key() == Some(k))
-                    .map(|v| v.last_modified().unwrap().secs())
-                    .min()
-                    .unwrap()
-            })
-            .max()
-            .unwrap()
-    };
+    let (oldest, newest, first_done) = version_span(&s3, &bucket, &["a", "b", "c"]).await;
+    let at = |s: i64| OffsetDateTime::from_unix_timestamp(s).unwrap();
     // The run seed whose T lands in the first generation, after its last
     // write and before anything was overwritten or deleted.
     let (seed, t) = (0..1000_u64)
