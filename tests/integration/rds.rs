@@ -748,7 +748,14 @@ async fn point_in_time_and_latest_automated_backups_restore_and_pass() {
             .unwrap()
             .to_string();
         match method {
-            "point-in-time" => assert!(backup.contains("point-in-time"), "{backup}"),
+            "point-in-time" => {
+                assert!(backup.contains("point-in-time"), "{backup}");
+                // The time restored to is the recovery point the RPO ages.
+                let point = &report["targets"][0]["recovery_point"];
+                assert_eq!(point["label"], "point-in-time", "{point:#}");
+                assert_eq!(point["source"], "latest", "{point:#}");
+                assert_eq!(report["targets"][0]["rpo"]["method"], "recovery-point");
+            }
             _ => assert!(backup.contains("automated snapshot"), "{backup}"),
         }
         // The fault stopped the source; the revert started it again.
@@ -975,4 +982,147 @@ async fn sql_checks_on_an_emulated_instance_are_not_verified_never_passed() {
     let run_id = report["run_id"].as_str().unwrap();
     assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
     delete_source_instance(&rds, &source).await;
+}
+
+/// The source cluster's restorable window as moto reports it.
+async fn restorable(rds: &Client, id: &str) -> (time::OffsetDateTime, time::OffsetDateTime) {
+    let out = rds
+        .describe_db_clusters()
+        .db_cluster_identifier(id)
+        .send()
+        .await
+        .unwrap();
+    let c = &out.db_clusters()[0];
+    let t = |d: Option<&aws_smithy_types::DateTime>| {
+        time::OffsetDateTime::from_unix_timestamp_nanos(d.unwrap().as_nanos()).unwrap()
+    };
+    (
+        t(c.earliest_restorable_time()),
+        t(c.latest_restorable_time()),
+    )
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn rds_cluster_point_in_time_latest_and_at_a_time_restore_and_leave_nothing() {
+    let rds = rds("us-east-1");
+    let source = unique("fd-aurora-pit");
+    create_source_cluster(&rds, &source).await;
+    let (earliest, _) = restorable(&rds, &source).await;
+    // A whole second inside the window: after the earliest restorable time
+    // and before the latest (moto's is the current time).
+    let at = earliest.replace_nanosecond(0).unwrap() + time::Duration::seconds(1);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    for restore_time in ["latest".to_string(), rfc3339(at)] {
+        let ws = Workspace::new();
+        let file = ws.scenario(
+            "rds-cluster-point-in-time",
+            &example(
+                "rds-cluster-point-in-time.toml",
+                "cluster",
+                &source,
+                &[(
+                    "restore_time = \"latest\"",
+                    &format!("restore_time = \"{restore_time}\""),
+                )],
+            ),
+        );
+        let before = time::OffsetDateTime::now_utc();
+        let started = Instant::now();
+        ws.firedrill()
+            .args(["run", "--yes"])
+            .arg(&file)
+            .run()
+            .code(0);
+        eprintln!(
+            "rds-cluster point-in-time ({restore_time}) drill against moto: {:?} wall",
+            started.elapsed()
+        );
+        let report = ws.report("rds-cluster-point-in-time");
+        assert_eq!(report["verdict"], "passed", "{report:#}");
+        assert_emulated_timings(&report);
+        crate::iam::assert_policy_allows_the_run(&ws, &file, &report);
+        let t = &report["targets"][0];
+        let point = &t["recovery_point"];
+        assert_eq!(point["label"], "point-in-time", "{point:#}");
+        assert_eq!(t["rpo"]["method"], "recovery-point", "{t:#}");
+        if restore_time == "latest" {
+            assert_eq!(point["source"], "latest");
+            // moto's latest restorable time is the moment of the backup stage.
+            let created = time::OffsetDateTime::parse(
+                point["created_at"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap();
+            assert!(created >= before - time::Duration::seconds(1), "{point:#}");
+        } else {
+            assert_eq!(point["id"], restore_time.as_str(), "{point:#}");
+            assert_eq!(point["created_at"], restore_time.as_str());
+        }
+        let restore = stage(&report, "restore");
+        assert!(
+            restore
+                .to_string()
+                .contains("rds:RestoreDBClusterToPointInTime"),
+            "{restore:#}"
+        );
+        assert!(
+            restore["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{source} at ")),
+            "{restore:#}"
+        );
+        let run_id = report["run_id"].as_str().unwrap();
+        assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
+        assert_eq!(report["cleanup"]["complete"], true);
+    }
+    // Times the cluster cannot restore fail the drill before anything is
+    // created or faulted.
+    for (restore_time, says) in [
+        (
+            rfc3339(time::OffsetDateTime::now_utc() + time::Duration::days(1)),
+            "is in the future",
+        ),
+        (
+            rfc3339(earliest - time::Duration::hours(1)),
+            "is before the earliest restorable time",
+        ),
+    ] {
+        let ws = Workspace::new();
+        let file = ws.scenario(
+            "rds-cluster-point-in-time",
+            &example(
+                "rds-cluster-point-in-time.toml",
+                "cluster",
+                &source,
+                &[(
+                    "restore_time = \"latest\"",
+                    &format!("restore_time = \"{restore_time}\""),
+                )],
+            ),
+        );
+        ws.firedrill()
+            .args(["run", "--yes"])
+            .arg(&file)
+            .run()
+            .code(1);
+        let report = ws.report("rds-cluster-point-in-time");
+        let backup = stage(&report, "backup");
+        assert_eq!(backup["outcome"], "failed", "{backup:#}");
+        let detail = backup["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(says) && detail.contains("hint:"),
+            "{detail}"
+        );
+        assert_eq!(stage(&report, "fault")["outcome"], "skipped");
+        let run_id = report["run_id"].as_str().unwrap();
+        assert_eq!(leftovers("us-east-1", run_id).await, Vec::<String>::new());
+    }
+    delete_source_cluster(&rds, &source).await;
+    assert!(leftovers("us-east-1", &source).await.is_empty());
 }

@@ -8,7 +8,7 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 
 use crate::ec2::{ec2, launch_source};
 use crate::postgres::{SourceDb, pg_password, server, summary};
-use crate::rds::{create_source_cluster, create_source_instance, rds};
+use crate::rds::{create_source_cluster, create_source_instance, delete_automated, rds};
 use crate::support::{
     Workspace, ec2_endpoint, emulator_environment, rds_endpoint, s3, s3_endpoint, unique,
 };
@@ -572,6 +572,65 @@ async fn runbook_rds_cluster_commands_run_as_written_restore_the_cluster_and_a_w
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn runbook_rds_cluster_point_in_time_commands_run_as_written_restore_the_latest_time() {
+    let rds = rds("us-east-1");
+    let id = unique("runbook-pit");
+    create_source_cluster(&rds, &id).await;
+    let ws = Workspace::new();
+    let md = runbook(
+        &ws,
+        "pit",
+        &format!(
+            "name = \"pit\"\n{}\n[objectives]\nrto = \"30m\"\nrpo = \"1h\"\n\n[[targets]]\nname = \"pit\"\nkind = \"rds-cluster\"\ncluster = \"{id}\"\n\n[targets.backup]\nmethod = \"point-in-time\"\n",
+            emulator_environment()
+        ),
+    );
+    assert!(md.contains("restore-db-cluster-to-point-in-time"), "{md}");
+    let steps = blocks(&md, "pit");
+    // restorable window + engine, instance class of the members, restore + writer, endpoint
+    assert_eq!(steps.len(), 4, "{md}");
+    let out = run_script(
+        &format!("{}\necho \"$ENGINE $INSTANCE_CLASS\"", steps.join("\n")),
+        &rds_endpoint(),
+    );
+    let last: Vec<&str> = out.lines().last().unwrap().split_whitespace().collect();
+    assert_eq!(last, ["aurora-postgresql", "db.r5.large"], "{out}");
+    let restored = format!("{id}-restored");
+    let writer = rds
+        .describe_db_instances()
+        .db_instance_identifier(format!("{restored}-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        writer.db_instances()[0].db_cluster_identifier(),
+        Some(restored.as_str())
+    );
+    for i in [
+        format!("{restored}-1"),
+        format!("{id}-1"),
+        format!("{id}-2"),
+    ] {
+        rds.delete_db_instance()
+            .db_instance_identifier(i)
+            .skip_final_snapshot(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    for c in [&restored, &id] {
+        rds.delete_db_cluster()
+            .db_cluster_identifier(c)
+            .skip_final_snapshot(true)
+            .send()
+            .await
+            .unwrap();
+        delete_automated(&rds, c).await;
+    }
+    assert!(crate::rds::leftovers("us-east-1", &id).await.is_empty());
 }
 
 #[tokio::test]

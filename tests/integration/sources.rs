@@ -668,17 +668,7 @@ fn sha256(text: &str) -> String {
 async fn s3_point_in_time_restores_every_key_as_it_was_at_t() {
     let s3 = crate::support::s3().await;
     let bucket = crate::support::unique("fd-pitr");
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_versioned(&s3, &bucket).await;
     for k in ["a", "b", "c", "gone-before"] {
         put(&s3, &bucket, k, &format!("{k} as it was at T")).await;
     }
@@ -1049,4 +1039,162 @@ async fn coverage_of_a_mixed_fleet_gives_each_row_and_exit_code() {
         assert!(snapshot_exists(&ec2, s).await);
     }
     cleanup_snapshots(&ec2, &snaps).await;
+}
+
+async fn create_versioned(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The whole seconds of the oldest write and the newest change in a
+/// versioned bucket, as the emulator stamped them, and of the last of the
+/// first writes of `first` keys.
+async fn version_span(s3: &aws_sdk_s3::Client, bucket: &str, first: &[&str]) -> (i64, i64, i64) {
+    let out = s3
+        .list_object_versions()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let writes = out
+        .versions()
+        .iter()
+        .map(|v| v.last_modified().unwrap().secs());
+    let deletes = out
+        .delete_markers()
+        .iter()
+        .map(|m| m.last_modified().unwrap().secs());
+    let oldest = writes.clone().min().unwrap();
+    let first_done = first
+        .iter()
+        .map(|k| {
+            out.versions()
+                .iter()
+                .filter(|v| v.key() == Some(k))
+                .map(|v| v.last_modified().unwrap().secs())
+                .min()
+                .unwrap()
+        })
+        .max()
+        .unwrap();
+    (oldest, writes.chain(deletes).max().unwrap(), first_done)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_point_in_time_random_restores_the_seeded_time_and_repeats_it() {
+    let s3 = crate::support::s3().await;
+    let bucket = crate::support::unique("fd-pitr-rand");
+    create_versioned(&s3, &bucket).await;
+    // Three generations, each in its own whole second (S3 keeps seconds):
+    // the first, a second that overwrites two keys and adds one, then the
+    // damage.
+    for k in ["a", "b", "c"] {
+        put(&s3, &bucket, k, &format!("{k} first")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    for k in ["a", "b", "d"] {
+        put(&s3, &bucket, k, &format!("{k} second")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    put(&s3, &bucket, "a", "a damaged").await;
+    for k in ["b", "c"] {
+        s3.delete_object()
+            .bucket(&bucket)
+            .key(k)
+            .send()
+            .await
+            .unwrap();
+    }
+    // The first generation is whole from the second of its last write
+    // until the second generation starts, two seconds later at least.
+    let (oldest, newest, first_done) = version_span(&s3, &bucket, &["a", "b", "c"]).await;
+    let at = |s: i64| OffsetDateTime::from_unix_timestamp(s).unwrap();
+    // The run seed whose T lands in the first generation, after its last
+    // write and before anything was overwritten or deleted.
+    let (seed, t) = (0..1000_u64)
+        .find_map(|s| {
+            let t = firedrill_core::point_in_time::random_time(
+                Duration::from_hours(7 * 24),
+                firedrill_core::point_in_time::Versions {
+                    oldest: at(oldest),
+                    newest: at(newest),
+                },
+                OffsetDateTime::now_utc(),
+                recovery::target_seed(s, "orders"),
+                "",
+            )
+            .unwrap();
+            (t >= at(first_done) && t <= at(first_done + 1)).then_some((s, t))
+        })
+        .unwrap();
+    let t_text = recovery::rfc3339(t);
+    let ws = Workspace::new();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/s3-point-in-time-random.toml"),
+    )
+    .unwrap()
+    .replace("orders-versioned", &bucket);
+    let file = ws.scenario("pitr-random", &text);
+    let mut times = Vec::new();
+    for _ in 0..2 {
+        let started = std::time::Instant::now();
+        let ran = run(&ws, &file, Some(seed)).await;
+        eprintln!(
+            "s3 point-in-time random drill: {:?} wall",
+            started.elapsed()
+        );
+        ran.code(0);
+        let r = report_of(&ran);
+        crate::iam::assert_policy_allows_the_run(&ws, &file, &r);
+        let tr = &r["targets"][0];
+        assert_eq!(stage(tr, "validate")["outcome"], "passed", "{tr:#}");
+        let point = &tr["recovery_point"];
+        assert_eq!(point["label"], "point-in-time", "{point:#}");
+        assert_eq!(point["source"], "random");
+        assert_eq!(point["window"], "7d");
+        assert_eq!(point["seed"], recovery::target_seed(seed, "orders"));
+        assert!(
+            stage(tr, "backup")["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("seed {}", recovery::target_seed(seed, "orders"))),
+            "{tr:#}"
+        );
+        times.push(point["id"].as_str().unwrap().to_string());
+        // The restored bucket held the first generation: a and b before
+        // they were overwritten, c before it was deleted, d not yet written.
+        let manifest = std::fs::read_to_string(
+            ws.reports()
+                .join("s3-point-in-time-random")
+                .join(r["run_id"].as_str().unwrap())
+                .join("orders.manifest.jsonl"),
+        )
+        .unwrap();
+        let got: Vec<(String, String)> = manifest
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|e| {
+                (
+                    e["key"].as_str().unwrap().to_string(),
+                    e["sha256"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, String)> = ["a", "b", "c"]
+            .iter()
+            .map(|k| ((*k).to_string(), sha256(&format!("{k} first"))))
+            .collect();
+        assert_eq!(got, want, "the bucket as it was at {t_text}");
+    }
+    assert_eq!(times, [t_text.clone(), t_text], "seed {seed} repeats T");
+    drop_versioned(&s3, &bucket).await;
 }

@@ -104,6 +104,7 @@ actions! {
     RdsRestoreDbInstanceFromDbSnapshot = Rds "RestoreDBInstanceFromDBSnapshot" Create,
     RdsRestoreDbInstanceToPointInTime = Rds "RestoreDBInstanceToPointInTime" Create,
     RdsRestoreDbClusterFromSnapshot = Rds "RestoreDBClusterFromSnapshot" Create,
+    RdsRestoreDbClusterToPointInTime = Rds "RestoreDBClusterToPointInTime" Create,
     RdsCreateDbInstance = Rds "CreateDBInstance" Create,
     RdsAddTagsToResource = Rds "AddTagsToResource" Tag,
     RdsRebootDbInstance = Rds "RebootDBInstance" Write,

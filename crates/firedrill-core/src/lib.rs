@@ -37,6 +37,7 @@ pub mod names;
 pub mod options;
 pub mod output;
 pub mod plan;
+pub mod point_in_time;
 pub mod recovery;
 pub mod resource;
 pub mod runbook;

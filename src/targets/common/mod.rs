@@ -7,6 +7,7 @@ pub mod compare;
 pub mod ec2;
 pub mod ec2_iam;
 pub mod ec2_undo;
+pub mod point_in_time;
 pub mod rds;
 pub mod rds_compare;
 pub mod rds_iam;

@@ -229,3 +229,104 @@ mod copy_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! AWS Backup's snapshots (`awsbackup:job-…`) cannot be made on moto,
+    //! which refuses identifiers with a colon: their listing is mocked.
+
+    use aws_sdk_rds::Client;
+    use aws_sdk_rds::operation::describe_db_snapshots::DescribeDbSnapshotsOutput;
+    use aws_sdk_rds::types::DbSnapshot;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_types::DateTime;
+    use firedrill_core::recovery::{self, BackupSource, SourceSpec};
+    use time::macros::datetime;
+
+    fn snap(id: &str, kind: &str, at: i64) -> DbSnapshot {
+        DbSnapshot::builder()
+            .db_snapshot_identifier(id)
+            .db_instance_identifier("orders-db")
+            .snapshot_type(kind)
+            .status("available")
+            .snapshot_create_time(DateTime::from_secs(at))
+            .build()
+    }
+
+    #[tokio::test]
+    async fn latest_and_random_choose_among_aws_backup_snapshots_too() {
+        let night = datetime!(2026-01-31 03:00:00 UTC).unix_timestamp();
+        let all = mock!(Client::describe_db_snapshots)
+            .match_requests(|r| r.snapshot_type().is_none())
+            .then_output(move || {
+                DescribeDbSnapshotsOutput::builder()
+                    .db_snapshots(snap("rds:orders-db-2026-01-31-03-00", "automated", night))
+                    .db_snapshots(snap("orders-db-before-upgrade", "manual", night - 3600))
+                    .build()
+            });
+        // AWS lists AWS Backup's snapshots only when asked for by type.
+        let backup = mock!(Client::describe_db_snapshots)
+            .match_requests(|r| r.snapshot_type() == Some("awsbackup"))
+            .then_output(move || {
+                DescribeDbSnapshotsOutput::builder()
+                    .db_snapshots(snap(
+                        "awsbackup:job-4f1a2b3c-5d6e-7f80-91a2-b3c4d5e6f708",
+                        "awsbackup",
+                        night + 1800,
+                    ))
+                    .build()
+            });
+        let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&all, &backup]);
+        let snaps = crate::aws::rds::snapshots_of_instance(&rds, "orders-db")
+            .await
+            .unwrap();
+        let points = super::recovery_points(&snaps);
+        assert_eq!(points.len(), 3, "{points:?}");
+        let now = datetime!(2026-01-31 12:00:00 UTC);
+        let latest = SourceSpec {
+            source: BackupSource::Latest,
+            ..SourceSpec::default()
+        };
+        let chosen = recovery::choose(
+            &points,
+            &latest,
+            now,
+            0,
+            &std::collections::BTreeMap::default(),
+            "rds:db:orders-db",
+            "DB snapshot",
+        )
+        .unwrap();
+        assert_eq!(
+            chosen.point.id,
+            "awsbackup:job-4f1a2b3c-5d6e-7f80-91a2-b3c4d5e6f708"
+        );
+        assert_eq!(chosen.point.label, "awsbackup");
+        let random = SourceSpec {
+            source: BackupSource::Random,
+            ..SourceSpec::default()
+        };
+        let labels: std::collections::BTreeSet<String> = (0..40)
+            .map(|seed| {
+                recovery::choose(
+                    &points,
+                    &random,
+                    now,
+                    seed,
+                    &std::collections::BTreeMap::default(),
+                    "r",
+                    "s",
+                )
+                .unwrap()
+                .point
+                .label
+            })
+            .collect();
+        assert_eq!(
+            labels.into_iter().collect::<Vec<_>>(),
+            ["automated", "awsbackup", "manual"]
+        );
+        assert_eq!(all.num_calls(), 1);
+        assert_eq!(backup.num_calls(), 1);
+    }
+}

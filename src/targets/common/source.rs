@@ -52,3 +52,14 @@ pub fn choose(
     cx.recovery.record(chosen.clone(), spec);
     Ok(chosen)
 }
+
+/// `method` and `source` both given: a source other than `new` replaces
+/// the method.
+pub fn method_and_source(
+    method: &firedrill_core::input::Spanned<String>,
+) -> firedrill_core::Diagnostic {
+    firedrill_core::Diagnostic::new("`method` and `source` both say where the backup comes from")
+        .at(method.span())
+        .label("conflicts with `source`")
+        .help("remove `method` to restore an existing snapshot, or remove `source`")
+}

@@ -3,6 +3,7 @@
 use firedrill_core::iam::{Action as A, ArnContext, Permission, Scope};
 
 use super::RdsCluster;
+use super::options::Backup;
 use crate::targets::common::rds_iam::{base, placement, scratch};
 
 impl RdsCluster {
@@ -18,22 +19,29 @@ impl RdsCluster {
             ],
             &["cluster", "db", "cluster-snapshot"],
         );
-        out.push(Permission::new(
-            A::RdsCreateDbClusterSnapshot,
-            Scope::CreateTagged(vec![cluster.clone(), snapshot.clone()]),
-        ));
+        let point_in_time = matches!(self.backup, Backup::PointInTime(_));
+        if !point_in_time {
+            out.push(Permission::new(
+                A::RdsCreateDbClusterSnapshot,
+                Scope::CreateTagged(vec![cluster.clone(), snapshot.clone()]),
+            ));
+        }
         if self.dr_region.is_some() {
             out.push(Permission::new(
                 A::RdsCopyDbClusterSnapshot,
                 Scope::CreateTagged(vec![snapshot.clone()]),
             ));
         }
-        let mut restore = vec![scratch(arn, "cluster"), snapshot.clone()];
+        // A point-in-time restore reads the source cluster's backups
+        // instead of a snapshot.
+        let (action, from) = if point_in_time {
+            (A::RdsRestoreDbClusterToPointInTime, cluster.clone())
+        } else {
+            (A::RdsRestoreDbClusterFromSnapshot, snapshot.clone())
+        };
+        let mut restore = vec![scratch(arn, "cluster"), from];
         restore.extend(placement(arn));
-        out.push(Permission::new(
-            A::RdsRestoreDbClusterFromSnapshot,
-            Scope::CreateTagged(restore),
-        ));
+        out.push(Permission::new(action, Scope::CreateTagged(restore)));
         let mut writer = vec![scratch(arn, "db"), scratch(arn, "cluster")];
         writer.extend(placement(arn));
         out.push(Permission::new(

@@ -1,8 +1,10 @@
-//! `rds-cluster` (Aurora): snapshot a DB cluster, optionally copy the
-//! snapshot to a disaster-recovery region, fail the cluster over, restore a
-//! scratch cluster plus a writer instance, and compare it with the source.
+//! `rds-cluster` (Aurora): snapshot a DB cluster (or use an existing
+//! snapshot, or a point in time), optionally copy the snapshot to a
+//! disaster-recovery region, fail the cluster over, restore a scratch
+//! cluster plus a writer instance, and compare it with the source.
 
 mod iam;
+mod options;
 mod runbook;
 
 use std::time::Duration;
@@ -19,14 +21,18 @@ use super::common::rds_sql::{RawSql, SqlConfig, data_checks};
 use super::{KindSpec, StageContext, Target};
 use crate::aws::Clients;
 use crate::aws::rds::wait;
-use crate::aws::rds::{self as api, DbCluster, RestoreCluster};
+use crate::aws::rds::{self as api, DbCluster, RestoreCluster, RestorePoint};
 use firedrill_core::ResourceType;
 use firedrill_core::ScratchResource;
 use firedrill_core::coverage::Listing;
 use firedrill_core::input::Spanned;
 use firedrill_core::options::TargetInput;
-use firedrill_core::recovery::{RecoveryPoint, SourceSpec};
-use firedrill_core::source_keys::{IdShape, RawSource, source_spec};
+use firedrill_core::point_in_time::Restorable;
+use firedrill_core::recovery::{RecoveryPoint, SourceSpec, rfc3339};
+use options::Backup;
+
+use super::common::point_in_time as pitr;
+use firedrill_core::source_keys::IdShape;
 use firedrill_core::validate::{db_identifier, dr_region};
 use firedrill_core::{
     DeleteOutcome, FaultSpec, PlannedAction, Preflight, StageError, StageOutput, Tagged, Validation,
@@ -37,7 +43,7 @@ use firedrill_core::{Effect, Stage};
 /// Registry entry.
 pub const KIND: KindSpec = KindSpec {
     name: "rds-cluster",
-    summary: "An Aurora DB cluster: cluster snapshot, failover, restore into a scratch cluster with a writer, compare its configuration.",
+    summary: "An Aurora DB cluster: cluster snapshot (or point-in-time), failover, restore into a scratch cluster with a writer, compare its configuration.",
     parse,
     schema: |g| RawRdsCluster::json_schema(g),
     delete,
@@ -92,10 +98,11 @@ const DEFAULT_WRITER_CLASS: &str = "db.r6g.large";
 pub struct RawRdsCluster {
     /// The DB cluster identifier the drill protects.
     pub cluster: Spanned<String>,
-    /// Where the backup comes from: a new cluster snapshot (default) or an
-    /// existing one (`latest`, `random` or its identifier).
+    /// Where the backup comes from: a new cluster snapshot (default), a
+    /// point in time, or an existing snapshot (`latest`, `random` or its
+    /// identifier).
     #[serde(default)]
-    pub backup: RawSource,
+    pub backup: options::RawBackup,
     pub fault: Option<firedrill_core::options::RawFaultAction>,
     #[serde(default)]
     pub restore: RawRestore,
@@ -141,18 +148,19 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
     if let Some(f) = &raw.fault {
         f.check_undo_keys(false, false, diags);
     }
+    let (backup, source) = options::backup(&raw.backup, CLUSTER_SNAPSHOT_ID, diags);
     if let Some(r) = &raw.restore.dr_region {
         dr_region(r, home, diags);
+        if matches!(backup, Backup::PointInTime(_)) {
+            diags.push(super::common::point_in_time::dr_region_without_snapshot(
+                r,
+                "`method = \"snapshot\"` or an existing snapshot (`source`)",
+            ));
+        }
     }
-    let source = source_spec(
-        raw.backup.source.as_ref(),
-        raw.backup.window.as_ref(),
-        raw.backup.prefer.as_ref(),
-        CLUSTER_SNAPSHOT_ID,
-        diags,
-    );
     Some(Box::new(RdsCluster {
         source,
+        backup,
         name,
         cluster: raw.cluster.into_inner(),
         failover,
@@ -171,6 +179,8 @@ struct State {
     writer_class: Option<String>,
     /// Snapshot id and ARN in the home region.
     snapshot: Option<(String, String)>,
+    /// For a point-in-time restore: the time T and how the request names it.
+    point_in_time: Option<(time::OffsetDateTime, RestorePoint)>,
     dr_snapshot: Option<String>,
     /// Scratch cluster, writer and region.
     restored: Option<(String, String, String)>,
@@ -183,6 +193,8 @@ struct State {
 pub struct RdsCluster {
     /// A new cluster snapshot, or an existing one chosen in the backup stage.
     source: SourceSpec,
+    /// A cluster snapshot, or the cluster itself at a point in time.
+    backup: Backup,
     name: String,
     cluster: String,
     failover: bool,
@@ -214,6 +226,32 @@ impl RdsCluster {
         )?;
         self.state.snapshot = Some((snap.id, snap.arn));
         Ok(out)
+    }
+
+    /// The backup stage of a point-in-time restore: nothing is created;
+    /// T is fixed and checked against the cluster's restorable window.
+    async fn choose_point_in_time(
+        &mut self,
+        cx: &StageContext,
+        mut out: StageOutput,
+        point: RestorePoint,
+    ) -> Result<StageOutput, StageError> {
+        let src = api::describe_cluster(cx.clients.rds(), &self.cluster).await?;
+        let window = Restorable {
+            earliest: src.as_ref().and_then(|c| c.earliest_restorable_time),
+            latest: src.as_ref().and_then(|c| c.latest_restorable_time),
+        };
+        let (t, request) = pitr::fix_rds_time(cx, point, window, &self.resource())?;
+        self.state.point_in_time = Some((t, request));
+        let known = |t: Option<time::OffsetDateTime>| t.map_or_else(|| "unknown".into(), rfc3339);
+        out.detail = format!(
+            "no snapshot: point-in-time restore of {} to {} (restorable from {} to {})",
+            self.cluster,
+            rfc3339(t),
+            known(window.earliest),
+            known(window.latest)
+        );
+        Ok(out.fact("point_in_time", rfc3339(t)))
     }
 
     fn source(&self) -> Result<&DbCluster, StageError> {
@@ -289,6 +327,19 @@ impl Target for RdsCluster {
                         .describe(&format!("cluster snapshot of {}", self.cluster)),
                     None,
                 )
+            } else if let Backup::PointInTime(point) = self.backup {
+                a(
+                    Stage::Backup,
+                    Effect::Read,
+                    "rds:DescribeDBClusters (restorable window; no snapshot)",
+                    match point {
+                        RestorePoint::Latest => {
+                            format!("{} at its latest restorable time", self.resource())
+                        }
+                        RestorePoint::At(t) => format!("{} at {}", self.resource(), rfc3339(t)),
+                    },
+                    None,
+                )
             } else {
                 a(
                     Stage::Backup,
@@ -320,7 +371,11 @@ impl Target for RdsCluster {
         p.push(a(
             Stage::Restore,
             Effect::Create,
-            "rds:RestoreDBClusterFromSnapshot, rds:DescribeDBClusters",
+            if matches!(self.backup, Backup::PointInTime(_)) {
+                "rds:RestoreDBClusterToPointInTime, rds:DescribeDBClusters"
+            } else {
+                "rds:RestoreDBClusterFromSnapshot, rds:DescribeDBClusters"
+            },
             format!("rds:cluster:{}", scratch("restore")),
             life,
         ));
@@ -397,6 +452,9 @@ impl Target for RdsCluster {
         }
         if self.source.is_existing() {
             return self.choose_existing(cx, out).await;
+        }
+        if let Backup::PointInTime(point) = self.backup {
+            return self.choose_point_in_time(cx, out, point).await;
         }
         let id = cx.scratch_name("snap");
         let entry = cx.intend(resource_in(cx, RT_SNAPSHOT, &id, cx.clients.region()))?;
@@ -519,12 +577,13 @@ impl Target for RdsCluster {
         let rds = cx.clients.in_region(&region).rds;
         let src = self.source()?.clone();
         let mut out = StageOutput::default().emulated(cx.emulated(Service::Rds));
-        let snap = if home {
+        let snap = if self.state.point_in_time.is_some() {
+            None
+        } else if home {
             self.state.snapshot.as_ref().map(|(id, _)| id.clone())
         } else {
             self.state.dr_snapshot.clone()
-        }
-        .ok_or_else(|| StageError::Failed("no snapshot to restore from".into()))?;
+        };
         let mut tags: Vec<(String, String)> = user_tags(&src.tags).into_iter().collect();
         tags.extend(cx.tags());
 
@@ -547,9 +606,24 @@ impl Target for RdsCluster {
             },
             tags: tags.clone(),
         };
-        let request_id = api::restore_cluster_from_snapshot(&rds, &snap, &settings).await?;
+        let (op, from, request_id) = match (&snap, self.state.point_in_time) {
+            (Some(snap), _) => (
+                "rds:RestoreDBClusterFromSnapshot",
+                format!("snapshot {snap}"),
+                api::restore_cluster_from_snapshot(&rds, snap, &settings).await?,
+            ),
+            (None, Some((t, point))) => (
+                "rds:RestoreDBClusterToPointInTime",
+                format!("{} at {}", self.cluster, rfc3339(t)),
+                api::restore_cluster_to_point_in_time(&rds, &self.cluster, point, &settings)
+                    .await?,
+            ),
+            (None, None) => {
+                return Err(StageError::Failed("no snapshot to restore from".into()));
+            }
+        };
         cx.created(entry, request_id.as_deref())?;
-        out.request("rds:RestoreDBClusterFromSnapshot", request_id.as_deref());
+        out.request(op, request_id.as_deref());
         wait::cluster(
             &rds,
             &cx.clock,
@@ -583,7 +657,7 @@ impl Target for RdsCluster {
         .await?;
         out.record_wait(&polled, Service::Rds);
         out.detail = format!(
-            "restored snapshot {snap} into cluster {cluster_id} with writer {writer_id} ({class}) in {region}: available (±{})",
+            "restored {from} into cluster {cluster_id} with writer {writer_id} ({class}) in {region}: available (±{})",
             firedrill_core::timing::human(polled.error_bound)
         );
         Ok(out

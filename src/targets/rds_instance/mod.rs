@@ -87,12 +87,10 @@ fn parse(input: TargetInput<'_>, diags: &mut Vec<Diagnostic>) -> Option<Box<dyn 
     if let Some(r) = &raw.restore.dr_region {
         validate::dr_region(r, home, diags);
         if matches!(backup, BackupMethod::PointInTime(_)) {
-            diags.push(
-                Diagnostic::new("`dr_region` needs a snapshot to copy, but the backup method is `point-in-time`")
-                    .at(r.span())
-                    .label("nothing to copy")
-                    .help("use `method = \"snapshot\"` or `\"latest-automated\"` with `dr_region`"),
-            );
+            diags.push(super::common::point_in_time::dr_region_without_snapshot(
+                r,
+                "`method = \"snapshot\"` or `\"latest-automated\"`",
+            ));
         }
     }
     if fault == Fault::Delete && backup != BackupMethod::Snapshot {
@@ -158,6 +156,8 @@ struct State {
     dr_snapshot: Option<String>,
     /// The scratch instance and its region.
     restored: Option<(String, String)>,
+    /// For a point-in-time restore: the time fixed in the backup stage.
+    point_in_time: Option<RestorePoint>,
     /// Data baseline from the source at backup time, or why there is none.
     baseline: Option<Result<crate::sql::Baseline, String>>,
 }
@@ -508,16 +508,28 @@ impl Target for RdsInstance {
             BackupMethod::PointInTime(point) => {
                 let src = api::describe_instance(rds, &self.instance).await?;
                 let latest = src.and_then(|s| s.latest_restorable_time);
+                let window = firedrill_core::point_in_time::Restorable {
+                    earliest: None,
+                    latest,
+                };
+                let (t, request) = super::common::point_in_time::fix_rds_time(
+                    cx,
+                    point,
+                    window,
+                    &self.resource(),
+                )?;
+                self.state.point_in_time = Some(request);
+                let t = firedrill_core::recovery::rfc3339(t);
                 out.detail = match point {
                     RestorePoint::Latest => format!(
-                        "no snapshot: point-in-time restore to the latest restorable time{}",
-                        latest.map_or(String::new(), |t| format!(" (now {t})"))
+                        "no snapshot: point-in-time restore to the latest restorable time ({t})"
                     ),
-                    RestorePoint::At(t) => format!("no snapshot: point-in-time restore to {t}"),
+                    RestorePoint::At(_) => format!("no snapshot: point-in-time restore to {t}"),
                 };
                 if let Some(t) = latest {
                     out = out.fact("latest_restorable_time", t);
                 }
+                out = out.fact("point_in_time", t);
             }
         }
         Ok(out)
@@ -600,15 +612,25 @@ impl Target for RdsInstance {
         let entry = cx.intend(resource)?;
         self.state.restored = Some((id.clone(), region.clone()));
         let (op, from, request_id) = match self.backup {
-            BackupMethod::PointInTime(point) => (
+            BackupMethod::PointInTime(asked) => (
                 "rds:RestoreDBInstanceToPointInTime",
-                match point {
+                match self.state.point_in_time.unwrap_or(asked) {
                     RestorePoint::Latest => {
                         format!("{} at its latest restorable time", self.instance)
                     }
-                    RestorePoint::At(t) => format!("{} at {t}", self.instance),
+                    RestorePoint::At(t) => format!(
+                        "{} at {}",
+                        self.instance,
+                        firedrill_core::recovery::rfc3339(t)
+                    ),
                 },
-                api::restore_to_point_in_time(&rds, &self.instance, point, &settings).await?,
+                api::restore_to_point_in_time(
+                    &rds,
+                    &self.instance,
+                    self.state.point_in_time.unwrap_or(asked),
+                    &settings,
+                )
+                .await?,
             ),
             BackupMethod::Snapshot | BackupMethod::LatestAutomated | BackupMethod::Existing => {
                 let snap = if home {

@@ -1,17 +1,16 @@
 //! The `rds-instance` keys of a `[[targets]]` table, and their validation.
 //! The identifier and region checks are shared with `rds-cluster`.
 
-use schemars::JsonSchema;
-use serde::Deserialize;
-use time::OffsetDateTime;
-
 use crate::aws::rds::RestorePoint;
+use crate::targets::common::point_in_time as pitr;
 use firedrill_core::Diagnostic;
 use firedrill_core::input::Spanned;
 use firedrill_core::options::RawFaultAction;
 use firedrill_core::recovery::SourceSpec;
 use firedrill_core::source_keys::{IdShape, source_spec};
 use firedrill_core::validate::one_of;
+use schemars::JsonSchema;
+use serde::Deserialize;
 
 /// `kind = "rds-instance"`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -147,12 +146,7 @@ pub fn source(raw: &RawBackup, what: IdShape, diags: &mut Vec<Diagnostic>) -> So
     if spec.is_existing()
         && let Some(m) = &raw.method
     {
-        diags.push(
-            Diagnostic::new("`method` and `source` both say where the backup comes from")
-                .at(m.span())
-                .label("conflicts with `source`")
-                .help("remove `method` to restore an existing snapshot, or remove `source`"),
-        );
+        diags.push(crate::targets::common::source::method_and_source(m));
     }
     spec
 }
@@ -173,32 +167,11 @@ pub fn backup_method(raw: &RawBackup, diags: &mut Vec<Diagnostic>) -> BackupMeth
     };
     match (&raw.restore_time, method) {
         (None, m) => m,
-        (Some(t), BackupMethod::PointInTime(_)) => {
-            let v = t.get_ref();
-            if v == "latest" {
-                BackupMethod::PointInTime(RestorePoint::Latest)
-            } else {
-                match OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339) {
-                    Ok(at) => BackupMethod::PointInTime(RestorePoint::At(at)),
-                    Err(e) => {
-                        diags.push(
-                            Diagnostic::new(format!("`restore_time` `{v}` is not an RFC 3339 time: {e}"))
-                                .at(t.span())
-                                .label("not a time")
-                                .help("write e.g. `restore_time = \"2026-01-31T12:00:00Z\"`, or `\"latest\"`"),
-                        );
-                        method
-                    }
-                }
-            }
-        }
+        (Some(t), BackupMethod::PointInTime(_)) => BackupMethod::PointInTime(
+            pitr::parse_restore_time(t, diags).map_or(RestorePoint::Latest, RestorePoint::At),
+        ),
         (Some(t), m) => {
-            diags.push(
-                Diagnostic::new("`restore_time` applies only to `method = \"point-in-time\"`")
-                    .at(t.span())
-                    .label("not used by this backup method")
-                    .help("remove `restore_time`, or set `method = \"point-in-time\"`"),
-            );
+            diags.push(pitr::misplaced_restore_time(t));
             m
         }
     }

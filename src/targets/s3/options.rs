@@ -3,9 +3,12 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::targets::common::point_in_time as pitr;
 use firedrill_core::Diagnostic;
 use firedrill_core::input::Spanned;
-use firedrill_core::validate::misplaced;
+use firedrill_core::recovery::BackupSource;
+use firedrill_core::source_keys::{IdShape, source_spec};
+use firedrill_core::validate::{misplaced, one_of};
 
 /// `kind = "s3-bucket"`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -37,6 +40,12 @@ pub struct RawBackup {
     /// For `point-in-time`: an RFC 3339 time, or `latest` (default: the
     /// time of the backup stage).
     pub restore_time: Option<Spanned<String>>,
+    /// For `point-in-time`, instead of `restore_time`: `latest` (the time
+    /// of the backup stage) or `random` (a seeded time within `window`).
+    pub source: Option<Spanned<String>>,
+    /// For `source = "random"`: how far back T may lie, `1d` to `365d`
+    /// (never before the bucket's oldest version).
+    pub window: Option<Spanned<String>>,
 }
 
 /// When a point-in-time restore puts the bucket back to.
@@ -45,46 +54,95 @@ pub enum RestoreTime {
     /// The time of the backup stage: every key's current version.
     Latest,
     At(time::OffsetDateTime),
+    /// A time chosen by the target's seed within this window.
+    Random(std::time::Duration),
 }
 
-/// Validate `restore_time`: only with `point-in-time`, RFC 3339 or `latest`.
+/// The `source` values of a point-in-time restore.
+const PIT_SOURCES: &[&str] = &["latest", "random"];
+
+/// Validate `restore_time`, or `source` and `window`: only with
+/// `point-in-time`, and not both.
 pub fn restore_time(
     raw: &RawBackup,
     method: BackupMethod,
     diags: &mut Vec<Diagnostic>,
 ) -> RestoreTime {
+    if let Some(s) = &raw.source {
+        return source(raw, s, method, diags);
+    }
+    if let Some(w) = &raw.window {
+        diags.push(
+            Diagnostic::new("`window` applies only to `source = \"random\"`")
+                .at(w.span())
+                .label("not used without `source`")
+                .help("add `source = \"random\"` to restore a random time within the window, or remove `window`"),
+        );
+    }
     let Some(t) = &raw.restore_time else {
         return RestoreTime::Latest;
     };
     if method != BackupMethod::PointInTime {
+        diags.push(pitr::misplaced_restore_time(t));
+        return RestoreTime::Latest;
+    }
+    pitr::parse_restore_time(t, diags).map_or(RestoreTime::Latest, RestoreTime::At)
+}
+
+/// `source = "latest" | "random"` (with `window`) of a point-in-time restore.
+fn source(
+    raw: &RawBackup,
+    s: &Spanned<String>,
+    method: BackupMethod,
+    diags: &mut Vec<Diagnostic>,
+) -> RestoreTime {
+    if method != BackupMethod::PointInTime {
         diags.push(
-            Diagnostic::new("`restore_time` applies only to `method = \"point-in-time\"`")
-                .at(t.span())
-                .label("not used by this backup method")
-                .help("remove `restore_time`, or set `method = \"point-in-time\"`"),
+            Diagnostic::new(
+                "`source` of an `s3-bucket` applies only to `method = \"point-in-time\"`",
+            )
+            .at(s.span())
+            .label("not used by this backup method")
+            .help("set `method = \"point-in-time\"`, or remove `source`"),
         );
         return RestoreTime::Latest;
     }
-    let v = t.get_ref();
-    if v == "latest" {
+    if let Some(t) = &raw.restore_time {
+        diags.push(
+            Diagnostic::new("`restore_time` and `source` both say which point in time to restore")
+                .at(t.span())
+                .label("conflicts with `source`")
+                .help("keep `restore_time` for a fixed time, or `source` (`latest`, or `random` with `window`)"),
+        );
+    }
+    if !PIT_SOURCES.contains(&s.get_ref().as_str()) {
+        one_of(s, "point-in-time source", PIT_SOURCES, diags);
         return RestoreTime::Latest;
     }
-    match time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339) {
-        Ok(at) => RestoreTime::At(at),
-        Err(e) => {
-            diags.push(
-                Diagnostic::new(format!(
-                    "`restore_time` `{}` is not an RFC 3339 time: {e}",
-                    firedrill_core::input::clip(v)
-                ))
-                .at(t.span())
-                .label("not a time")
-                .help("write e.g. `restore_time = \"2026-01-31T12:00:00Z\"`, or `\"latest\"`"),
-            );
+    let spec = source_spec(Some(s), raw.window.as_ref(), None, NO_ID, diags);
+    match (spec.source, spec.window) {
+        (BackupSource::Random, Some(w)) => RestoreTime::Random(w),
+        (BackupSource::Random, None) => {
+            if raw.window.is_none() {
+                diags.push(
+                    Diagnostic::new("`source = \"random\"` needs `window`")
+                        .at(s.span())
+                        .label("no window to choose a time in")
+                        .help("add e.g. `window = \"7d\"`"),
+                );
+            }
             RestoreTime::Latest
         }
+        _ => RestoreTime::Latest,
     }
 }
+
+/// A point in time has no id: `source` takes only `latest` and `random`.
+const NO_ID: IdShape = IdShape {
+    what: "point-in-time",
+    example: "latest",
+    accepts: |_| false,
+};
 
 /// `[targets.fault]`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -261,6 +319,71 @@ pub fn fault(raw: Option<&RawFault>, diags: &mut Vec<Diagnostic>) -> Fault {
                 }
             };
             Fault::Corrupt { count, seed }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn errors(backup: &str) -> String {
+        let text = format!(
+            "name = \"t\"\n[environment]\nregion = \"us-east-1\"\n[objectives]\nrto = \"30m\"\nrpo = \"15m\"\n\n[[targets]]\nname = \"b\"\nkind = \"s3-bucket\"\nbucket = \"orders\"\n[targets.backup]\n{backup}"
+        );
+        match crate::scenario::parse(Path::new("t.toml"), &text) {
+            Ok(_) => String::new(),
+            Err(e) => e.render(),
+        }
+    }
+
+    #[test]
+    fn point_in_time_source_keys_are_checked_with_their_location() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "method = \"point-in-time\"\nsource = \"random\"\nwindow = \"7d\"\n",
+                &[],
+            ),
+            ("method = \"point-in-time\"\nsource = \"latest\"\n", &[]),
+            (
+                "method = \"point-in-time\"\nrestore_time = \"2026-01-31T12:00:00Z\"\nsource = \"random\"\nwindow = \"7d\"\n",
+                &[
+                    "`restore_time` and `source` both say which point in time to restore",
+                    "t.toml:14:",
+                ],
+            ),
+            (
+                "method = \"point-in-time\"\nsource = \"random\"\n",
+                &["`source = \"random\"` needs `window`", "window = \"7d\""],
+            ),
+            (
+                "method = \"point-in-time\"\nsource = \"randon\"\n",
+                &[
+                    "unknown point-in-time source `randon`",
+                    "did you mean `random`?",
+                ],
+            ),
+            (
+                "method = \"point-in-time\"\nsource = \"random\"\nwindow = \"400d\"\n",
+                &["longer than 365 days"],
+            ),
+            (
+                "source = \"random\"\nwindow = \"7d\"\n",
+                &["applies only to `method = \"point-in-time\"`", "t.toml:13:"],
+            ),
+            (
+                "method = \"point-in-time\"\nwindow = \"7d\"\n",
+                &["`window` applies only to `source = \"random\"`"],
+            ),
+        ];
+        for (backup, needles) in cases {
+            let out = errors(backup);
+            if needles.is_empty() {
+                assert_eq!(out, "", "{backup}");
+            }
+            for n in *needles {
+                assert!(out.contains(n), "{backup}: missing {n}:\n{out}");
+            }
         }
     }
 }

@@ -14,8 +14,10 @@ use super::manifest::{self, Entry};
 use super::options::RestoreTime;
 use super::{PARALLEL, S3Target, io_err};
 use crate::aws::s3 as api;
+use crate::targets::common::point_in_time as pitr;
 use crate::targets::{StageContext, Target};
-use firedrill_core::recovery::{BackupSource, Chosen, Prefer, RecoveryPoint, SourceSpec};
+use firedrill_core::point_in_time::{self, Restorable, Versions};
+use firedrill_core::recovery::{BackupSource, Prefer, SourceSpec, rfc3339};
 use firedrill_core::{Service, StageError, StageOutput};
 
 /// The newest version of a key at or before T (`None`: deleted by T).
@@ -48,6 +50,33 @@ fn current_at(best: &mut HashMap<String, AtT>, versions: Vec<api::VersionInfo>, 
 }
 
 impl S3Target {
+    /// When the oldest object version under the prefix was written (a
+    /// random T before it would find nothing to restore) and when the
+    /// newest change was made (every later T holds the same contents).
+    async fn versions(&self, s3: &aws_sdk_s3::Client) -> Result<Versions, StageError> {
+        let (mut oldest, mut newest): (Option<OffsetDateTime>, Option<OffsetDateTime>) =
+            (None, None);
+        api::list_version_pages(s3, &self.bucket, self.prefix(), |page| {
+            for v in page {
+                let Some(at) = v.last_modified.filter(|_| !S3Target::is_canary(&v.key)) else {
+                    continue;
+                };
+                newest = Some(newest.map_or(at, |n| n.max(at)));
+                if !v.is_delete_marker {
+                    oldest = Some(oldest.map_or(at, |o| o.min(at)));
+                }
+            }
+            async { Ok(()) }
+        })
+        .await?;
+        oldest.zip(newest).map(|(oldest, newest)| Versions { oldest, newest }).ok_or_else(|| {
+            StageError::Failed(format!(
+                "{} has no object versions: there is no point in time to restore (hint: check that versioning is on and `prefix`)",
+                self.resource()
+            ))
+        })
+    }
+
     pub(super) async fn point_in_time_backup(
         &mut self,
         cx: &StageContext,
@@ -57,13 +86,23 @@ impl S3Target {
         let now = cx.clock.now().utc;
         let t = match self.restore_time {
             RestoreTime::Latest => now,
-            RestoreTime::At(t) => t,
+            RestoreTime::At(t) => {
+                point_in_time::restore_time(Some(t), Restorable::default(), now, &self.resource())
+                    .map_err(|e| pitr::refused(&e))?
+            }
+            RestoreTime::Random(window) => {
+                let versions = self.versions(&s3).await?;
+                out.request("s3:ListObjectVersions", None);
+                point_in_time::random_time(
+                    window,
+                    versions,
+                    now,
+                    cx.recovery.seed,
+                    &self.resource(),
+                )
+                .map_err(|e| pitr::refused(&e))?
+            }
         };
-        if t > now {
-            return Err(StageError::Failed(format!(
-                "`restore_time` {t} is in the future (now {now})"
-            )));
-        }
         let mut best = HashMap::new();
         api::list_version_pages(&s3, &self.bucket, self.prefix(), |page| {
             current_at(&mut best, page, t);
@@ -116,29 +155,27 @@ impl S3Target {
         self.state.manifest = Some(path.clone());
         self.state.manifest_count = count;
         self.state.point_in_time = Some(t);
-        let spec = SourceSpec {
-            source: match self.restore_time {
-                RestoreTime::Latest => BackupSource::Latest,
-                RestoreTime::At(_) => BackupSource::Id(t.to_string()),
+        let spec = match self.restore_time {
+            RestoreTime::Latest => pitr::requested_spec(None, t),
+            RestoreTime::At(_) => pitr::requested_spec(Some(t), t),
+            RestoreTime::Random(window) => SourceSpec {
+                source: BackupSource::Random,
+                window: Some(window),
+                prefer: Prefer::Any,
             },
-            window: None,
-            prefer: Prefer::Any,
         };
-        cx.recovery.record(
-            Chosen {
-                point: RecoveryPoint::new(
-                    t.format(&time::format_description::well_known::Rfc3339)
-                        .unwrap_or_else(|_| t.to_string()),
-                    t,
-                    "point-in-time",
-                ),
-                candidates: 1,
-                listed: 1,
-            },
-            &spec,
-        );
+        pitr::record(cx, t, &spec);
+        let seeded = match self.restore_time {
+            RestoreTime::Random(w) => format!(
+                " (random within {}, seed {})",
+                firedrill_core::recovery::days(w),
+                cx.recovery.seed
+            ),
+            _ => String::new(),
+        };
         out.detail = format!(
-            "point in time {t}: {count} object version(s) ({bytes} bytes) current then in {}",
+            "point in time {}{seeded}: {count} object version(s) ({bytes} bytes) current then in {}",
+            rfc3339(t),
             self.resource()
         );
         Ok(out
