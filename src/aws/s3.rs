@@ -635,7 +635,6 @@ pub async fn object_encryption(
         }))
 }
 
-
 #[cfg(test)]
 mod tests {
     #[test]
