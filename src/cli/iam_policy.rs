@@ -17,6 +17,10 @@ pub struct IamPolicyArgs {
     /// Only the read actions: enough for preflight, `plan` and coverage.
     #[arg(long)]
     read_only: bool,
+    /// Also what `coverage --all` reads: every volume, instance, database,
+    /// cluster and bucket of the region.
+    #[arg(long)]
+    all: bool,
     /// The drills upload their evidence here (`run --evidence-uri`).
     #[arg(long = "evidence-uri", value_name = "S3_URI")]
     evidence_uri: Option<EvidenceUri>,
@@ -33,6 +37,7 @@ pub(crate) fn iam_policy(args: IamPolicyArgs) -> u8 {
     let options = iam::Options {
         read_only: args.read_only,
         evidence: args.evidence_uri,
+        region_wide: args.all,
     };
     let policy = iam::build(&scenario, &options);
     print!("{}", policy.to_json());

@@ -19,6 +19,8 @@ pub struct Options {
     pub read_only: bool,
     /// The runs upload their evidence here (`run --evidence-uri`).
     pub evidence: Option<EvidenceUri>,
+    /// Also the region-wide reads of `coverage --all`.
+    pub region_wide: bool,
 }
 
 /// Every permission the scenario's drills need, sorted, without repeats.
@@ -42,12 +44,39 @@ pub fn permissions(scenario: &Scenario, options: &Options) -> Vec<Permission> {
     if let Some(uri) = &options.evidence {
         all.extend(evidence_permissions(&arn, uri));
     }
+    if options.region_wide {
+        all.extend(region_wide_reads());
+    }
     if options.read_only {
         all.retain(|p| p.action.access() == Access::Read);
     }
     all.sort();
     all.dedup();
     all
+}
+
+/// `coverage --all` lists every volume, instance, database, cluster and
+/// bucket of the region, their recovery points, and each bucket's
+/// versioning and default encryption: reads only, on any resource.
+fn region_wide_reads() -> Vec<Permission> {
+    use Action as A;
+    Permission::all(
+        &[
+            A::Ec2DescribeVolumes,
+            A::Ec2DescribeSnapshots,
+            A::Ec2DescribeInstances,
+            A::Ec2DescribeImages,
+            A::RdsDescribeDbInstances,
+            A::RdsDescribeDbClusters,
+            A::RdsDescribeDbSnapshots,
+            A::RdsDescribeDbClusterSnapshots,
+            A::S3ListAllMyBuckets,
+            A::S3GetBucketTagging,
+            A::S3GetBucketVersioning,
+            A::S3GetEncryptionConfiguration,
+        ],
+        &Scope::Any,
+    )
 }
 
 /// Upload (manifest last, under Object Lock) and the chain link read back.

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use firedrill_core::iam::{Access, Scope};
+use firedrill_core::iam::{Access, Permission, Scope};
 
 use super::{Effect, Options, build, permissions};
 use crate::scenario::{self, Scenario};
@@ -151,4 +151,35 @@ fn the_scratch_pattern_matches_scratch_names_and_not_look_alikes() {
             "{other}"
         );
     }
+}
+
+#[test]
+fn coverage_all_adds_region_wide_reads_and_no_write() {
+    let (_, s) = examples()
+        .into_iter()
+        .find(|(f, _)| f == "quickstart.toml")
+        .unwrap();
+    let options = |region_wide| Options {
+        read_only: true,
+        region_wide,
+        ..Options::default()
+    };
+    let named = permissions(&s, &options(false));
+    let wide = permissions(&s, &options(true));
+    let has = |ps: &[Permission], action: &str, any: bool| {
+        ps.iter()
+            .any(|p| p.action.to_string() == action && (matches!(p.scope, Scope::Any) == any))
+    };
+    // The quickstart names one bucket: alone it reads no volume or database.
+    assert!(!has(&named, "ec2:DescribeVolumes", true));
+    for action in [
+        "ec2:DescribeVolumes",
+        "ec2:DescribeImages",
+        "rds:DescribeDBClusterSnapshots",
+        "s3:ListAllMyBuckets",
+        "s3:GetBucketVersioning",
+    ] {
+        assert!(has(&wide, action, true), "{action}");
+    }
+    assert!(wide.iter().all(|p| p.action.access() == Access::Read));
 }
