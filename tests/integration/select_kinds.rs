@@ -218,8 +218,42 @@ async fn db_instances_are_selected_by_tag_and_cluster_members_never() {
     );
     eprintln!("rds-instance selection of 3 of 6: whole run {wall:?}");
 
-    // Neither sampled run touched an instance it did not select.
+    // Coverage of the selection covers every instance it matches (not the
+    // sample): each has the snapshot the drills left listed. A drill of a
+    // new snapshot proves no existing point, so every row is "never proven".
+    let file = ws.scenario("fleet", &percent);
+    let cov = ws
+        .firedrill()
+        .args(["coverage", "--format", "json"])
+        .arg(&file)
+        .run();
+    cov.code(1);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&cov.stdout).unwrap();
+    let mut covered: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let target = r["target"].as_str().unwrap();
+            target.trim_start_matches("gold-dbs/").to_string()
+        })
+        .collect();
+    covered.sort();
+    let mut all = fleet.clone();
+    all.sort();
+    assert_eq!(covered, all, "{rows:#?}");
+    for r in &rows {
+        assert!(r["last_proven"].is_null(), "{r:#}");
+        assert!(
+            r["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == "never proven"),
+            "{r:#}"
+        );
+    }
     let percent_ids = drilled(&report, "gold-dbs");
+
+    // Neither sampled run touched an instance it did not select.
     for (id, was) in &untouched {
         let now = instance_footprint(&rds, id).await;
         assert_eq!(now.0, "available", "{id}");
