@@ -131,6 +131,42 @@ async fn instance_footprint(rds: &Rds, id: &str) -> (String, usize) {
     (status, snaps.db_snapshots().len())
 }
 
+/// Coverage of the selection covers every instance it matches (not the
+/// sample): each has the snapshot the drills left listed. A drill of a
+/// new snapshot proves no existing point, so every row is "never proven".
+fn coverage_lists_the_whole_selection(ws: &Workspace, text: &str, fleet: &[String]) {
+    let file = ws.scenario("fleet", text);
+    let cov = ws
+        .firedrill()
+        .args(["coverage", "--format", "json"])
+        .arg(&file)
+        .run();
+    cov.code(1);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&cov.stdout).unwrap();
+    let mut covered: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let target = r["target"].as_str().unwrap();
+            target.trim_start_matches("gold-dbs/").to_string()
+        })
+        .collect();
+    covered.sort();
+    let mut all = fleet.to_vec();
+    all.sort();
+    assert_eq!(covered, all, "{rows:#?}");
+    for r in &rows {
+        assert!(r["last_proven"].is_null(), "{r:#}");
+        assert!(
+            r["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == "never proven"),
+            "{r:#}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn db_instances_are_selected_by_tag_and_cluster_members_never() {
     let rds = rds("us-east-1");
@@ -218,39 +254,7 @@ async fn db_instances_are_selected_by_tag_and_cluster_members_never() {
     );
     eprintln!("rds-instance selection of 3 of 6: whole run {wall:?}");
 
-    // Coverage of the selection covers every instance it matches (not the
-    // sample): each has the snapshot the drills left listed. A drill of a
-    // new snapshot proves no existing point, so every row is "never proven".
-    let file = ws.scenario("fleet", &percent);
-    let cov = ws
-        .firedrill()
-        .args(["coverage", "--format", "json"])
-        .arg(&file)
-        .run();
-    cov.code(1);
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&cov.stdout).unwrap();
-    let mut covered: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            let target = r["target"].as_str().unwrap();
-            target.trim_start_matches("gold-dbs/").to_string()
-        })
-        .collect();
-    covered.sort();
-    let mut all = fleet.clone();
-    all.sort();
-    assert_eq!(covered, all, "{rows:#?}");
-    for r in &rows {
-        assert!(r["last_proven"].is_null(), "{r:#}");
-        assert!(
-            r["problems"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|p| p == "never proven"),
-            "{r:#}"
-        );
-    }
+    coverage_lists_the_whole_selection(&ws, &percent, &fleet);
     let percent_ids = drilled(&report, "gold-dbs");
 
     // Neither sampled run touched an instance it did not select.
