@@ -330,19 +330,27 @@ pub async fn list_dated(
     Ok(out)
 }
 
+/// `HeadObject` of the current version.
+async fn head(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<aws_sdk_s3::operation::head_object::HeadObjectOutput, AwsError> {
+    s3.head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("s3:HeadObject", e))
+}
+
 /// The SHA-256 an object's metadata declares (`x-amz-meta-sha256`), if any.
 pub async fn declared_sha256(
     s3: &Client,
     bucket: &str,
     key: &str,
 ) -> Result<Option<String>, AwsError> {
-    let out = s3
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("s3:HeadObject", e))?;
+    let out = head(s3, bucket, key).await?;
     Ok(out
         .metadata()
         .and_then(|m| m.get("sha256"))
@@ -620,13 +628,7 @@ pub async fn object_encryption(
     bucket: &str,
     key: &str,
 ) -> Result<Option<String>, AwsError> {
-    let out = s3
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("s3:HeadObject", e))?;
+    let out = head(s3, bucket, key).await?;
     Ok(out
         .server_side_encryption()
         .map(|a| match out.ssekms_key_id() {
