@@ -9,7 +9,7 @@ use firedrill_core::{Effect, Stage};
 use firedrill_core::{FaultSpec, PlannedAction, UndoPlan};
 
 use super::S3Target;
-use super::options::{BackupMethod, Fault};
+use super::options::{BackupMethod, Fault, RestoreTime};
 
 impl S3Target {
     /// How the fault is undone, or what is kept.
@@ -39,6 +39,18 @@ impl S3Target {
                     "revert = false: {what} stay damaged; their pre-fault versions stay in the bucket's history"
                 ))
             }
+        }
+    }
+
+    /// The time a point-in-time restore goes back to, for the plan.
+    fn restore_time_text(&self) -> String {
+        match self.restore_time {
+            RestoreTime::Latest => "the backup stage's time (latest)".into(),
+            RestoreTime::At(t) => firedrill_core::recovery::rfc3339(t),
+            RestoreTime::Random(window) => format!(
+                "a time within the last {} drawn from the target's seed",
+                firedrill_core::recovery::long(window)
+            ),
         }
     }
 
@@ -89,11 +101,13 @@ impl S3Target {
             stage: Stage::Backup,
             effect: Effect::Read,
             api_call: if self.backup == BackupMethod::PointInTime {
-                "s3:ListObjectVersions, s3:GetObject (SHA-256 manifest of the versions current at the restore time)"
+                format!(
+                    "s3:ListObjectVersions, s3:GetObject (SHA-256 manifest of the versions current at {})",
+                    self.restore_time_text()
+                )
             } else {
-                "s3:ListObjectsV2, s3:GetObject (SHA-256 manifest)"
-            }
-            .into(),
+                "s3:ListObjectsV2, s3:GetObject (SHA-256 manifest)".into()
+            },
             resource: self.resource(),
             scratch_lifetime: None,
         });
