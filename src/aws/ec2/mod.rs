@@ -159,6 +159,70 @@ fn filter(name: &str, values: &[&str]) -> Filter {
         .build()
 }
 
+/// `tag:KEY = VALUE` for every tag: resources carrying them all.
+fn tag_filters(tags: &BTreeMap<String, String>) -> Vec<Filter> {
+    tags.iter()
+        .map(|(k, v)| filter(&format!("tag:{k}"), &[v.as_str()]))
+        .collect()
+}
+
+/// Instances matching `filters`, every page.
+async fn instances_where(
+    ec2: &Client,
+    filters: Vec<Filter>,
+) -> Result<Vec<InstanceInfo>, AwsError> {
+    let mut found = Vec::new();
+    let mut pages = ec2
+        .describe_instances()
+        .set_filters(Some(filters))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeInstances", e))?;
+        found.extend(
+            page.reservations()
+                .iter()
+                .flat_map(aws_sdk_ec2::types::Reservation::instances)
+                .map(instance_info),
+        );
+    }
+    Ok(found)
+}
+
+/// Volumes matching `filters`, every page.
+async fn volumes_where(ec2: &Client, filters: Vec<Filter>) -> Result<Vec<VolumeInfo>, AwsError> {
+    let mut found = Vec::new();
+    let mut pages = ec2
+        .describe_volumes()
+        .set_filters(Some(filters))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeVolumes", e))?;
+        found.extend(page.volumes().iter().map(volume_info));
+    }
+    Ok(found)
+}
+
+/// Snapshots this account owns matching `filters`, every page.
+async fn own_snapshots_where(
+    ec2: &Client,
+    filters: Vec<Filter>,
+) -> Result<Vec<SnapshotInfo>, AwsError> {
+    let mut found = Vec::new();
+    let mut pages = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .set_filters(Some(filters))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeSnapshots", e))?;
+        found.extend(page.snapshots().iter().map(snapshot_info));
+    }
+    Ok(found)
+}
+
 fn rid<T: RequestId>(out: &T) -> Option<String> {
     out.request_id().map(str::to_string)
 }
@@ -355,45 +419,17 @@ pub async fn instances_named(ec2: &Client, name: &str) -> Result<Vec<InstanceInf
 /// Instances (not terminated) carrying every one of `tags`, every page.
 pub async fn instances_with_tags(
     ec2: &Client,
-    tags: &std::collections::BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
 ) -> Result<Vec<InstanceInfo>, AwsError> {
-    let mut found = Vec::new();
-    let mut req = ec2.describe_instances();
-    for (k, v) in tags {
-        req = req.filters(filter(&format!("tag:{k}"), &[v.as_str()]));
-    }
-    let mut pages = req.into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeInstances", e))?;
-        found.extend(
-            page.reservations()
-                .iter()
-                .flat_map(aws_sdk_ec2::types::Reservation::instances)
-                .map(instance_info)
-                .filter(|i| i.state != "terminated" && i.state != "shutting-down"),
-        );
-    }
+    let mut found = instances_where(ec2, tag_filters(tags)).await?;
+    found.retain(|i| i.state != "terminated" && i.state != "shutting-down");
     Ok(found)
 }
 
 /// Instances carrying the tag key `key` (any state but terminated).
 pub async fn instances_tagged(ec2: &Client, key: &str) -> Result<Vec<InstanceInfo>, AwsError> {
-    let mut found = Vec::new();
-    let mut pages = ec2
-        .describe_instances()
-        .filters(filter("tag-key", &[key]))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeInstances", e))?;
-        found.extend(
-            page.reservations()
-                .iter()
-                .flat_map(aws_sdk_ec2::types::Reservation::instances)
-                .map(instance_info)
-                .filter(|i| i.state != "terminated"),
-        );
-    }
+    let mut found = instances_where(ec2, vec![filter("tag-key", &[key])]).await?;
+    found.retain(|i| i.state != "terminated");
     Ok(found)
 }
 
@@ -528,35 +564,15 @@ pub async fn volumes_named(ec2: &Client, name: &str) -> Result<Vec<VolumeInfo>, 
 
 /// Volumes carrying the tag key `key`.
 pub async fn volumes_tagged(ec2: &Client, key: &str) -> Result<Vec<VolumeInfo>, AwsError> {
-    let mut found = Vec::new();
-    let mut pages = ec2
-        .describe_volumes()
-        .filters(filter("tag-key", &[key]))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeVolumes", e))?;
-        found.extend(page.volumes().iter().map(volume_info));
-    }
-    Ok(found)
+    volumes_where(ec2, vec![filter("tag-key", &[key])]).await
 }
 
 /// Volumes carrying every one of `tags` (key and value), every page.
 pub async fn volumes_with_tags(
     ec2: &Client,
-    tags: &std::collections::BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
 ) -> Result<Vec<VolumeInfo>, AwsError> {
-    let mut found = Vec::new();
-    let mut req = ec2.describe_volumes();
-    for (k, v) in tags {
-        req = req.filters(filter(&format!("tag:{k}"), &[v.as_str()]));
-    }
-    let mut pages = req.into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeVolumes", e))?;
-        found.extend(page.volumes().iter().map(volume_info));
-    }
-    Ok(found)
+    volumes_where(ec2, tag_filters(tags)).await
 }
 
 /// Create a volume from a snapshot, tagged at creation.
@@ -702,18 +718,7 @@ pub async fn snapshots_named(ec2: &Client, name: &str) -> Result<Vec<SnapshotInf
 
 /// Own snapshots carrying the tag key `key`.
 pub async fn snapshots_tagged(ec2: &Client, key: &str) -> Result<Vec<SnapshotInfo>, AwsError> {
-    let mut found = Vec::new();
-    let mut pages = ec2
-        .describe_snapshots()
-        .owner_ids("self")
-        .filters(filter("tag-key", &[key]))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeSnapshots", e))?;
-        found.extend(page.snapshots().iter().map(snapshot_info));
-    }
-    Ok(found)
+    own_snapshots_where(ec2, vec![filter("tag-key", &[key])]).await
 }
 
 /// The completed snapshots this account owns of one volume: its existing
@@ -722,19 +727,11 @@ pub async fn snapshots_of_volume(
     ec2: &Client,
     volume_id: &str,
 ) -> Result<Vec<SnapshotInfo>, AwsError> {
-    let mut found = Vec::new();
-    let mut pages = ec2
-        .describe_snapshots()
-        .owner_ids("self")
-        .filters(filter("volume-id", &[volume_id]))
-        .filters(filter("status", &["completed"]))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeSnapshots", e))?;
-        found.extend(page.snapshots().iter().map(snapshot_info));
-    }
-    Ok(found)
+    let filters = vec![
+        filter("volume-id", &[volume_id]),
+        filter("status", &["completed"]),
+    ];
+    own_snapshots_where(ec2, filters).await
 }
 
 /// Own snapshots in the region of `ec2` whose description names
@@ -744,19 +741,8 @@ pub async fn snapshots_copied_from(
     ec2: &Client,
     source_id: &str,
 ) -> Result<Vec<SnapshotInfo>, AwsError> {
-    let mut found = Vec::new();
     let pattern = format!("*{source_id}*");
-    let mut pages = ec2
-        .describe_snapshots()
-        .owner_ids("self")
-        .filters(filter("description", &[&pattern]))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeSnapshots", e))?;
-        found.extend(page.snapshots().iter().map(snapshot_info));
-    }
-    Ok(found)
+    own_snapshots_where(ec2, vec![filter("description", &[&pattern])]).await
 }
 
 /// Own available AMIs in the region of `ec2` copied from `source_id`:
