@@ -15,7 +15,6 @@ use time::OffsetDateTime;
 
 use firedrill_core::coverage::{self, CoverageRow, DEFAULT_PROVEN_WITHIN, DrCopy, Listing};
 use firedrill_core::exit;
-use firedrill_core::recovery::ProvenPoint;
 use firedrill_core::timing::Clock;
 
 use crate::aws::Clients;
@@ -159,8 +158,11 @@ async fn fleet(
 ) -> Result<Vec<Box<dyn Target>>, String> {
     let mut seen: BTreeSet<String> = covered.iter().map(|i| i.target.resource()).collect();
     let mut out = Vec::new();
-    for kind in crate::targets::fleet::FLEET {
-        let ids = (kind.list)(clients, region)
+    // A selection without tags: every resource of the kind but firedrill's
+    // own scratch ones, listed exactly as `select` lists them.
+    let every = BTreeMap::new();
+    for kind in crate::targets::select::SELECTABLE {
+        let ids = (kind.list)(clients, &every)
             .await
             .map_err(|e| format!("listing {}: {e}", kind.kind))?;
         for id in ids {
@@ -193,15 +195,10 @@ async fn row(item: &Item, shared: &Shared<'_>) -> Result<CoverageRow, String> {
         }
     };
     let dr_copy = dr_copy(item.target.as_ref(), &listing, shared.clients).await;
-    let last = shared.proven.get(&resource).and_then(|ids| {
-        ids.iter()
-            .max_by_key(|(id, at)| (**at, (*id).clone()))
-            .map(|(id, at)| ProvenPoint {
-                resource: resource.clone(),
-                id: id.clone(),
-                at: *at,
-            })
-    });
+    let last = shared
+        .proven
+        .get(&resource)
+        .and_then(|ids| firedrill_core::recovery::last_proven(&resource, ids));
     Ok(coverage::assess(
         coverage::Resource {
             target: &item.name,

@@ -19,7 +19,6 @@ pub(crate) mod common;
 mod context;
 pub mod ebs_volume;
 pub mod ec2_instance;
-pub mod fleet;
 pub mod postgres;
 pub mod rds_cluster;
 pub mod rds_instance;

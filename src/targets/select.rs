@@ -1,6 +1,7 @@
 //! Which kinds can be selected by tag, and how each lists its resources.
 //! A kind declares a [`Selectable`] next to its [`super::KindSpec`]; the
-//! scenario validates `select` against it and the runner expands it.
+//! scenario validates `select` against it and the runner expands it;
+//! `coverage --all` lists every resource of these kinds with no tags.
 
 use std::collections::BTreeMap;
 

@@ -342,14 +342,7 @@ impl ChoiceInputs {
 
     /// The newest point of this resource an earlier drill proved.
     pub fn last_proven(&self, resource: &str) -> Option<ProvenPoint> {
-        self.proven
-            .iter()
-            .max_by_key(|(id, at)| (**at, (*id).clone()))
-            .map(|(id, at)| ProvenPoint {
-                resource: resource.to_string(),
-                id: id.clone(),
-                at: *at,
-            })
+        last_proven(resource, &self.proven)
     }
 
     /// The point the kind chose and the source it was chosen by.
@@ -472,6 +465,21 @@ impl fmt::Display for RecoveryPointReport {
     }
 }
 
+/// The newest of `resource`'s points an earlier drill proved, from its
+/// proven points by id (the history's `proven_points`).
+pub fn last_proven(
+    resource: &str,
+    proven: &BTreeMap<String, OffsetDateTime>,
+) -> Option<ProvenPoint> {
+    proven
+        .iter()
+        .max_by_key(|(id, at)| (**at, (*id).clone()))
+        .map(|(id, at)| ProvenPoint {
+            resource: resource.to_string(),
+            id: id.clone(),
+            at: *at,
+        })
+}
 #[cfg(test)]
 mod tests {
     use super::*;
