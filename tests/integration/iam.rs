@@ -14,9 +14,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{
-    Workspace, emulator_environment, require, s3, s3_endpoint, seed_bucket, unique,
-};
+use crate::support::{Workspace, example, require, s3, s3_endpoint, seed_bucket, unique};
 
 /// The IAM actions an SDK operation is authorized as (where they differ
 /// from `service:Operation`, per the AWS service authorization reference).
@@ -324,30 +322,6 @@ pub(crate) fn assert_policy_allows_the_run(ws: &Workspace, file: &Path, report: 
         }
     }
     policy
-}
-
-/// The example scenario's text with `edits` (from, to) applied and the
-/// test's emulator environment.
-fn example(file: &str, edits: &[(&str, &str)]) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let (start, end) = (
-        text.find("[environment]").unwrap(),
-        text.find("[objectives]").unwrap(),
-    );
-    let mut text = format!(
-        "{}{}\n{}",
-        &text[..start],
-        emulator_environment(),
-        &text[end..]
-    );
-    for (from, to) in edits {
-        assert!(text.contains(from), "{file} has no `{from}`");
-        text = text.replace(from, to);
-    }
-    text
 }
 
 #[tokio::test]

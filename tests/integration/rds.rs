@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
 
-use crate::support::{Workspace, emulator_environment, rds_endpoint, require, unique};
+use crate::support::{Workspace, rds_endpoint, require, unique};
 
 const DR_REGION: &str = "us-west-2";
 
@@ -227,29 +227,14 @@ pub(crate) fn example(
     source: &str,
     edits: &[(&str, &str)],
 ) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let env_start = text.find("[environment]").unwrap();
-    let env_end = text.find("[objectives]").unwrap();
-    let mut text = format!(
-        "{}{}\n{}",
-        &text[..env_start],
-        emulator_environment(),
-        &text[env_end..]
-    );
+    let text = crate::support::example(file, &[]);
     let line = text
         .lines()
         .find(|l| l.starts_with(&format!("{source_key} = ")))
         .unwrap()
         .to_string();
-    text = text.replace(&line, &format!("{source_key} = \"{source}\""));
-    for (from, to) in edits {
-        assert!(text.contains(from), "{file} has no `{from}`");
-        text = text.replace(from, to);
-    }
-    text
+    let text = text.replace(&line, &format!("{source_key} = \"{source}\""));
+    crate::support::edited(file, text, edits)
 }
 
 fn assert_emulated_timings(report: &serde_json::Value) {

@@ -5,7 +5,6 @@
 //! exactly the seeded sample; the others are untouched.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Instant;
 
 use aws_sdk_rds::Client as Rds;
@@ -14,31 +13,15 @@ use firedrill_core::recovery::target_seed;
 use firedrill_core::select::{Want, sample};
 
 use crate::rds::{delete_source_cluster, delete_source_instance, leftovers, rds};
-use crate::support::{Ran, Workspace, emulator_environment, s3, unique};
+use crate::support::{Ran, Workspace, edited, example, s3, unique};
 
 /// An example scenario from `scenarios/` on the test's emulators, selecting
 /// `tag = value` instead of `backup-tier = gold`, with `edits` applied.
 fn fleet_example(file: &str, tag: (&str, &str), edits: &[(&str, &str)]) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let env_start = text.find("[environment]").unwrap();
-    let env_end = text.find("[objectives]").unwrap();
-    let mut text = format!(
-        "{}{}\n{}",
-        &text[..env_start],
-        emulator_environment(),
-        &text[env_end..]
-    );
     let gold = "{ \"backup-tier\" = \"gold\" }";
-    assert!(text.contains(gold), "{file} selects {gold}");
-    text = text.replace(gold, &format!("{{ \"{}\" = \"{}\" }}", tag.0, tag.1));
-    for (from, to) in edits {
-        assert!(text.contains(from), "{file} has no `{from}`");
-        text = text.replace(from, to);
-    }
-    text
+    let tagged = format!("{{ \"{}\" = \"{}\" }}", tag.0, tag.1);
+    let text = example(file, &[(gold, &tagged)]);
+    edited(file, text, edits)
 }
 
 async fn run(ws: &Workspace, name: &str, text: &str, seed: &str) -> (Ran, std::time::Duration) {

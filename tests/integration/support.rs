@@ -56,6 +56,35 @@ pub fn emulator_environment() -> String {
     )
 }
 
+/// An example scenario from `scenarios/` on the test's emulators (its
+/// `[environment]` block replaced), with `edits` (from, to) applied.
+pub fn example(file: &str, edits: &[(&str, &str)]) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (start, end) = (
+        text.find("[environment]").unwrap(),
+        text.find("[objectives]").unwrap(),
+    );
+    let text = format!(
+        "{}{}\n{}",
+        &text[..start],
+        emulator_environment(),
+        &text[end..]
+    );
+    edited(file, text, edits)
+}
+
+/// `text` (of `file`) with every (from, to) replaced; each must be there.
+pub fn edited(file: &str, mut text: String, edits: &[(&str, &str)]) -> String {
+    for (from, to) in edits {
+        assert!(text.contains(from), "{file} has no `{from}`");
+        text = text.replace(from, to);
+    }
+    text
+}
+
 /// A scratch directory holding scenarios and reports for one test.
 pub struct Workspace {
     pub dir: tempfile::TempDir,
